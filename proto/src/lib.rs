@@ -1,0 +1,21 @@
+//! Sieve's contracts, generated from `proto/sieve/**.proto`.
+//!
+//! One module per protobuf package, versioned like the package (`sieve.intake.v1` is
+//! [`intake::v1`]). [`FILE_DESCRIPTOR_SET`] carries every file for server reflection.
+
+/// Every Sieve proto file, encoded as a `google.protobuf.FileDescriptorSet`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sieve_descriptor.bin"));
+
+macro_rules! package {
+    ($name:ident, $pkg:literal) => {
+        pub mod $name {
+            pub mod v1 {
+                #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
+                tonic::include_proto!($pkg);
+            }
+        }
+    };
+}
+
+package!(common, "sieve.common.v1");
+package!(intake, "sieve.intake.v1");
