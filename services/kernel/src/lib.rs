@@ -1,1 +1,20 @@
+//! The kernel every Sieve service stands on.
+//!
+//! Nothing here knows about cases or courts beyond what all services share: configuration,
+//! telemetry with personal-data masking, storage on SQLite or PostgreSQL, the gRPC server
+//! builder (health, reflection, request ids, limits, graceful shutdown), the clock, the
+//! transactional outbox and the one mapping from errors to `tonic::Status`.
 
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod outbox;
+pub mod pii;
+pub mod request_id;
+pub mod server;
+pub mod telemetry;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use config::Settings;
+pub use error::{Error, ErrorCode};

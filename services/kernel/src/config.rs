@@ -1,0 +1,278 @@
+//! Layered configuration: built-in defaults < `sieve.toml` < `SIEVE__SECTION__KEY` environment
+//! variables (and `DATABASE_URL`), validated once at start so a bad value fails fast with the
+//! name of the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The defaults, in the same TOML form an operator writes, so the file documents itself.
+pub const DEFAULTS: &str = include_str!("defaults.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub telemetry: TelemetrySettings,
+    pub database: DatabaseSettings,
+    pub server: ServerSettings,
+    pub services: ServiceSettings,
+    pub court: CourtSettings,
+    pub outbox: OutboxSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `pretty` for people, `json` for log shippers.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive such as `info,sieve_intake=debug`; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Empty: embedded SQLite, one file per service under `data_dir`. Otherwise a
+    /// `postgres://` URL; each service then keeps its tables in its own schema.
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub max_connections: u32,
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    /// Upper bound of any call, streaming batches included.
+    pub request_timeout_secs: u64,
+    /// Calls served at once per service, across connections.
+    pub concurrency_limit: usize,
+    /// Largest message accepted or sent, on servers and clients alike.
+    pub max_message_bytes: usize,
+    /// How long graceful shutdown waits for in-flight calls.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    pub gateway_port: u16,
+    pub intake_port: u16,
+    /// Where intake answers, for services reporting stage outcomes; empty: this host.
+    pub intake_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourtSettings {
+    pub name: String,
+    /// Administrative division codes of the court's district (RULES.md, "Scope").
+    pub divisions: Vec<String>,
+    /// 10万元以下 includes 100,000.00 yuan (Civil Code 1259).
+    pub loan_limit_fen: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    pub poll_interval_ms: u64,
+    pub batch_size: u64,
+    pub lease_secs: u64,
+    pub base_backoff_ms: u64,
+    pub max_backoff_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Settings {
+    /// Defaults, then `file` (or `./sieve.toml` when it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment passed in (tests do not touch the process's).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        match file {
+            Some(path) => {
+                builder = builder.add_source(config::File::from(path).required(true));
+            }
+            None => {
+                builder =
+                    builder.add_source(config::File::from(Path::new("sieve.toml")).required(false));
+            }
+        }
+        let mut vars: std::collections::HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("SIEVE__") || k == "DATABASE_URL")
+            .collect();
+        // The conventional variable, honoured unless the namespaced one is set.
+        if let Some(url) = vars.remove("DATABASE_URL") {
+            vars.entry("SIEVE__DATABASE__URL".into()).or_insert(url);
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("SIEVE")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("court.divisions")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The built-in defaults alone: what tests start from.
+    pub fn defaults() -> Result<Self, ConfigError> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        };
+        let url = &self.database.url;
+        if !(url.is_empty()
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            return Err(invalid(
+                "database.url",
+                "must be empty (embedded SQLite), sqlite:... or postgres://...",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if self.court.divisions.is_empty() {
+            return Err(invalid(
+                "court.divisions",
+                "name at least one division code",
+            ));
+        }
+        if let Some(bad) = self
+            .court
+            .divisions
+            .iter()
+            .find(|d| d.len() != 6 || !d.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ConfigError::Invalid {
+                key: "court.divisions",
+                problem: format!("`{bad}` is not a six-digit division code"),
+            });
+        }
+        if self.court.loan_limit_fen <= 0 {
+            return Err(invalid("court.loan_limit_fen", "must be positive"));
+        }
+        if self.server.max_message_bytes < 64 * 1024 {
+            return Err(invalid(
+                "server.max_message_bytes",
+                "must be at least 65536",
+            ));
+        }
+        if self.server.concurrency_limit == 0 {
+            return Err(invalid("server.concurrency_limit", "must be at least 1"));
+        }
+        if self.server.request_timeout_secs == 0 {
+            return Err(invalid("server.request_timeout_secs", "must be at least 1"));
+        }
+        if self.outbox.batch_size == 0 || self.outbox.lease_secs == 0 {
+            return Err(invalid(
+                "outbox.batch_size",
+                "batch_size and lease_secs must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!(s.court.divisions, vec!["230722".to_string()]);
+        assert_eq!(s.court.loan_limit_fen, 10_000_000);
+        assert!(s.database.url.is_empty());
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = std::env::temp_dir().join(format!("sieve-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sieve.toml");
+        std::fs::write(
+            &file,
+            "[server]\nhost = \"0.0.0.0\"\n[services]\nintake_port = 6000\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("SIEVE__SERVICES__INTAKE_PORT", "7000"),
+                ("SIEVE__COURT__DIVISIONS", "230722,230721"),
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1/test"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.host, "0.0.0.0");
+        assert_eq!(s.services.intake_port, 7000);
+        assert_eq!(s.court.divisions, vec!["230722", "230721"]);
+        assert_eq!(s.database.url, "postgres://postgres@127.0.0.1/test");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Settings::load_from(None, env(&[("SIEVE__SERVICES__INTAKE_PORT", "seventy")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("intake_port"), "{err}");
+        let err = Settings::load_from(None, env(&[("SIEVE__COURT__DIVISIONS", "23072")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("court.divisions") && err.contains("23072"),
+            "{err}"
+        );
+        let err = Settings::load_from(None, env(&[("DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
+    }
+}

@@ -1,0 +1,209 @@
+//! One error type for every service and one mapping to `tonic::Status` (as Quickwit does):
+//! a small code enum decides the gRPC code; details travel as tonic-types `ErrorInfo` (a
+//! stable reason) and `BadRequest` field violations, so a bank can tell which row and field
+//! broke which rule. Internal failures are logged with a reference and never shown.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The domain of every `ErrorInfo` Sieve sends.
+pub const ERROR_DOMAIN: &str = "sieve.court";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request itself is wrong; fixing it is the caller's job.
+    BadRequest,
+    NotFound,
+    AlreadyExists,
+    /// The request is well-formed but the record's state does not allow it.
+    FailedPrecondition,
+    /// A concurrent request got there first; retrying may succeed.
+    Conflict,
+    TooLarge,
+    Unauthenticated,
+    PermissionDenied,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn grpc(self) -> Code {
+        match self {
+            ErrorCode::BadRequest => Code::InvalidArgument,
+            ErrorCode::NotFound => Code::NotFound,
+            ErrorCode::AlreadyExists => Code::AlreadyExists,
+            ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+            ErrorCode::Conflict => Code::Aborted,
+            ErrorCode::TooLarge => Code::ResourceExhausted,
+            ErrorCode::Unauthenticated => Code::Unauthenticated,
+            ErrorCode::PermissionDenied => Code::PermissionDenied,
+            ErrorCode::Unavailable => Code::Unavailable,
+            ErrorCode::Internal => Code::Internal,
+        }
+    }
+}
+
+/// A field that broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{code:?} {reason}: {message}")]
+pub struct Error {
+    pub code: ErrorCode,
+    /// Stable, UPPER_SNAKE reason a program can match on (the `ErrorInfo` reason).
+    pub reason: &'static str,
+    pub message: String,
+    pub violations: Vec<FieldViolation>,
+    pub metadata: HashMap<String, String>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            violations: Vec::new(),
+            metadata: HashMap::new(),
+            source: None,
+        }
+    }
+
+    pub fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, reason, message)
+    }
+
+    /// A single field that is wrong.
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let field = field.into();
+        let description = description.into();
+        Self::bad_request("INVALID_FIELD", format!("{field}: {description}"))
+            .with_violation(field, description)
+    }
+
+    pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
+        let id = id.into();
+        Self::new(
+            ErrorCode::NotFound,
+            "NOT_FOUND",
+            format!("{what} {id} does not exist"),
+        )
+        .with_meta("kind", what)
+        .with_meta("id", id)
+    }
+
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::FailedPrecondition, reason, message)
+    }
+
+    pub fn conflict(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, reason, message)
+    }
+
+    /// Something broke on our side. The source is logged under a reference; the caller sees
+    /// only the reference.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut e = Self::new(ErrorCode::Internal, "INTERNAL", "internal error");
+        e.source = Some(source.into());
+        e
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, "UNAVAILABLE", message)
+    }
+
+    pub fn with_violation(
+        mut self,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.violations.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+        self
+    }
+
+    pub fn with_meta(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                let mut e = Error::unavailable("storage is unavailable, retry later");
+                e.source = Some(Box::new(err));
+                e
+            }
+            other => Error::internal(other),
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        let mut details = ErrorDetails::new();
+        let mut metadata = err.metadata;
+        let message = if err.code == ErrorCode::Internal || err.code == ErrorCode::Unavailable {
+            let reference = uuid::Uuid::new_v4().simple().to_string();
+            let reference = reference[..12].to_string();
+            match &err.source {
+                Some(source) => {
+                    tracing::error!(reference, error = %source, reason = err.reason, "request failed")
+                }
+                None => {
+                    tracing::error!(reference, reason = err.reason, message = %err.message, "request failed")
+                }
+            }
+            metadata.insert("reference".into(), reference.clone());
+            format!("{} (reference {reference})", err.message)
+        } else {
+            err.message
+        };
+        details.set_error_info(err.reason, ERROR_DOMAIN, metadata);
+        for v in err.violations {
+            details.add_bad_request_violation(v.field, v.description);
+        }
+        Status::with_error_details(err.code.grpc(), message, details)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_request_carries_field_violations_and_reason() {
+        let status: Status = Error::bad_request("BATCH_EMPTY", "the batch has no cases")
+            .with_violation("header.expected_cases", "must be at least 1")
+            .into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().reason, "BATCH_EMPTY");
+        let v = &details.bad_request().unwrap().field_violations[0];
+        assert_eq!(v.field, "header.expected_cases");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak() {
+        let status: Status =
+            Error::internal(std::io::Error::other("password=hunter2 at db")).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("hunter2"));
+        assert!(status.message().contains("reference"));
+    }
+}

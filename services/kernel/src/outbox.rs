@@ -1,0 +1,440 @@
+//! The transactional outbox: a stage outcome and the message announcing it commit in one
+//! transaction; a relay claims due messages under a lease, delivers them, retries with
+//! exponential backoff and marks them done. A crash anywhere leaves the message either
+//! undelivered (and re-claimed once its lease lapses) or delivered; receivers are idempotent
+//! (intake's `RecordStageOutcome` by event id), so a redelivery changes nothing.
+//!
+//! Times are stored as milliseconds since the epoch so that due-date comparisons are exact
+//! and identical on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use prost::Message;
+use rand::Rng;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Order, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set,
+};
+use tokio::sync::Notify;
+
+use crate::clock::SharedClock;
+use crate::config::OutboxSettings;
+
+/// Topic of stage outcomes for intake; the payload is a `RecordStageOutcomeRequest`.
+pub const TOPIC_STAGE_OUTCOME: &str = "intake.stage_outcome";
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        /// UUIDv7 text: ordering by id is ordering by creation.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub topic: String,
+        /// The record the message is about (a case id), for logs and ordering.
+        pub key: String,
+        pub payload: Vec<u8>,
+        pub created_at_ms: i64,
+        pub attempts: i32,
+        pub next_attempt_at_ms: i64,
+        pub lease_until_ms: Option<i64>,
+        pub leased_by: Option<String>,
+        pub delivered_at_ms: Option<i64>,
+        /// Set when the receiver refused the message for good; kept for an operator.
+        pub failed_at_ms: Option<i64>,
+        pub last_error: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub use entity::Model as OutboxMessage;
+use entity::{ActiveModel, Column, Entity};
+
+/// The outbox table, for every service's migrator to include.
+pub mod migration {
+    use sea_orm_migration::prelude::*;
+    use sea_orm_migration::schema::*;
+
+    #[derive(DeriveIden)]
+    enum Outbox {
+        Table,
+        Id,
+        Topic,
+        Key,
+        Payload,
+        CreatedAtMs,
+        Attempts,
+        NextAttemptAtMs,
+        LeaseUntilMs,
+        LeasedBy,
+        DeliveredAtMs,
+        FailedAtMs,
+        LastError,
+    }
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m0000_kernel_outbox"
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Outbox::Table)
+                        .if_not_exists()
+                        .col(string(Outbox::Id).primary_key())
+                        .col(string(Outbox::Topic))
+                        .col(string(Outbox::Key))
+                        .col(blob(Outbox::Payload))
+                        .col(big_integer(Outbox::CreatedAtMs))
+                        .col(integer(Outbox::Attempts))
+                        .col(big_integer(Outbox::NextAttemptAtMs))
+                        .col(big_integer_null(Outbox::LeaseUntilMs))
+                        .col(string_null(Outbox::LeasedBy))
+                        .col(big_integer_null(Outbox::DeliveredAtMs))
+                        .col(big_integer_null(Outbox::FailedAtMs))
+                        .col(text_null(Outbox::LastError))
+                        .to_owned(),
+                )
+                .await?;
+            // The relay's claim scans pending messages by due time.
+            manager
+                .create_index(
+                    Index::create()
+                        .if_not_exists()
+                        .name("idx_outbox_pending")
+                        .table(Outbox::Table)
+                        .col(Outbox::DeliveredAtMs)
+                        .col(Outbox::NextAttemptAtMs)
+                        .to_owned(),
+                )
+                .await
+        }
+
+        async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .drop_table(Table::drop().table(Outbox::Table).to_owned())
+                .await
+        }
+    }
+}
+
+/// A message to send once the surrounding transaction commits.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub topic: &'static str,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+impl NewMessage {
+    pub fn protobuf(topic: &'static str, key: impl Into<String>, msg: &impl Message) -> Self {
+        Self {
+            topic,
+            key: key.into(),
+            payload: msg.encode_to_vec(),
+        }
+    }
+}
+
+/// Writes messages inside the caller's transaction (`db` is that transaction).
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    now_ms: i64,
+    messages: Vec<NewMessage>,
+) -> Result<(), DbErr> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let rows = messages.into_iter().map(|m| ActiveModel {
+        id: Set(uuid::Uuid::now_v7().simple().to_string()),
+        topic: Set(m.topic.to_string()),
+        key: Set(m.key),
+        payload: Set(m.payload),
+        created_at_ms: Set(now_ms),
+        attempts: Set(0),
+        next_attempt_at_ms: Set(now_ms),
+        lease_until_ms: Set(None),
+        leased_by: Set(None),
+        delivered_at_ms: Set(None),
+        failed_at_ms: Set(None),
+        last_error: Set(None),
+    });
+    let rows: Vec<ActiveModel> = rows.collect();
+    let per_insert = crate::db::rows_per_insert(db.get_database_backend(), 12);
+    for chunk in rows.chunks(per_insert) {
+        Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug, Clone)]
+pub enum DeliveryError {
+    /// The receiver is down or busy: try again later.
+    Retry(String),
+    /// The receiver refused the message for good (it is malformed or contradicts its state).
+    Permanent(String),
+}
+
+/// Where messages go. One implementation per service dispatches on the message's topic.
+#[async_trait]
+pub trait Deliver: Send + Sync + 'static {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError>;
+}
+
+/// Counts of one relay pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RelayPass {
+    pub claimed: usize,
+    pub delivered: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// Delivers what the outbox holds.
+pub struct Relay {
+    db: DatabaseConnection,
+    deliver: Arc<dyn Deliver>,
+    clock: SharedClock,
+    settings: OutboxSettings,
+    worker: String,
+    wake: Arc<Notify>,
+}
+
+impl Relay {
+    pub fn new(
+        db: DatabaseConnection,
+        deliver: Arc<dyn Deliver>,
+        clock: SharedClock,
+        settings: OutboxSettings,
+    ) -> Self {
+        Self {
+            db,
+            deliver,
+            clock,
+            settings,
+            worker: uuid::Uuid::new_v4().simple().to_string(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notify this after committing messages to have them sent without waiting for the poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Claims up to `batch_size` due messages under a lease. On PostgreSQL with
+    /// `FOR UPDATE SKIP LOCKED`, so replicas never claim the same row; SQLite has one writer.
+    pub async fn claim(&self) -> Result<Vec<OutboxMessage>, DbErr> {
+        use sea_orm::sea_query::ExprTrait;
+        let now = self.clock.now().timestamp_millis();
+        let lease_until = now + (self.settings.lease_secs as i64) * 1000;
+        let backend = self.db.get_database_backend();
+        let mut due = Query::select();
+        due.column(Column::Id)
+            .from(Entity)
+            .and_where(Expr::col(Column::DeliveredAtMs).is_null())
+            .and_where(Expr::col(Column::FailedAtMs).is_null())
+            .and_where(Expr::col(Column::NextAttemptAtMs).lte(now))
+            .and_where(
+                Expr::col(Column::LeaseUntilMs)
+                    .is_null()
+                    .or(Expr::col(Column::LeaseUntilMs).lt(now)),
+            )
+            .order_by(Column::Id, Order::Asc)
+            .limit(self.settings.batch_size);
+        if backend == DatabaseBackend::Postgres {
+            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let txn = crate::db::begin_write(&self.db).await?;
+        let mut claimed = Entity::update_many()
+            .col_expr(Column::LeaseUntilMs, Expr::value(lease_until))
+            .col_expr(Column::LeasedBy, Expr::value(self.worker.clone()))
+            .filter(Column::Id.in_subquery(due))
+            .exec_with_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        claimed.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(claimed)
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let base = self.settings.base_backoff_ms.max(1);
+        let exp = base.saturating_mul(1u64 << attempts.clamp(0, 20));
+        let capped = exp.min(
+            self.settings
+                .max_backoff_secs
+                .saturating_mul(1000)
+                .max(base),
+        );
+        // ±20% jitter so that a receiver coming back is not hit by every sender at once.
+        let jitter = rand::rng().random_range(0.8..1.2);
+        Duration::from_millis((capped as f64 * jitter) as u64)
+    }
+
+    /// One pass: claim, deliver, record each result.
+    pub async fn run_once(&self) -> Result<RelayPass, DbErr> {
+        let claimed = self.claim().await?;
+        let mut pass = RelayPass {
+            claimed: claimed.len(),
+            ..Default::default()
+        };
+        for msg in claimed {
+            let result = self.deliver.deliver(&msg).await;
+            let now = self.clock.now().timestamp_millis();
+            let update = Entity::update_many()
+                .filter(Column::Id.eq(msg.id.clone()))
+                .filter(Column::LeasedBy.eq(self.worker.clone()))
+                .col_expr(Column::LeaseUntilMs, Expr::value(Option::<i64>::None));
+            let update = match result {
+                Ok(()) => {
+                    pass.delivered += 1;
+                    update.col_expr(Column::DeliveredAtMs, Expr::value(now))
+                }
+                Err(DeliveryError::Retry(why)) => {
+                    pass.retried += 1;
+                    let next = now + self.backoff(msg.attempts).as_millis() as i64;
+                    tracing::debug!(id = %msg.id, topic = %msg.topic, attempts = msg.attempts + 1, error = %why, "delivery failed, will retry");
+                    update
+                        .col_expr(Column::Attempts, Expr::value(msg.attempts + 1))
+                        .col_expr(Column::NextAttemptAtMs, Expr::value(next))
+                        .col_expr(Column::LastError, Expr::value(why))
+                }
+                Err(DeliveryError::Permanent(why)) => {
+                    pass.failed += 1;
+                    tracing::error!(id = %msg.id, topic = %msg.topic, key = %msg.key, error = %why, "delivery refused for good; kept in the outbox for an operator");
+                    update
+                        .col_expr(Column::Attempts, Expr::value(msg.attempts + 1))
+                        .col_expr(Column::FailedAtMs, Expr::value(now))
+                        .col_expr(Column::LastError, Expr::value(why))
+                }
+            };
+            let txn = crate::db::begin_write(&self.db).await?;
+            update.exec(&txn).await?;
+            txn.commit().await?;
+        }
+        Ok(pass)
+    }
+
+    /// Runs until `shutdown` resolves, polling every `poll_interval_ms` or when woken.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let poll = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        loop {
+            let idle = match self.run_once().await {
+                Ok(pass) => pass.claimed == 0 || pass.retried == pass.claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay pass failed");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(poll) => {}
+                    () = self.wake.notified() => {}
+                }
+            } else if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                return;
+            }
+        }
+    }
+}
+
+/// Pending (undelivered, not failed) messages: for tests, metrics and operators.
+pub async fn pending(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    Entity::find()
+        .filter(Column::DeliveredAtMs.is_null())
+        .filter(Column::FailedAtMs.is_null())
+        .count(db)
+        .await
+}
+
+/// Delivers `intake.stage_outcome` messages to intake's `RecordStageOutcome`.
+pub struct IntakeOutcomes {
+    client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient<
+        tonic::transport::Channel,
+    >,
+}
+
+impl IntakeOutcomes {
+    pub fn new(channel: tonic::transport::Channel) -> Self {
+        Self {
+            client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient::new(
+                channel,
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl Deliver for IntakeOutcomes {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        if message.topic != TOPIC_STAGE_OUTCOME {
+            return Err(DeliveryError::Permanent(format!(
+                "no receiver for topic {}",
+                message.topic
+            )));
+        }
+        let outcome =
+            sieve_proto::intake::v1::RecordStageOutcomeRequest::decode(message.payload.as_slice())
+                .map_err(|e| {
+                    DeliveryError::Permanent(format!(
+                        "payload is not a RecordStageOutcomeRequest: {e}"
+                    ))
+                })?;
+        let mut request = tonic::Request::new(outcome);
+        if let Ok(v) = tonic::metadata::MetadataValue::try_from(format!("outbox-{}", message.id)) {
+            request.metadata_mut().insert(crate::request_id::HEADER, v);
+        }
+        match self.client.clone().record_stage_outcome(request).await {
+            Ok(_) => Ok(()),
+            Err(status) => Err(classify(&status)),
+        }
+    }
+}
+
+/// Which gRPC failures are worth retrying.
+pub fn classify(status: &tonic::Status) -> DeliveryError {
+    use tonic::Code::*;
+    let text = format!("{:?}: {}", status.code(), status.message());
+    match status.code() {
+        InvalidArgument | FailedPrecondition | AlreadyExists | PermissionDenied | Unimplemented
+        | OutOfRange => DeliveryError::Permanent(text),
+        _ => DeliveryError::Retry(text),
+    }
+}
+
+/// Lets a transaction helper run the outbox write with the record write.
+pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> Result<T, DbErr>
+where
+    F: for<'c> FnOnce(
+            &'c sea_orm::DatabaseTransaction,
+        ) -> futures::future::BoxFuture<'c, Result<T, DbErr>>
+        + Send,
+    T: Send,
+{
+    let txn = crate::db::begin_write(db).await?;
+    let out = f(&txn).await?;
+    txn.commit().await?;
+    Ok(out)
+}

@@ -1,0 +1,205 @@
+//! The one way a Sieve service serves gRPC: health (grpc.health.v1) and reflection for every
+//! service, a request id on every call, a per-call timeout, a concurrency limit, and graceful
+//! shutdown that first reports NOT_SERVING, then drains in-flight calls for a bounded time.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::{Routes, RoutesBuilder};
+use tonic_health::ServingStatus;
+
+use crate::config::ServerSettings;
+use crate::request_id::RequestIdLayer;
+
+/// A service's gRPC server before it starts: add services, then [`Server::bind`].
+pub struct Server {
+    name: &'static str,
+    settings: ServerSettings,
+    routes: RoutesBuilder,
+    service_names: Vec<&'static str>,
+}
+
+impl Server {
+    /// `name` is what logs call this server (`intake`, `gateway`, ...).
+    pub fn new(name: &'static str, settings: &ServerSettings) -> Self {
+        Self {
+            name,
+            settings: settings.clone(),
+            routes: RoutesBuilder::default(),
+            service_names: Vec::new(),
+        }
+    }
+
+    /// Adds a generated tonic service; it is reported SERVING by health while the server runs.
+    pub fn add_service<S>(mut self, svc: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(svc);
+        self
+    }
+
+    /// Binds `host:port` (port 0: any free port, as tests do).
+    pub async fn bind(self, host: &str, port: u16) -> std::io::Result<BoundServer> {
+        let listener = TcpListener::bind((host, port)).await?;
+        self.with_listener(listener)
+    }
+
+    pub fn with_listener(self, listener: TcpListener) -> std::io::Result<BoundServer> {
+        let addr = listener.local_addr()?;
+        Ok(BoundServer {
+            server: self,
+            listener,
+            addr,
+        })
+    }
+}
+
+/// A server holding its port, ready to run.
+pub struct BoundServer {
+    server: Server,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl BoundServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then drains for at most `shutdown_grace_secs`.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error> {
+        let BoundServer {
+            server,
+            listener,
+            addr,
+        } = self;
+        let Server {
+            name,
+            settings,
+            mut routes,
+            service_names,
+        } = server;
+
+        let (reporter, health) = tonic_health::server::health_reporter();
+        routes.add_service(health);
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(sieve_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1();
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(sieve_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha();
+        match (reflection_v1, reflection_v1alpha) {
+            (Ok(v1), Ok(v1alpha)) => {
+                routes.add_service(v1);
+                routes.add_service(v1alpha);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(server = name, error = %e, "reflection unavailable")
+            }
+        }
+        for svc in &service_names {
+            reporter
+                .set_service_status(*svc, ServingStatus::Serving)
+                .await;
+        }
+        reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+
+        let routes: Routes = routes.routes();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = tonic::transport::Server::builder()
+            .timeout(Duration::from_secs(settings.request_timeout_secs))
+            .layer(RequestIdLayer)
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                settings.concurrency_limit,
+            ))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            });
+        tracing::info!(server = name, %addr, services = ?service_names, "serving");
+        tokio::pin!(serve);
+        tokio::select! {
+            res = &mut serve => return res,
+            () = shutdown => {}
+        }
+        // Tell load balancers first, then stop accepting and let in-flight calls finish.
+        for svc in &service_names {
+            reporter
+                .set_service_status(*svc, ServingStatus::NotServing)
+                .await;
+        }
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        let _ = stop_tx.send(());
+        let grace = Duration::from_secs(settings.shutdown_grace_secs);
+        match tokio::time::timeout(grace, serve).await {
+            Ok(res) => {
+                tracing::info!(server = name, "stopped");
+                res
+            }
+            Err(_) => {
+                tracing::warn!(
+                    server = name,
+                    grace_secs = grace.as_secs(),
+                    "calls still running after the grace period were cut off"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// A channel to a Sieve service, with the message size limit of the configuration.
+pub fn channel(
+    url: &str,
+    settings: &ServerSettings,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(settings.request_timeout_secs))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
