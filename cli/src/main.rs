@@ -1,1 +1,4 @@
+mod batch_file;
+mod demo;
+
 fn main() {}

@@ -4,7 +4,8 @@
 //! [`intake::v1`]). [`FILE_DESCRIPTOR_SET`] carries every file for server reflection.
 
 /// Every Sieve proto file, encoded as a `google.protobuf.FileDescriptorSet`.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sieve_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/sieve_descriptor.bin"));
 
 macro_rules! package {
     ($name:ident, $pkg:literal) => {
@@ -19,3 +20,9 @@ macro_rules! package {
 
 package!(common, "sieve.common.v1");
 package!(intake, "sieve.intake.v1");
+package!(bad_debt_check, "sieve.bad_debt_check.v1");
+package!(preservation, "sieve.preservation.v1");
+package!(mediation, "sieve.mediation.v1");
+package!(notarization, "sieve.notarization.v1");
+package!(adjudication, "sieve.adjudication.v1");
+package!(gateway, "sieve.gateway.v1");

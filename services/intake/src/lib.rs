@@ -1,1 +1,74 @@
+//! Intake: creditor banks, batches, cases, screening and the chain router.
+//!
+//! `domain` holds the pure rules, `store` the tables and queries, `api` the gRPC service;
+//! [`Application`] puts them on a port.
 
+pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use sieve_kernel::db::Target;
+use sieve_kernel::server::{BoundServer, Server};
+use sieve_kernel::{BuildError, Settings, SharedClock};
+use sieve_proto::intake::v1::intake_service_server::IntakeServiceServer;
+
+pub const SERVICE: &str = "intake";
+
+/// The intake service, built and bound, not yet serving.
+pub struct Application {
+    server: BoundServer,
+    db: sea_orm::DatabaseConnection,
+}
+
+impl Application {
+    /// Connects to `target`, migrates, clears batches abandoned by a crash, and binds `port`
+    /// (0: any free port).
+    pub async fn build(
+        settings: &Settings,
+        target: &Target,
+        clock: SharedClock,
+        port: u16,
+    ) -> Result<Self, BuildError> {
+        let db = sieve_kernel::db::connect_and_migrate::<store::migration::Migrator>(
+            target,
+            &settings.database,
+        )
+        .await?;
+        let aborted = store::abort_abandoned_batches(&db, clock.now().timestamp_millis()).await?;
+        if aborted > 0 {
+            tracing::warn!(aborted, "cleared batches left unfinished by an earlier run");
+        }
+        let scope = domain::screening::ScopeConfig {
+            divisions: settings.court.divisions.clone(),
+            loan_limit_fen: settings.court.loan_limit_fen,
+        };
+        let api = api::IntakeApi::new(db.clone(), clock, scope);
+        let max = settings.server.max_message_bytes;
+        let service = IntakeServiceServer::new(api)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+        let server = Server::new(SERVICE, &settings.server)
+            .add_service(service)
+            .bind(&settings.server.host, port)
+            .await?;
+        Ok(Self { server, db })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error> {
+        self.server.run_until(shutdown).await
+    }
+}

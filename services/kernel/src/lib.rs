@@ -18,3 +18,12 @@ pub mod telemetry;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Settings;
 pub use error::{Error, ErrorCode};
+
+/// Why a service could not be built: its storage, or its port.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("storage: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("binding the port: {0}")]
+    Bind(#[from] std::io::Error),
+}

@@ -1,0 +1,691 @@
+#![allow(dead_code)]
+//! Realistic synthetic cases for `sieve demo --cases N`.
+//!
+//! Debtors domiciled in Jiayin County (230722): Chinese names whose gender matches the ID
+//! number, resident ID numbers with real birth dates (ages 20 to 70 at the reference date) and
+//! a correct GB 11643 check character, mobile numbers, addresses in the county's towns. Credit
+//! cards and loans (loans of 100,000.00 yuan or less), with plausible amounts in fen.
+//!
+//! About 3% of the cases are flawed on purpose, one flaw each, the kinds taken in turn (see
+//! [`Flaw`]), so a demo shows the server refusing them with a reason. Everything follows from
+//! the seed: the same `(n, seed)` always gives the same cases.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{Months, NaiveDate};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
+use sieve_proto::intake::v1::CaseInput;
+
+/// The court's district: Jiayin County.
+pub const DISTRICT: &str = "230722";
+/// The loan scope limit, 100,000.00 yuan, in fen (inclusive).
+pub const LOAN_LIMIT_FEN: i64 = 10_000_000;
+/// Share of intentionally flawed cases, in percent.
+pub const FLAWED_PERCENT: usize = 3;
+
+/// A deliberate defect that the server must refuse. Each flawed case has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flaw {
+    /// The resident ID's check character is wrong.
+    WrongCheckCharacter,
+    /// A loan whose contract amount exceeds 100,000.00 yuan.
+    LoanOverLimit,
+    /// The debtor is an organisation identified by a unified social credit code.
+    Organisation,
+    /// A 10-digit mobile number.
+    ShortPhone,
+    /// The debtor is domiciled outside the court's district (and the contract does not name
+    /// this court).
+    OutsideDistrict,
+}
+
+impl Flaw {
+    /// Every kind, in the order they are dealt out.
+    pub const ALL: [Flaw; 5] = [
+        Flaw::WrongCheckCharacter,
+        Flaw::LoanOverLimit,
+        Flaw::Organisation,
+        Flaw::ShortPhone,
+        Flaw::OutsideDistrict,
+    ];
+
+    /// A short stable label, e.g. for a demo summary.
+    pub fn code(self) -> &'static str {
+        match self {
+            Flaw::WrongCheckCharacter => "wrong_id_check_character",
+            Flaw::LoanOverLimit => "loan_over_limit",
+            Flaw::Organisation => "organisation_debtor",
+            Flaw::ShortPhone => "short_phone",
+            Flaw::OutsideDistrict => "outside_district",
+        }
+    }
+
+    /// What is wrong, in Chinese and English.
+    pub fn description(self) -> &'static str {
+        match self {
+            Flaw::WrongCheckCharacter => "身份证号校验码错误 / wrong ID check character",
+            Flaw::LoanOverLimit => "借款金额超过10万元 / loan over 100,000.00 yuan",
+            Flaw::Organisation => "债务人为法人 / debtor is an organisation",
+            Flaw::ShortPhone => "手机号只有10位 / 10-digit phone number",
+            Flaw::OutsideDistrict => "住所地不在本院辖区 / debtor outside the district",
+        }
+    }
+}
+
+impl fmt::Display for Flaw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A generated case and, when it was made invalid on purpose, how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoCase {
+    pub input: CaseInput,
+    pub flaw: Option<Flaw>,
+}
+
+impl DemoCase {
+    pub fn is_intentionally_invalid(&self) -> bool {
+        self.flaw.is_some()
+    }
+}
+
+/// The default reference date for ages: 2025-01-01.
+pub fn default_reference_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default()
+}
+
+/// How many of `n` cases are flawed: 3%, rounded half up.
+pub fn flawed_count(n: usize) -> usize {
+    (n.saturating_mul(FLAWED_PERCENT) + 50) / 100
+}
+
+/// `n` cases from `seed`, ages relative to 2025-01-01.
+pub fn generate(n: usize, seed: u64) -> Vec<DemoCase> {
+    generate_at(n, seed, default_reference_date())
+}
+
+/// `n` cases from `seed`, debtors aged 20 to 70 at `reference`.
+pub fn generate_at(n: usize, seed: u64, reference: NaiveDate) -> Vec<DemoCase> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut flaws: Vec<Option<Flaw>> = vec![None; n];
+    let mut positions = rand::seq::index::sample(&mut rng, n, flawed_count(n).min(n)).into_vec();
+    positions.sort_unstable();
+    for (k, pos) in positions.into_iter().enumerate() {
+        flaws[pos] = Some(Flaw::ALL[k % Flaw::ALL.len()]);
+    }
+
+    let mut generator = Generator {
+        rng,
+        seed,
+        reference,
+        used_ids: HashSet::new(),
+    };
+    flaws
+        .into_iter()
+        .enumerate()
+        .map(|(i, flaw)| {
+            let mut input = generator.case(i + 1);
+            if let Some(flaw) = flaw {
+                generator.apply(&mut input, flaw);
+            }
+            DemoCase { input, flaw }
+        })
+        .collect()
+}
+
+const CHECK_CHARACTERS: &[u8; 11] = b"10X98765432";
+const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+
+/// The GB 11643 check character (ISO 7064 MOD 11-2) of the first 17 characters of a resident
+/// ID number; `None` unless they are 17 ASCII digits.
+pub fn check_character(first17: &str) -> Option<char> {
+    if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sum: u32 = first17
+        .bytes()
+        .zip(ID_WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    Some(char::from(CHECK_CHARACTERS[(sum % 11) as usize]))
+}
+
+/// Whether an 18-character resident ID number ends in its correct check character.
+pub fn has_valid_check_character(id: &str) -> bool {
+    match (id.get(..17), id.get(17..)) {
+        (Some(body), Some(last)) => check_character(body).is_some_and(|c| last == c.to_string()),
+        _ => false,
+    }
+}
+
+const USCC_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+const ORG_CODE_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
+
+/// A unified social credit code (GB 32100) for a company registered in `division`, with an
+/// 8-digit organisation code body, its GB 11714 check character and the GB 32100 one.
+fn unified_social_credit_code(division: &str, body: u32) -> String {
+    let body = format!("{:08}", body % 100_000_000);
+    let sum: u32 = body
+        .bytes()
+        .zip(ORG_CODE_WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let org_check = match 11 - sum % 11 {
+        10 => 'X',
+        11 => '0',
+        d => char::from(b'0' + d as u8),
+    };
+    let first17 = format!("91{division}{body}{org_check}");
+    let sum: u32 = first17
+        .bytes()
+        .zip(USCC_WEIGHTS)
+        .map(|(b, w)| {
+            let value = USCC_CHARS.iter().position(|&c| c == b).unwrap_or(0);
+            value as u32 * w
+        })
+        .sum();
+    let check = USCC_CHARS[((31 - sum % 31) % 31) as usize];
+    format!("{first17}{}", char::from(check))
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
+    "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁",
+    "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪", "范", "金", "石", "廖", "贾", "夏",
+    "付", "方", "白", "邹", "孟", "熊", "秦", "邱", "江", "尹", "薛", "闫", "段", "雷", "侯", "龙",
+    "史", "陶", "贺", "顾", "毛", "郝", "龚", "邵", "万", "钱", "严", "武", "戴", "孔", "汤",
+    "欧阳",
+];
+
+const MALE_GIVEN: &[&str] = &[
+    "伟", "强", "磊", "军", "勇", "杰", "涛", "明", "超", "刚", "平", "辉", "鹏", "华", "飞", "鑫",
+    "波", "斌", "宇", "浩", "凯", "健", "俊", "帅", "旭", "宁", "龙", "林", "阳", "建国", "建华",
+    "志强", "志明", "海涛", "国庆", "永刚", "立新", "德胜", "文博", "子豪", "浩然", "宇轩", "俊杰",
+    "明辉", "振华", "春雷", "长江", "晓东", "云龙", "金山",
+];
+
+const FEMALE_GIVEN: &[&str] = &[
+    "芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "婷", "雪", "慧", "玲", "红", "燕", "梅", "琳",
+    "颖", "倩", "晶", "欣", "丹", "秀英", "桂英", "玉兰", "秀兰", "佳怡", "雨欣", "淑珍", "凤霞",
+    "春梅", "海燕", "丽娟", "晓燕", "桂芝", "玉梅", "秀云", "丽华", "雅琴", "欣怡", "思雨",
+];
+
+/// Towns of Jiayin County.
+const TOWNS: &[&str] = &[
+    "朝阳镇",
+    "乌云镇",
+    "乌拉嘎镇",
+    "沿江乡",
+    "常胜乡",
+    "红光乡",
+    "向阳乡",
+    "保兴乡",
+    "青山乡",
+];
+
+const COUNTY_PREFIX: &str = "黑龙江省伊春市嘉荫县";
+
+/// Places outside the district: division code and address prefix.
+const ELSEWHERE: &[(&str, &str)] = &[
+    ("230717", "黑龙江省伊春市伊美区"),
+    ("230781", "黑龙江省伊春市铁力市"),
+    ("230102", "黑龙江省哈尔滨市道里区"),
+    ("110105", "北京市朝阳区"),
+    ("310115", "上海市浦东新区"),
+];
+
+const STREETS: &[&str] = &["人民路", "建设路", "解放路", "中山路", "新华街", "友谊路"];
+
+const COMPANY_WORDS: &[&str] = &[
+    "兴隆", "宏达", "鑫源", "龙江", "北疆", "金穗", "恒通", "江畔",
+];
+const COMPANY_TRADES: &[&str] = &["商贸", "农业发展", "木业", "物流", "建材", "粮油"];
+
+/// Mobile prefixes: 13x, 15x (no 154), 18x.
+const PHONE_PREFIXES: &[&str] = &[
+    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139", "150", "151", "152",
+    "153", "155", "156", "157", "158", "159", "180", "181", "182", "183", "184", "185", "186",
+    "187", "188", "189",
+];
+
+struct Generator {
+    rng: StdRng,
+    seed: u64,
+    reference: NaiveDate,
+    /// First 17 digits of the IDs handed out, to keep debtors distinct.
+    used_ids: HashSet<u64>,
+}
+
+impl Generator {
+    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
+        items.choose(&mut self.rng).copied().unwrap_or_default()
+    }
+
+    /// A valid case: natural person in the district, card or loan within scope.
+    fn case(&mut self, index: usize) -> CaseInput {
+        let male = self.rng.random_bool(0.5);
+        let id_number = self.resident_id(DISTRICT, male);
+        let name = format!(
+            "{}{}",
+            self.pick(SURNAMES),
+            self.pick(if male { MALE_GIVEN } else { FEMALE_GIVEN })
+        );
+        let address = format!(
+            "{COUNTY_PREFIX}{}{}号",
+            self.pick(TOWNS),
+            self.rng.random_range(1..=300)
+        );
+        let phone = self.phone();
+
+        let loan = self.rng.random_bool(0.45);
+        let (product, contract_amount_fen, claim) = if loan {
+            let contract = self.rng.random_range(10..=100_i64) * 1_000 * 100;
+            (ProductType::Loan, contract, self.loan_claim(contract))
+        } else {
+            (ProductType::CreditCard, 0, self.card_claim())
+        };
+        let year = self.rng.random_range(2016..=2024);
+
+        CaseInput {
+            bank_case_ref: format!("DEMO-{}-{index:06}", self.seed),
+            product: product as i32,
+            debtor: Some(Debtor {
+                kind: DebtorKind::NaturalPerson as i32,
+                name,
+                id_number,
+                phone,
+                address,
+                division_code: DISTRICT.to_owned(),
+            }),
+            contract_amount_fen,
+            claim: Some(claim),
+            contract_ref: format!("{}{year}{index:07}", if loan { "DK" } else { "XYK" }),
+            contract_names_court: false,
+        }
+    }
+
+    /// An 18-character resident ID of `division`, unique within this generator when the
+    /// space allows, with a birth date giving an age of 20 to 70 at the reference date.
+    fn resident_id(&mut self, division: &str, male: bool) -> String {
+        let mut first17 = String::new();
+        for _ in 0..32 {
+            let birth = self.birth_date();
+            // The sequence's last digit is odd for men, even for women.
+            let k = self.rng.random_range(0..499_u32);
+            let sequence = if male { 2 * k + 1 } else { 2 * k + 2 };
+            first17 = format!("{division}{}{sequence:03}", birth.format("%Y%m%d"));
+            match first17.parse::<u64>() {
+                Ok(key) if self.used_ids.insert(key) => break,
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        let check = check_character(&first17).unwrap_or('0');
+        format!("{first17}{check}")
+    }
+
+    fn birth_date(&mut self) -> NaiveDate {
+        let oldest = self
+            .reference
+            .checked_sub_months(Months::new(12 * 70))
+            .unwrap_or(self.reference);
+        let youngest = self
+            .reference
+            .checked_sub_months(Months::new(12 * 20))
+            .unwrap_or(self.reference);
+        let span = (youngest - oldest).num_days().max(0);
+        let offset = self.rng.random_range(0..=span);
+        oldest
+            .checked_add_days(chrono::Days::new(offset.unsigned_abs()))
+            .unwrap_or(oldest)
+    }
+
+    fn phone(&mut self) -> String {
+        let prefix = self.pick(PHONE_PREFIXES);
+        format!("{prefix}{:08}", self.rng.random_range(0..100_000_000_u32))
+    }
+
+    /// What a cardholder owes: mostly modest balances, some large (cards have no limit).
+    fn card_claim(&mut self) -> Claim {
+        let principal = match self.rng.random_range(0..10) {
+            0..=5 => self.rng.random_range(100_000..=2_000_000_i64),
+            6..=8 => self.rng.random_range(2_000_000..=5_000_000),
+            _ => self.rng.random_range(5_000_000..=15_000_000),
+        };
+        let fees = if self.rng.random_bool(0.4) {
+            self.rng.random_range(1_000..=30_000)
+        } else {
+            0
+        };
+        self.claim(principal, 300..=1_800, fees)
+    }
+
+    /// What a borrower still owes of a loan of `contract` fen.
+    fn loan_claim(&mut self, contract: i64) -> Claim {
+        let percent = self.rng.random_range(20..=100_i64);
+        let principal = if percent == 100 {
+            contract
+        } else {
+            contract * percent / 100 + self.rng.random_range(0..100)
+        };
+        let fees = if self.rng.random_bool(0.1) {
+            self.rng.random_range(5_000..=50_000)
+        } else {
+            0
+        };
+        self.claim(principal, 200..=1_200, fees)
+    }
+
+    /// Interest at `interest_bp` basis points of the principal, a smaller penalty.
+    fn claim(
+        &mut self,
+        principal: i64,
+        interest_bp: std::ops::RangeInclusive<i64>,
+        fees: i64,
+    ) -> Claim {
+        let interest = principal * self.rng.random_range(interest_bp) / 10_000;
+        let penalty = principal * self.rng.random_range(50..=500_i64) / 10_000;
+        Claim {
+            principal_fen: principal,
+            interest_fen: interest,
+            penalty_fen: penalty,
+            fees_fen: fees,
+            total_fen: 0,
+        }
+    }
+
+    fn apply(&mut self, case: &mut CaseInput, flaw: Flaw) {
+        match flaw {
+            Flaw::WrongCheckCharacter => {
+                if let Some(debtor) = case.debtor.as_mut() {
+                    let body = debtor.id_number.get(..17).unwrap_or_default().to_owned();
+                    let right = check_character(&body).unwrap_or('0');
+                    let wrong = CHECK_CHARACTERS
+                        .iter()
+                        .map(|&b| char::from(b))
+                        .filter(|&c| c != right)
+                        .collect::<Vec<_>>();
+                    let wrong = wrong.choose(&mut self.rng).copied().unwrap_or('0');
+                    debtor.id_number = format!("{body}{wrong}");
+                }
+            }
+            Flaw::LoanOverLimit => {
+                let contract = *[
+                    LOAN_LIMIT_FEN + 1,
+                    10_500_000,
+                    12_000_000,
+                    15_000_000,
+                    20_000_000,
+                    30_000_000,
+                ]
+                .choose(&mut self.rng)
+                .unwrap_or(&(LOAN_LIMIT_FEN + 1));
+                case.product = ProductType::Loan as i32;
+                case.contract_amount_fen = contract;
+                case.claim = Some(self.loan_claim(contract));
+                if let Some(rest) = case.contract_ref.strip_prefix("XYK") {
+                    case.contract_ref = format!("DK{rest}");
+                }
+            }
+            Flaw::Organisation => {
+                let name = format!(
+                    "嘉荫县{}{}有限公司",
+                    self.pick(COMPANY_WORDS),
+                    self.pick(COMPANY_TRADES)
+                );
+                let body = self.rng.random_range(0..100_000_000_u32);
+                let code = unified_social_credit_code(DISTRICT, body);
+                if let Some(debtor) = case.debtor.as_mut() {
+                    debtor.kind = DebtorKind::Organisation as i32;
+                    debtor.name = name;
+                    debtor.id_number = code;
+                }
+            }
+            Flaw::ShortPhone => {
+                if let Some(debtor) = case.debtor.as_mut() {
+                    debtor.phone.pop();
+                }
+            }
+            Flaw::OutsideDistrict => {
+                let (division, prefix) = *ELSEWHERE
+                    .choose(&mut self.rng)
+                    .unwrap_or(&("110105", "北京市朝阳区"));
+                let street = self.pick(STREETS);
+                let number = self.rng.random_range(1..=500);
+                let male = case
+                    .debtor
+                    .as_ref()
+                    .and_then(|d| d.id_number.as_bytes().get(16).copied())
+                    .is_some_and(|b| b % 2 == 1);
+                let id_number = self.resident_id(division, male);
+                if let Some(debtor) = case.debtor.as_mut() {
+                    debtor.id_number = id_number;
+                    debtor.division_code = division.to_owned();
+                    debtor.address = format!("{prefix}{street}{number}号");
+                }
+                case.contract_names_court = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Datelike;
+    use std::collections::HashMap;
+
+    /// The birth date encoded in a resident ID, when it is one.
+    fn birth_date_of(id: &str) -> Option<NaiveDate> {
+        let digits = id.get(6..14)?;
+        NaiveDate::parse_from_str(digits, "%Y%m%d").ok()
+    }
+
+    /// Age in whole years at `on`.
+    fn age_at(birth: NaiveDate, on: NaiveDate) -> i32 {
+        let mut age = on.year() - birth.year();
+        if (on.month(), on.day()) < (birth.month(), birth.day()) {
+            age -= 1;
+        }
+        age
+    }
+
+    fn debtor(case: &DemoCase) -> &Debtor {
+        case.input.debtor.as_ref().expect("debtor")
+    }
+
+    fn claim(case: &DemoCase) -> &Claim {
+        case.input.claim.as_ref().expect("claim")
+    }
+
+    /// What the server's scope and identity rules would find wrong, per RULES.md; used to
+    /// check that valid cases have no flaw and flawed ones exactly theirs.
+    fn detected_flaws(case: &DemoCase, reference: NaiveDate) -> Vec<Flaw> {
+        let d = debtor(case);
+        let mut found = Vec::new();
+        if d.kind == DebtorKind::Organisation as i32 {
+            found.push(Flaw::Organisation);
+        } else if !has_valid_check_character(&d.id_number) {
+            found.push(Flaw::WrongCheckCharacter);
+        }
+        if case.input.product == ProductType::Loan as i32
+            && case.input.contract_amount_fen > LOAN_LIMIT_FEN
+        {
+            found.push(Flaw::LoanOverLimit);
+        }
+        if !(d.phone.len() == 11
+            && d.phone.starts_with('1')
+            && d.phone.bytes().all(|b| b.is_ascii_digit()))
+        {
+            found.push(Flaw::ShortPhone);
+        }
+        if d.division_code != DISTRICT && !case.input.contract_names_court {
+            found.push(Flaw::OutsideDistrict);
+        }
+        if d.kind == DebtorKind::NaturalPerson as i32 {
+            let birth = birth_date_of(&d.id_number).expect("birth date exists");
+            let age = age_at(birth, reference);
+            assert!((20..=70).contains(&age), "age {age} of {}", d.id_number);
+            assert_eq!(&d.id_number[..6], d.division_code, "ID region = domicile");
+        }
+        found
+    }
+
+    #[test]
+    fn check_character_known_values() {
+        assert_eq!(check_character("34052419800101001"), Some('X'));
+        assert!(has_valid_check_character("34052419800101001X"));
+        // From the sample batch: row 1 is valid, row 32 has a wrong check character.
+        assert!(has_valid_check_character("23072219851102174X"));
+        assert!(!has_valid_check_character("230722199001012220"));
+        assert!(!has_valid_check_character("3405241980010100"));
+        assert_eq!(check_character("3405241980010100A"), None);
+    }
+
+    #[test]
+    fn unified_social_credit_code_check() {
+        // Real codes validate under the same algorithm.
+        for code in [
+            "9144030071526726XG",
+            "91330100716105852F",
+            "91110000100006485K",
+        ] {
+            let division = &code[2..8];
+            let body: u32 = code[8..16].parse().expect("numeric body");
+            assert_eq!(unified_social_credit_code(division, body), code);
+        }
+    }
+
+    #[test]
+    fn deterministic_for_a_seed() {
+        let a = generate(500, 42);
+        let b = generate(500, 42);
+        assert_eq!(a, b);
+        let c = generate(500, 43);
+        assert_ne!(a, c);
+        assert_eq!(a[0].input.bank_case_ref, "DEMO-42-000001");
+        assert_eq!(a[499].input.bank_case_ref, "DEMO-42-000500");
+    }
+
+    #[test]
+    fn valid_cases_are_within_scope() {
+        let reference = default_reference_date();
+        let cases = generate(2_000, 7);
+        let mut ids = HashSet::new();
+        let mut products = HashMap::new();
+        for case in cases.iter().filter(|c| c.flaw.is_none()) {
+            assert_eq!(detected_flaws(case, reference), vec![], "{case:?}");
+            let d = debtor(case);
+            assert_eq!(d.kind, DebtorKind::NaturalPerson as i32);
+            assert!(has_valid_check_character(&d.id_number), "{}", d.id_number);
+            assert!(
+                ids.insert(d.id_number.clone()),
+                "duplicate ID {}",
+                d.id_number
+            );
+            assert!(d.address.starts_with(COUNTY_PREFIX));
+            assert!(TOWNS.iter().any(|t| d.address.contains(t)));
+            let prefix = &d.phone[..2];
+            assert!(["13", "15", "18"].contains(&prefix), "{}", d.phone);
+            // The gender digit matches the name list.
+            let male = d.id_number.as_bytes()[16] % 2 == 1;
+            let given = SURNAMES
+                .iter()
+                .filter_map(|s| d.name.strip_prefix(s))
+                .collect::<Vec<_>>();
+            let list = if male { MALE_GIVEN } else { FEMALE_GIVEN };
+            assert!(given.iter().any(|g| list.contains(g)), "{}", d.name);
+
+            let c = claim(case);
+            assert!(c.principal_fen > 0 && c.interest_fen >= 0);
+            assert!(c.penalty_fen >= 0 && c.fees_fen >= 0);
+            *products.entry(case.input.product).or_insert(0) += 1;
+            if case.input.product == ProductType::Loan as i32 {
+                assert!(case.input.contract_amount_fen <= LOAN_LIMIT_FEN);
+                assert!(case.input.contract_amount_fen >= 1_000_000);
+                assert!(c.principal_fen <= case.input.contract_amount_fen);
+                assert!(case.input.contract_ref.starts_with("DK"));
+            } else {
+                assert_eq!(case.input.product, ProductType::CreditCard as i32);
+                assert_eq!(case.input.contract_amount_fen, 0);
+            }
+        }
+        assert!(products[&(ProductType::Loan as i32)] > 500);
+        assert!(products[&(ProductType::CreditCard as i32)] > 500);
+    }
+
+    #[test]
+    fn about_three_percent_flawed_each_with_its_own_flaw() {
+        let reference = default_reference_date();
+        let cases = generate(1_000, 11);
+        let flawed: Vec<&DemoCase> = cases
+            .iter()
+            .filter(|c| c.is_intentionally_invalid())
+            .collect();
+        assert_eq!(flawed.len(), 30);
+        let mut per_kind: HashMap<Flaw, usize> = HashMap::new();
+        for case in &flawed {
+            let flaw = case.flaw.expect("flawed");
+            *per_kind.entry(flaw).or_default() += 1;
+            assert_eq!(detected_flaws(case, reference), vec![flaw], "{case:?}");
+        }
+        for kind in Flaw::ALL {
+            assert_eq!(per_kind.get(&kind), Some(&6), "{kind}");
+        }
+        // Mixed in, not bunched at one end.
+        let positions: Vec<usize> = cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.flaw.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        assert!(positions[0] < 500 && positions[29] >= 500, "{positions:?}");
+
+        // The organisation carries a valid unified social credit code of the county.
+        let org = flawed
+            .iter()
+            .find(|c| c.flaw == Some(Flaw::Organisation))
+            .expect("an organisation");
+        let code = &debtor(org).id_number;
+        assert_eq!(code.len(), 18);
+        assert!(code.starts_with("91230722"));
+        let body: u32 = code[8..16].parse().expect("numeric body");
+        assert_eq!(&unified_social_credit_code(DISTRICT, body), code);
+    }
+
+    #[test]
+    fn flawed_count_rounds() {
+        assert_eq!(flawed_count(0), 0);
+        assert_eq!(flawed_count(10), 0);
+        assert_eq!(flawed_count(17), 1);
+        assert_eq!(flawed_count(100), 3);
+        assert_eq!(flawed_count(1_000_000), 30_000);
+        assert!(generate(0, 1).is_empty());
+        assert_eq!(
+            generate(100, 1).iter().filter(|c| c.flaw.is_some()).count(),
+            3
+        );
+    }
+
+    #[test]
+    fn ages_follow_the_reference_date() {
+        let reference = NaiveDate::from_ymd_opt(2030, 6, 15).expect("date");
+        for case in generate_at(300, 3, reference) {
+            let d = debtor(&case);
+            if d.kind == DebtorKind::NaturalPerson as i32 {
+                let birth = birth_date_of(&d.id_number).expect("birth date");
+                assert!((20..=70).contains(&age_at(birth, reference)));
+            }
+        }
+    }
+}

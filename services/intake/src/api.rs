@@ -1,0 +1,804 @@
+//! `sieve.intake.v1.IntakeService`: translates protobuf to the domain and storage and back.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sieve_kernel::error::{Error, Result};
+use sieve_kernel::{SharedClock, pii};
+use sieve_proto::intake::v1 as pb;
+use sieve_proto::intake::v1::intake_service_server::IntakeService;
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert::{self, StoredRefusal};
+use crate::domain::chain::{self, Stage};
+use crate::domain::screening::{self, ScopeConfig};
+use crate::store::{self, Opened};
+
+/// A batch holds at most this many cases (DESIGN.md section 1).
+pub const MAX_BATCH_CASES: i64 = 1_000_000;
+/// `SubmitCases` is for small batches; larger ones stream.
+pub const MAX_UNARY_CASES: usize = 1_000;
+/// Refusals returned with a batch's summary; the rest are paged by `ListBatchRows`, so no
+/// answer outgrows the message limit however many rows are refused.
+pub const REFUSALS_IN_SUMMARY: u64 = 1_000;
+const MAX_PAGE: i32 = 1_000;
+const DEFAULT_PAGE: i32 = 100;
+/// A receiver renews its batch's lease with every chunk; a lapsed lease means it died.
+const BATCH_LEASE_MS: i64 = 120_000;
+const MAX_ID_LEN: usize = 128;
+
+/// What every call shares.
+#[derive(Clone)]
+pub struct IntakeApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sea_orm::DatabaseConnection,
+    clock: SharedClock,
+    scope: ScopeConfig,
+}
+
+impl IntakeApi {
+    pub fn new(db: sea_orm::DatabaseConnection, clock: SharedClock, scope: ScopeConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner { db, clock, scope }),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.inner.clock.now().timestamp_millis()
+    }
+}
+
+fn check_id(field: &'static str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid_field(field, "required / 必填"));
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(Error::invalid_field(
+            field,
+            format!("at most {MAX_ID_LEN} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn page(p: Option<&sieve_proto::common::v1::PageRequest>) -> Result<(u64, String)> {
+    let (size, token) = p.map_or((0, String::new()), |p| (p.page_size, p.page_token.clone()));
+    if size < 0 {
+        return Err(Error::invalid_field(
+            "page.page_size",
+            "must not be negative",
+        ));
+    }
+    let size = if size == 0 {
+        DEFAULT_PAGE
+    } else {
+        size.min(MAX_PAGE)
+    };
+    Ok((size as u64, token))
+}
+
+/// Tallies of one batch as it is received.
+struct Receipt {
+    batch: store::batch::Model,
+    bank_id: String,
+    expected: i64,
+    row: i64,
+    seen: HashSet<String>,
+    pending: store::Chunk,
+    chunk_rows: usize,
+}
+
+impl IntakeApi {
+    async fn require_bank(&self, bank_id: &str) -> Result<()> {
+        check_id("bank_id", bank_id)?;
+        match store::get_bank(&self.inner.db, bank_id).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found("bank", bank_id)),
+        }
+    }
+
+    /// Opens the batch, or answers from the earlier submission with the same key.
+    async fn open(
+        &self,
+        header: &pb::BatchHeader,
+    ) -> Result<std::result::Result<Receipt, store::batch::Model>> {
+        check_id("header.request_id", &header.request_id)?;
+        if header.expected_cases < 1 {
+            return Err(Error::bad_request(
+                "BATCH_EMPTY",
+                "the batch declares no cases / 批次为空",
+            )
+            .with_violation("header.expected_cases", "must be at least 1"));
+        }
+        if header.expected_cases > MAX_BATCH_CASES {
+            return Err(Error::bad_request(
+                "BATCH_TOO_LARGE",
+                format!("a batch holds at most {MAX_BATCH_CASES} cases; split it / 单批最多 {MAX_BATCH_CASES} 件"),
+            )
+            .with_violation("header.expected_cases", format!("{} > {MAX_BATCH_CASES}", header.expected_cases)));
+        }
+        if header.label.chars().count() > 256 {
+            return Err(Error::invalid_field(
+                "header.label",
+                "at most 256 characters",
+            ));
+        }
+        self.require_bank(&header.bank_id).await?;
+        let now = self.now_ms();
+        let opened = store::open_batch(
+            &self.inner.db,
+            &header.bank_id,
+            header.request_id.trim(),
+            &header.label,
+            header.expected_cases,
+            now,
+            now + BATCH_LEASE_MS,
+        )
+        .await?;
+        match opened {
+            Opened::Completed(b) => Ok(Err(b)),
+            Opened::Busy(b) => Err(Error::conflict(
+                "BATCH_IN_PROGRESS",
+                format!(
+                    "batch {} with this request id is being received right now; retry when it ends",
+                    b.id
+                ),
+            )),
+            Opened::Receiving(batch) => {
+                let backend = self.inner.db.get_database_backend();
+                Ok(Ok(Receipt {
+                    batch,
+                    bank_id: header.bank_id.clone(),
+                    expected: header.expected_cases,
+                    row: 0,
+                    seen: HashSet::new(),
+                    pending: store::Chunk::default(),
+                    chunk_rows: sieve_kernel::db::rows_per_insert(backend, store::case::COLUMNS),
+                }))
+            }
+        }
+    }
+
+    /// Screens one row into the pending chunk. Whole-batch errors (too many rows) are errors.
+    fn screen_row(
+        &self,
+        r: &mut Receipt,
+        input: &pb::CaseInput,
+        now: i64,
+        today: chrono::NaiveDate,
+    ) -> Result<()> {
+        r.row += 1;
+        if r.row > r.expected {
+            return Err(Error::bad_request(
+                "BATCH_LONGER_THAN_DECLARED",
+                format!("the header declared {} cases but more arrived", r.expected),
+            )
+            .with_violation(format!("cases[{}]", r.row), "beyond the declared count"));
+        }
+        let draft = convert::draft(input);
+        let mut violations = screening::screen(&draft, &self.inner.scope, today);
+        // The same reference twice in one batch: the second is refused (the first stands).
+        if !draft.bank_case_ref.is_empty() && !r.seen.insert(draft.bank_case_ref.clone()) {
+            violations.push(screening::Violation {
+                field: screening::field::BANK_CASE_REF,
+                rule: "bank_case_ref.duplicate_in_batch",
+                description: "本批次中该银行案件编号重复 / the same bank case reference appears earlier in this batch"
+                    .into(),
+            });
+        }
+        r.pending.received += 1;
+        if violations.is_empty() {
+            let id = uuid::Uuid::now_v7().simple().to_string();
+            r.pending.cases.push(convert::new_case(
+                draft,
+                id,
+                &r.bank_id,
+                &r.batch.id,
+                r.row,
+                now,
+            ));
+        } else {
+            let stored: Vec<StoredRefusal> = violations
+                .into_iter()
+                .map(|v| StoredRefusal {
+                    field: v.field.into(),
+                    rule: v.rule.into(),
+                    description: v.description,
+                })
+                .collect();
+            let reference: String = draft.bank_case_ref.chars().take(64).collect();
+            r.pending.refused.push(store::batch_row::Model {
+                batch_id: r.batch.id.clone(),
+                row: r.row,
+                bank_case_ref: reference,
+                outcome: store::ROW_REFUSED.into(),
+                case_id: None,
+                refusals: serde_json::to_string(&stored).map_err(Error::internal)?,
+            });
+        }
+        Ok(())
+    }
+
+    /// Receives a whole batch from `chunks`, writing chunk by chunk on a writer task while
+    /// the next rows are screened. Any error aborts the batch and removes what it wrote.
+    async fn receive<S>(&self, mut receipt: Receipt, mut chunks: S) -> Result<store::batch::Model>
+    where
+        S: futures::Stream<Item = std::result::Result<Vec<pb::CaseInput>, Error>> + Unpin + Send,
+    {
+        use futures::StreamExt;
+        let batch_id = receipt.batch.id.clone();
+        let (tx, mut rx) = mpsc::channel::<store::Chunk>(2);
+        let writer = {
+            let db = self.inner.db.clone();
+            let clock = self.inner.clock.clone();
+            let (batch_id, bank_id) = (batch_id.clone(), receipt.bank_id.clone());
+            tokio::spawn(async move {
+                while let Some(chunk) = rx.recv().await {
+                    let lease = clock.now().timestamp_millis() + BATCH_LEASE_MS;
+                    store::write_chunk(&db, &batch_id, &bank_id, chunk, lease).await?;
+                }
+                Ok::<(), sea_orm::DbErr>(())
+            })
+        };
+        let result: Result<()> = async {
+            let now = self.now_ms();
+            let today = self.inner.clock.today();
+            while let Some(item) = chunks.next().await {
+                for input in item? {
+                    self.screen_row(&mut receipt, &input, now, today)?;
+                    if receipt.pending.received as usize >= receipt.chunk_rows {
+                        let chunk = std::mem::take(&mut receipt.pending);
+                        if tx.send(chunk).await.is_err() {
+                            // The writer stopped; its error is reported below.
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if receipt.row < receipt.expected {
+                return Err(Error::bad_request(
+                    "BATCH_SHORTER_THAN_DECLARED",
+                    format!(
+                        "the header declared {} cases but only {} arrived; nothing was kept",
+                        receipt.expected, receipt.row
+                    ),
+                ));
+            }
+            let chunk = std::mem::take(&mut receipt.pending);
+            if chunk.received > 0 {
+                let _ = tx.send(chunk).await;
+            }
+            Ok(())
+        }
+        .await;
+        drop(tx);
+        let written = match writer.await {
+            Ok(r) => r.map_err(Error::from),
+            Err(join) => Err(Error::internal(join)),
+        };
+        let outcome = result.and(written);
+        let now = self.now_ms();
+        match outcome {
+            Ok(()) => Ok(store::complete_batch(&self.inner.db, &batch_id, now).await?),
+            Err(e) => {
+                if let Err(cleanup) = store::abort_batch(&self.inner.db, &batch_id, now).await {
+                    // The lease lapses and the next start or retry purges the batch.
+                    tracing::error!(batch = %batch_id, error = %cleanup, "could not clear an aborted batch");
+                }
+                tracing::info!(batch = %batch_id, reason = e.reason, "batch aborted, nothing kept");
+                Err(e)
+            }
+        }
+    }
+
+    async fn first_refusals(
+        &self,
+        batch_id: &str,
+    ) -> Result<Vec<sieve_proto::common::v1::RowRefusal>> {
+        let rows =
+            store::batch_rows(&self.inner.db, batch_id, 0, REFUSALS_IN_SUMMARY, true).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend(convert::row_pb(r).refusals);
+            if out.len() as u64 >= REFUSALS_IN_SUMMARY {
+                out.truncate(REFUSALS_IN_SUMMARY as usize);
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn transition(
+        &self,
+        req: store::Transition,
+        to: Stage,
+        from: Option<Stage>,
+    ) -> Result<(pb::Case, bool)> {
+        let case_id = req.case_id.clone();
+        let event_id = req.event_id.clone();
+        let now = self.now_ms();
+        let recorded = store::record_transition(&self.inner.db, req, now, |current, previous| {
+            let current_stage = Stage::parse(&current.stage);
+            if let Some(prev) = previous {
+                if prev.case_id != case_id || prev.to_stage != to.as_str() {
+                    return Err(Error::bad_request(
+                        "EVENT_ID_REUSED",
+                        format!("event {event_id} was already recorded for another outcome"),
+                    )
+                    .with_violation("event_id", "already used for a different case or stage"));
+                }
+                return Ok(());
+            }
+            let Some(current_stage) = current_stage else {
+                return Err(Error::internal(std::io::Error::other(format!(
+                    "case {} has unknown stage {}",
+                    current.id, current.stage
+                ))));
+            };
+            let from = from.unwrap_or(current_stage);
+            if current_stage != from {
+                return Err(Error::precondition(
+                    "STAGE_MISMATCH",
+                    format!("case {} is in {current_stage}, not {from}", current.id),
+                )
+                .with_meta("current", current_stage.as_str())
+                .with_meta("from", from.as_str())
+                .with_meta("to", to.as_str()));
+            }
+            if !chain::allows(from, to) {
+                return Err(Error::precondition(
+                    "ILLEGAL_TRANSITION",
+                    format!("the chain has no transition from {from} to {to}"),
+                )
+                .with_meta("from", from.as_str())
+                .with_meta("to", to.as_str()));
+            }
+            Ok(())
+        })
+        .await;
+        match recorded {
+            Err(sea_orm::DbErr::RecordNotFound(_)) => Err(Error::not_found("case", case_id)),
+            Err(sea_orm::DbErr::RecordNotUpdated) => Err(Error::conflict(
+                "CONCURRENT_TRANSITION",
+                "the case changed while this outcome was recorded; retry",
+            )),
+            Err(e) => Err(e.into()),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(store::Recorded::Applied(c))) => {
+                tracing::info!(case = %c.id, to = %c.stage, "stage changed");
+                Ok((convert::case_pb(c), false))
+            }
+            Ok(Ok(store::Recorded::Duplicate(c))) => Ok((convert::case_pb(c), true)),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl IntakeService for IntakeApi {
+    async fn register_bank(
+        &self,
+        request: Request<pb::RegisterBankRequest>,
+    ) -> Result<Response<pb::RegisterBankResponse>, Status> {
+        let r = request.into_inner();
+        let code = r.code.trim();
+        let mut err = Error::bad_request("INVALID_BANK", "the bank registration is incomplete");
+        if code.is_empty()
+            || code.len() > 32
+            || !code
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            err = err.with_violation("code", "1-32 letters, digits, '-' or '_'");
+        }
+        if r.name.trim().is_empty() || r.name.chars().count() > 128 {
+            err = err.with_violation("name", "required, at most 128 characters");
+        }
+        if crate::domain::identity::validate_mobile(&r.callback_phone).is_err()
+            && !(r.callback_phone.len() >= 7
+                && r.callback_phone.len() <= 20
+                && r.callback_phone
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'-'))
+        {
+            err = err.with_violation(
+                "callback_phone",
+                "a mobile or landline number (digits and '-')",
+            );
+        }
+        if !err.violations.is_empty() {
+            return Err(err.into());
+        }
+        let (bank, created) = store::register_bank(
+            &self.inner.db,
+            code,
+            r.name.trim(),
+            r.callback_phone.trim(),
+            self.now_ms(),
+        )
+        .await
+        .map_err(Error::from)?;
+        Ok(Response::new(pb::RegisterBankResponse {
+            bank: Some(convert::bank_pb(bank)),
+            created,
+        }))
+    }
+
+    async fn list_banks(
+        &self,
+        request: Request<pb::ListBanksRequest>,
+    ) -> Result<Response<pb::ListBanksResponse>, Status> {
+        let (size, token) = page(request.get_ref().page.as_ref())?;
+        let banks = store::list_banks(&self.inner.db, &token, size)
+            .await
+            .map_err(Error::from)?;
+        let next = if banks.len() as u64 == size {
+            banks.last().map(|b| b.code.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListBanksResponse {
+            banks: banks.into_iter().map(convert::bank_pb).collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn submit_batch(
+        &self,
+        request: Request<Streaming<pb::SubmitBatchRequest>>,
+    ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let mut stream = request.into_inner();
+        let header = match stream.message().await {
+            Ok(Some(pb::SubmitBatchRequest {
+                item: Some(pb::submit_batch_request::Item::Header(h)),
+            })) => h,
+            Ok(Some(_)) => {
+                return Err(Error::bad_request(
+                    "HEADER_FIRST",
+                    "the first message of a batch must be its header",
+                )
+                .with_violation("item", "expected header")
+                .into());
+            }
+            Ok(None) => {
+                return Err(Error::bad_request(
+                    "BATCH_EMPTY",
+                    "the stream ended before the batch header",
+                )
+                .into());
+            }
+            Err(s) => return Err(malformed(s).into()),
+        };
+        let receipt = match self.open(&header).await? {
+            Err(done) => {
+                let refusals = self.first_refusals(&done.id).await?;
+                return Ok(Response::new(pb::SubmitBatchResponse {
+                    batch: Some(convert::batch_pb(done)),
+                    refusals,
+                    replayed: true,
+                }));
+            }
+            Ok(r) => r,
+        };
+        let batch_id = receipt.batch.id.clone();
+        tracing::info!(batch = %batch_id, expected = header.expected_cases, "receiving batch");
+        let chunks = futures::stream::unfold(stream, |mut s| async move {
+            match s.message().await {
+                Ok(Some(pb::SubmitBatchRequest {
+                    item: Some(pb::submit_batch_request::Item::Chunk(c)),
+                })) => Some((Ok(c.cases), s)),
+                Ok(Some(_)) => Some((
+                    Err(
+                        Error::bad_request("HEADER_TWICE", "a batch has one header, first")
+                            .with_violation("item", "expected a chunk of cases"),
+                    ),
+                    s,
+                )),
+                Ok(None) => None,
+                Err(status) => Some((Err(malformed(status)), s)),
+            }
+        });
+        // Receive on a task of its own: if the caller goes away mid-batch, the abort still
+        // runs to the end and nothing half-written stays.
+        let api = self.clone();
+        let request_id = sieve_kernel::request_id::current().unwrap_or_default();
+        let task = tokio::spawn(sieve_kernel::request_id::scope(request_id, async move {
+            api.receive(receipt, Box::pin(chunks)).await
+        }));
+        let batch = task.await.map_err(Error::internal)??;
+        let refusals = self.first_refusals(&batch.id).await?;
+        tracing::info!(batch = %batch.id, accepted = batch.accepted_cases, existing = batch.existing_cases, refused = batch.refused_cases, "batch received");
+        Ok(Response::new(pb::SubmitBatchResponse {
+            batch: Some(convert::batch_pb(batch)),
+            refusals,
+            replayed: false,
+        }))
+    }
+
+    async fn submit_cases(
+        &self,
+        request: Request<pb::SubmitCasesRequest>,
+    ) -> Result<Response<pb::SubmitCasesResponse>, Status> {
+        let r = request.into_inner();
+        if r.cases.len() > MAX_UNARY_CASES {
+            return Err(Error::bad_request(
+                "BATCH_TOO_LARGE",
+                format!("SubmitCases takes at most {MAX_UNARY_CASES} cases; stream larger batches with SubmitBatch"),
+            )
+            .with_violation("cases", format!("{} > {MAX_UNARY_CASES}", r.cases.len()))
+            .into());
+        }
+        let header = pb::BatchHeader {
+            bank_id: r.bank_id,
+            request_id: r.request_id,
+            expected_cases: r.cases.len() as i64,
+            label: r.label,
+        };
+        let (batch, replayed) = match self.open(&header).await? {
+            Err(done) => (done, true),
+            Ok(receipt) => {
+                let chunks = futures::stream::iter([Ok(r.cases)]);
+                (self.receive(receipt, chunks).await?, false)
+            }
+        };
+        let rows = store::batch_rows(&self.inner.db, &batch.id, 0, MAX_UNARY_CASES as u64, false)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::SubmitCasesResponse {
+            batch: Some(convert::batch_pb(batch)),
+            rows: rows.into_iter().map(convert::row_pb).collect(),
+            replayed,
+        }))
+    }
+
+    async fn get_batch(
+        &self,
+        request: Request<pb::GetBatchRequest>,
+    ) -> Result<Response<pb::GetBatchResponse>, Status> {
+        let id = &request.get_ref().batch_id;
+        check_id("batch_id", id)?;
+        let batch = store::get_batch(&self.inner.db, id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::not_found("batch", id))?;
+        Ok(Response::new(pb::GetBatchResponse {
+            batch: Some(convert::batch_pb(batch)),
+        }))
+    }
+
+    async fn list_batch_rows(
+        &self,
+        request: Request<pb::ListBatchRowsRequest>,
+    ) -> Result<Response<pb::ListBatchRowsResponse>, Status> {
+        let r = request.into_inner();
+        check_id("batch_id", &r.batch_id)?;
+        let (size, token) = page(r.page.as_ref())?;
+        let after: i64 = if token.is_empty() {
+            0
+        } else {
+            token.parse().map_err(|_| {
+                Error::invalid_field("page.page_token", "not a token this call returned")
+            })?
+        };
+        if store::get_batch(&self.inner.db, &r.batch_id)
+            .await
+            .map_err(Error::from)?
+            .is_none()
+        {
+            return Err(Error::not_found("batch", r.batch_id).into());
+        }
+        let rows = store::batch_rows(&self.inner.db, &r.batch_id, after, size, r.refused_only)
+            .await
+            .map_err(Error::from)?;
+        let next = if rows.len() as u64 == size {
+            rows.last().map(|r| match r {
+                store::RowRecord::Accepted { row, .. } => row.to_string(),
+                store::RowRecord::Other(m) => m.row.to_string(),
+            })
+        } else {
+            None
+        };
+        Ok(Response::new(pb::ListBatchRowsResponse {
+            rows: rows.into_iter().map(convert::row_pb).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::GetCaseResponse>, Status> {
+        let id = &request.get_ref().case_id;
+        check_id("case_id", id)?;
+        let case = store::get_case(&self.inner.db, id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::not_found("case", id))?;
+        Ok(Response::new(pb::GetCaseResponse {
+            case: Some(convert::case_pb(case)),
+        }))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let r = request.into_inner();
+        let (size, token) = page(r.page.as_ref())?;
+        let stage = if r.stage == 0 {
+            None
+        } else {
+            Some(
+                convert::stage_from_pb(r.stage)
+                    .ok_or_else(|| Error::invalid_field("stage", "not a stage of the chain"))?
+                    .as_str()
+                    .to_string(),
+            )
+        };
+        let filter = store::CaseFilter {
+            bank_id: Some(r.bank_id).filter(|s| !s.is_empty()),
+            stage,
+            batch_id: Some(r.batch_id).filter(|s| !s.is_empty()),
+        };
+        let cases = store::list_cases(&self.inner.db, &filter, &token, size)
+            .await
+            .map_err(Error::from)?;
+        let next = if cases.len() as u64 == size {
+            cases.last().map(|c| c.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListCasesResponse {
+            cases: cases.into_iter().map(convert::case_pb).collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn get_timeline(
+        &self,
+        request: Request<pb::GetTimelineRequest>,
+    ) -> Result<Response<pb::GetTimelineResponse>, Status> {
+        let id = &request.get_ref().case_id;
+        check_id("case_id", id)?;
+        let case = store::get_case(&self.inner.db, id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::not_found("case", id))?;
+        let mut events = vec![convert::admission_event(&case)];
+        events.extend(
+            store::events(&self.inner.db, id)
+                .await
+                .map_err(Error::from)?
+                .into_iter()
+                .map(convert::event_pb),
+        );
+        Ok(Response::new(pb::GetTimelineResponse { events }))
+    }
+
+    async fn record_stage_outcome(
+        &self,
+        request: Request<pb::RecordStageOutcomeRequest>,
+    ) -> Result<Response<pb::RecordStageOutcomeResponse>, Status> {
+        let r = request.into_inner();
+        check_id("event_id", &r.event_id)?;
+        check_id("case_id", &r.case_id)?;
+        let from = convert::stage_from_pb(r.from_stage).ok_or_else(|| {
+            Error::invalid_field("from_stage", "required: the stage the reporter saw")
+        })?;
+        let to = convert::stage_from_pb(r.to_stage)
+            .ok_or_else(|| Error::invalid_field("to_stage", "required"))?;
+        if r.reason.chars().count() > 2000 {
+            return Err(Error::invalid_field("reason", "at most 2000 characters").into());
+        }
+        let occurred = r
+            .occurred_at
+            .as_ref()
+            .map_or_else(|| self.now_ms(), convert::millis);
+        let t = store::Transition {
+            event_id: r.event_id,
+            case_id: r.case_id,
+            from_stage: from.as_str().into(),
+            to_stage: to.as_str().into(),
+            actor: convert::actor_str(r.actor),
+            reason: r.reason,
+            source_record_id: r.source_record_id.chars().take(256).collect(),
+            occurred_at_ms: occurred,
+        };
+        let (case, duplicate) = self.transition(t, to, Some(from)).await?;
+        Ok(Response::new(pb::RecordStageOutcomeResponse {
+            case: Some(case),
+            duplicate,
+        }))
+    }
+
+    async fn withdraw_case(
+        &self,
+        request: Request<pb::WithdrawCaseRequest>,
+    ) -> Result<Response<pb::WithdrawCaseResponse>, Status> {
+        let r = request.into_inner();
+        check_id("request_id", &r.request_id)?;
+        check_id("case_id", &r.case_id)?;
+        tracing::info!(case = %r.case_id, reason = %pii::text(&r.reason), "withdrawal");
+        let t = store::Transition {
+            event_id: format!("withdraw:{}:{}", r.case_id, r.request_id),
+            case_id: r.case_id,
+            from_stage: String::new(),
+            to_stage: Stage::Withdrawn.as_str().into(),
+            actor: "BANK".into(),
+            reason: format!(
+                "withdrawn by the bank / 银行撤回: {}",
+                r.reason.chars().take(500).collect::<String>()
+            ),
+            source_record_id: r.request_id,
+            occurred_at_ms: self.now_ms(),
+        };
+        let (case, _) = self.transition_from_current(t, Stage::Withdrawn).await?;
+        Ok(Response::new(pb::WithdrawCaseResponse { case: Some(case) }))
+    }
+
+    async fn report_settlement(
+        &self,
+        request: Request<pb::ReportSettlementRequest>,
+    ) -> Result<Response<pb::ReportSettlementResponse>, Status> {
+        let r = request.into_inner();
+        check_id("request_id", &r.request_id)?;
+        check_id("case_id", &r.case_id)?;
+        if r.paid_fen <= 0 {
+            return Err(Error::invalid_field("paid_fen", "must be positive (fen)").into());
+        }
+        let t = store::Transition {
+            event_id: format!("settle:{}:{}", r.case_id, r.request_id),
+            case_id: r.case_id,
+            from_stage: String::new(),
+            to_stage: Stage::Settled.as_str().into(),
+            actor: "BANK".into(),
+            reason: format!("paid in full: {} fen / 已全额履行", r.paid_fen),
+            source_record_id: r.request_id,
+            occurred_at_ms: r
+                .paid_at
+                .as_ref()
+                .map_or_else(|| self.now_ms(), convert::millis),
+        };
+        let (case, _) = self.transition_from_current(t, Stage::Settled).await?;
+        Ok(Response::new(pb::ReportSettlementResponse {
+            case: Some(case),
+        }))
+    }
+}
+
+impl IntakeApi {
+    /// A bank's own act (withdrawal, settlement) applies from whatever open stage the case
+    /// is in; the stored event records that stage.
+    async fn transition_from_current(
+        &self,
+        mut t: store::Transition,
+        to: Stage,
+    ) -> Result<(pb::Case, bool)> {
+        let current = store::get_case(&self.inner.db, &t.case_id)
+            .await?
+            .ok_or_else(|| Error::not_found("case", &t.case_id))?;
+        t.from_stage = current.stage.clone();
+        let from = Stage::parse(&current.stage);
+        self.transition(t, to, from).await
+    }
+}
+
+/// A message the stream could not decode, or a stream the caller broke off.
+fn malformed(status: Status) -> Error {
+    match status.code() {
+        tonic::Code::Cancelled => Error::bad_request(
+            "STREAM_CANCELLED",
+            "the caller cancelled the batch; nothing was kept",
+        ),
+        _ => Error::bad_request(
+            "MALFORMED_MESSAGE",
+            format!(
+                "a message of the stream could not be read ({}); nothing was kept",
+                status.message()
+            ),
+        ),
+    }
+}

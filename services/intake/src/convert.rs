@@ -1,0 +1,287 @@
+//! Translation between protobuf messages and intake's domain and storage types.
+
+use sieve_proto::common::v1 as common;
+use sieve_proto::intake::v1 as pb;
+
+use crate::domain::chain::Stage;
+use crate::domain::screening::{CaseDraft, DebtorKind, Product};
+use crate::store::{self, bank, batch, case, case_event};
+
+pub fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+pub fn millis(ts: &prost_types::Timestamp) -> i64 {
+    ts.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(ts.nanos) / 1_000_000)
+}
+
+pub fn draft(input: &pb::CaseInput) -> CaseDraft {
+    let debtor = input.debtor.clone().unwrap_or_default();
+    let claim = input.claim.unwrap_or_default();
+    CaseDraft {
+        bank_case_ref: input.bank_case_ref.trim().to_string(),
+        product: match common::ProductType::try_from(input.product) {
+            Ok(common::ProductType::CreditCard) => Some(Product::CreditCard),
+            Ok(common::ProductType::Loan) => Some(Product::Loan),
+            _ => None,
+        },
+        debtor_kind: match common::DebtorKind::try_from(debtor.kind) {
+            Ok(common::DebtorKind::NaturalPerson) => Some(DebtorKind::NaturalPerson),
+            Ok(common::DebtorKind::Organisation) => Some(DebtorKind::Organisation),
+            _ => None,
+        },
+        debtor_name: debtor.name.trim().to_string(),
+        debtor_id_number: debtor.id_number,
+        debtor_phone: debtor.phone.trim().to_string(),
+        debtor_address: debtor.address.trim().to_string(),
+        debtor_division_code: debtor.division_code.trim().to_string(),
+        contract_amount_fen: input.contract_amount_fen,
+        principal_fen: claim.principal_fen,
+        interest_fen: claim.interest_fen,
+        penalty_fen: claim.penalty_fen,
+        fees_fen: claim.fees_fen,
+        contract_ref: input.contract_ref.trim().to_string(),
+        contract_names_court: input.contract_names_court,
+    }
+}
+
+fn product_str(p: Option<Product>) -> &'static str {
+    match p {
+        Some(Product::CreditCard) => "CREDIT_CARD",
+        Some(Product::Loan) => "LOAN",
+        None => "UNSPECIFIED",
+    }
+}
+
+fn product_pb(s: &str) -> common::ProductType {
+    match s {
+        "CREDIT_CARD" => common::ProductType::CreditCard,
+        "LOAN" => common::ProductType::Loan,
+        _ => common::ProductType::Unspecified,
+    }
+}
+
+fn kind_str(k: Option<DebtorKind>) -> &'static str {
+    match k {
+        Some(DebtorKind::NaturalPerson) => "NATURAL_PERSON",
+        Some(DebtorKind::Organisation) => "ORGANISATION",
+        None => "UNSPECIFIED",
+    }
+}
+
+fn kind_pb(s: &str) -> common::DebtorKind {
+    match s {
+        "NATURAL_PERSON" => common::DebtorKind::NaturalPerson,
+        "ORGANISATION" => common::DebtorKind::Organisation,
+        _ => common::DebtorKind::Unspecified,
+    }
+}
+
+/// An admitted draft as a case row entering the chain's first stage.
+pub fn new_case(
+    d: CaseDraft,
+    id: String,
+    bank_id: &str,
+    batch_id: &str,
+    row: i64,
+    now_ms: i64,
+) -> case::Model {
+    case::Model {
+        id,
+        bank_id: bank_id.to_string(),
+        bank_case_ref: d.bank_case_ref,
+        batch_id: batch_id.to_string(),
+        batch_row: row,
+        product: product_str(d.product).into(),
+        debtor_kind: kind_str(d.debtor_kind).into(),
+        debtor_name: d.debtor_name,
+        debtor_id_number: crate::domain::identity::normalize_id_number(&d.debtor_id_number),
+        debtor_phone: d.debtor_phone,
+        debtor_address: d.debtor_address,
+        debtor_division_code: d.debtor_division_code,
+        contract_amount_fen: d.contract_amount_fen,
+        principal_fen: d.principal_fen,
+        interest_fen: d.interest_fen,
+        penalty_fen: d.penalty_fen,
+        fees_fen: d.fees_fen,
+        contract_ref: d.contract_ref,
+        contract_names_court: d.contract_names_court,
+        stage: crate::domain::chain::FIRST_STAGE.as_str().into(),
+        submitted_at_ms: now_ms,
+        stage_changed_at_ms: now_ms,
+        version: 1,
+    }
+}
+
+pub fn stage_pb(s: &str) -> common::Stage {
+    Stage::parse(s).map_or(common::Stage::Unspecified, stage_to_pb)
+}
+
+pub fn stage_to_pb(s: Stage) -> common::Stage {
+    common::Stage::from_str_name(&format!("STAGE_{}", s.as_str()))
+        .unwrap_or(common::Stage::Unspecified)
+}
+
+pub fn stage_from_pb(v: i32) -> Option<Stage> {
+    let s = common::Stage::try_from(v).ok()?;
+    Stage::parse(s.as_str_name().strip_prefix("STAGE_")?)
+}
+
+pub fn actor_str(v: i32) -> String {
+    common::Actor::try_from(v)
+        .ok()
+        .and_then(|a| a.as_str_name().strip_prefix("ACTOR_").map(str::to_string))
+        .unwrap_or_else(|| "UNSPECIFIED".into())
+}
+
+pub fn actor_pb(s: &str) -> common::Actor {
+    common::Actor::from_str_name(&format!("ACTOR_{s}")).unwrap_or(common::Actor::Unspecified)
+}
+
+pub fn case_pb(c: case::Model) -> pb::Case {
+    let total = c.principal_fen + c.interest_fen + c.penalty_fen + c.fees_fen;
+    pb::Case {
+        case_id: c.id,
+        bank_id: c.bank_id,
+        bank_case_ref: c.bank_case_ref,
+        batch_id: c.batch_id,
+        product: product_pb(&c.product) as i32,
+        debtor: Some(common::Debtor {
+            kind: kind_pb(&c.debtor_kind) as i32,
+            name: c.debtor_name,
+            id_number: c.debtor_id_number,
+            phone: c.debtor_phone,
+            address: c.debtor_address,
+            division_code: c.debtor_division_code,
+        }),
+        contract_amount_fen: c.contract_amount_fen,
+        claim: Some(common::Claim {
+            principal_fen: c.principal_fen,
+            interest_fen: c.interest_fen,
+            penalty_fen: c.penalty_fen,
+            fees_fen: c.fees_fen,
+            total_fen: total,
+        }),
+        contract_ref: c.contract_ref,
+        contract_names_court: c.contract_names_court,
+        stage: stage_pb(&c.stage) as i32,
+        submitted_at: Some(timestamp(c.submitted_at_ms)),
+        stage_changed_at: Some(timestamp(c.stage_changed_at_ms)),
+        version: c.version,
+    }
+}
+
+/// The admission, which the case row itself records (see `store::entities::case_event`).
+pub fn admission_event(c: &case::Model) -> pb::StageEvent {
+    pb::StageEvent {
+        event_id: format!("admission-{}", c.id),
+        case_id: c.id.clone(),
+        from_stage: common::Stage::Submitted as i32,
+        to_stage: stage_to_pb(crate::domain::chain::FIRST_STAGE) as i32,
+        actor: common::Actor::Intake as i32,
+        reason: "screened and admitted: within the court's scope / 经审查符合受理范围".into(),
+        source_record_id: format!("batch {} row {}", c.batch_id, c.batch_row),
+        occurred_at: Some(timestamp(c.submitted_at_ms)),
+        recorded_at: Some(timestamp(c.submitted_at_ms)),
+    }
+}
+
+pub fn event_pb(e: case_event::Model) -> pb::StageEvent {
+    pb::StageEvent {
+        event_id: e.event_id,
+        case_id: e.case_id,
+        from_stage: stage_pb(&e.from_stage) as i32,
+        to_stage: stage_pb(&e.to_stage) as i32,
+        actor: actor_pb(&e.actor) as i32,
+        reason: e.reason,
+        source_record_id: e.source_record_id,
+        occurred_at: Some(timestamp(e.occurred_at_ms)),
+        recorded_at: Some(timestamp(e.recorded_at_ms)),
+    }
+}
+
+pub fn bank_pb(b: bank::Model) -> pb::Bank {
+    pb::Bank {
+        bank_id: b.id,
+        code: b.code,
+        name: b.name,
+        callback_phone: b.callback_phone,
+        registered_at: Some(timestamp(b.registered_at_ms)),
+    }
+}
+
+pub fn batch_pb(b: batch::Model) -> pb::Batch {
+    let status = match b.status.as_str() {
+        store::BATCH_RECEIVING => pb::BatchStatus::Receiving,
+        store::BATCH_COMPLETED => pb::BatchStatus::Completed,
+        store::BATCH_ABORTED => pb::BatchStatus::Aborted,
+        _ => pb::BatchStatus::Unspecified,
+    };
+    pb::Batch {
+        batch_id: b.id,
+        bank_id: b.bank_id,
+        request_id: b.request_id,
+        label: b.label,
+        status: status as i32,
+        expected_cases: b.expected_cases,
+        received_cases: b.received_cases,
+        accepted_cases: b.accepted_cases,
+        existing_cases: b.existing_cases,
+        refused_cases: b.refused_cases,
+        submitted_at: Some(timestamp(b.submitted_at_ms)),
+        completed_at: b.completed_at_ms.map(timestamp),
+    }
+}
+
+/// A refused row's reasons as stored (JSON), one per broken rule.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredRefusal {
+    pub field: String,
+    pub rule: String,
+    pub description: String,
+}
+
+pub fn row_pb(r: store::RowRecord) -> pb::BatchRow {
+    match r {
+        store::RowRecord::Accepted {
+            row,
+            bank_case_ref,
+            case_id,
+        } => pb::BatchRow {
+            row,
+            bank_case_ref,
+            outcome: pb::RowOutcome::Accepted as i32,
+            case_id,
+            refusals: vec![],
+        },
+        store::RowRecord::Other(m) => {
+            let refused = m.outcome == store::ROW_REFUSED;
+            let stored: Vec<StoredRefusal> = serde_json::from_str(&m.refusals).unwrap_or_default();
+            pb::BatchRow {
+                row: m.row,
+                refusals: stored
+                    .into_iter()
+                    .map(|s| common::RowRefusal {
+                        row: m.row,
+                        reference: m.bank_case_ref.clone(),
+                        field: s.field,
+                        rule: s.rule,
+                        description: s.description,
+                    })
+                    .collect(),
+                bank_case_ref: m.bank_case_ref,
+                outcome: if refused {
+                    pb::RowOutcome::Refused
+                } else {
+                    pb::RowOutcome::Existing
+                } as i32,
+                case_id: m.case_id.unwrap_or_default(),
+            }
+        }
+    }
+}
