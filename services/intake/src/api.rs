@@ -86,6 +86,9 @@ struct Receipt {
     batch: store::batch::Model,
     bank_id: String,
     expected: i64,
+    /// Cases received so far.
+    position: i64,
+    /// The row number of the last case (the caller's, or its position).
     row: i64,
     seen: HashSet<String>,
     pending: store::Chunk,
@@ -154,6 +157,7 @@ impl IntakeApi {
                     batch,
                     bank_id: header.bank_id.clone(),
                     expected: header.expected_cases,
+                    position: 0,
                     row: 0,
                     seen: HashSet::new(),
                     pending: store::Chunk::default(),
@@ -171,14 +175,26 @@ impl IntakeApi {
         now: i64,
         today: chrono::NaiveDate,
     ) -> Result<()> {
-        r.row += 1;
-        if r.row > r.expected {
+        r.position += 1;
+        if r.position > r.expected {
             return Err(Error::bad_request(
                 "BATCH_LONGER_THAN_DECLARED",
                 format!("the header declared {} cases but more arrived", r.expected),
             )
-            .with_violation(format!("cases[{}]", r.row), "beyond the declared count"));
+            .with_violation(format!("cases[{}]", r.position), "beyond the declared count"));
         }
+        r.row = if input.row > 0 {
+            if input.row <= r.row {
+                return Err(Error::bad_request(
+                    "ROWS_OUT_OF_ORDER",
+                    format!("row {} follows row {}; row numbers must increase", input.row, r.row),
+                )
+                .with_violation(format!("cases[{}].row", r.position), "must be greater than the previous row"));
+            }
+            input.row
+        } else {
+            r.row + 1
+        };
         let draft = convert::draft(input);
         let mut violations = screening::screen(&draft, &self.inner.scope, today);
         // The same reference twice in one batch: the second is refused (the first stands).
@@ -259,12 +275,12 @@ impl IntakeApi {
                     }
                 }
             }
-            if receipt.row < receipt.expected {
+            if receipt.position < receipt.expected {
                 return Err(Error::bad_request(
                     "BATCH_SHORTER_THAN_DECLARED",
                     format!(
                         "the header declared {} cases but only {} arrived; nothing was kept",
-                        receipt.expected, receipt.row
+                        receipt.expected, receipt.position
                     ),
                 ));
             }
