@@ -181,15 +181,24 @@ impl IntakeApi {
                 "BATCH_LONGER_THAN_DECLARED",
                 format!("the header declared {} cases but more arrived", r.expected),
             )
-            .with_violation(format!("cases[{}]", r.position), "beyond the declared count"));
+            .with_violation(
+                format!("cases[{}]", r.position),
+                "beyond the declared count",
+            ));
         }
         r.row = if input.row > 0 {
             if input.row <= r.row {
                 return Err(Error::bad_request(
                     "ROWS_OUT_OF_ORDER",
-                    format!("row {} follows row {}; row numbers must increase", input.row, r.row),
+                    format!(
+                        "row {} follows row {}; row numbers must increase",
+                        input.row, r.row
+                    ),
                 )
-                .with_violation(format!("cases[{}].row", r.position), "must be greater than the previous row"));
+                .with_violation(
+                    format!("cases[{}].row", r.position),
+                    "must be greater than the previous row",
+                ));
             }
             input.row
         } else {

@@ -1,0 +1,886 @@
+//! Intake over real gRPC on an ephemeral port, on a fresh database per test: SQLite by
+//! default, PostgreSQL when `SIEVE_TEST_DATABASE=postgres` (see `make test`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use sieve_kernel::Settings;
+use sieve_kernel::clock::{ManualClock, SharedClock};
+use sieve_kernel::db::Target;
+use sieve_kernel::outbox::{self, NewMessage, Relay};
+use sieve_proto::common::v1::{Actor, Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
+use sieve_proto::intake::v1 as pb;
+use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use tokio::sync::oneshot;
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+/// A stage service's database, reduced to its outbox.
+struct OutboxOnly;
+
+impl MigratorTrait for OutboxOnly {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(outbox::migration::Migration)]
+    }
+}
+
+struct TestApp {
+    addr: std::net::SocketAddr,
+    client: IntakeServiceClient<Channel>,
+    target: Target,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+fn settings() -> Settings {
+    let mut s = Settings::defaults().expect("defaults");
+    s.server.shutdown_grace_secs = 2;
+    s
+}
+
+async fn spawn_on(target: Target, port: u16) -> TestApp {
+    sieve_kernel::telemetry::init_for_tests();
+    let app =
+        sieve_intake::Application::build(&settings(), &target, sieve_kernel::clock::system(), port)
+            .await
+            .expect("build intake");
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let client = IntakeServiceClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20);
+    TestApp {
+        addr,
+        client,
+        target,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_on(sieve_kernel::db::testing::fresh_target("intake"), 0).await
+}
+
+async fn register_bank(app: &mut TestApp, code: &str) -> String {
+    app.client
+        .register_bank(pb::RegisterBankRequest {
+            code: code.into(),
+            name: format!("{code} 银行"),
+            callback_phone: "0458-6123456".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bank
+        .unwrap()
+        .bank_id
+}
+
+/// A valid resident ID of division 230722 for index `i`.
+fn id_number(i: usize) -> String {
+    let birth =
+        19600101 + (i % 28) as u32 + ((i / 28) % 12) as u32 * 100 + ((i / 336) % 40) as u32 * 10000;
+    let first17 = format!("230722{birth:08}{:03}", i % 1000);
+    let check = sieve_intake::domain::identity::check_character(&first17).unwrap();
+    format!("{first17}{check}")
+}
+
+fn valid_case(i: usize) -> pb::CaseInput {
+    pb::CaseInput {
+        bank_case_ref: format!("REF-{i:07}"),
+        product: ProductType::CreditCard as i32,
+        debtor: Some(Debtor {
+            kind: DebtorKind::NaturalPerson as i32,
+            name: "王芳".into(),
+            id_number: id_number(i),
+            phone: format!("139{:08}", i),
+            address: "黑龙江省伊春市嘉荫县朝阳镇1号".into(),
+            division_code: "230722".into(),
+        }),
+        contract_amount_fen: 0,
+        claim: Some(Claim {
+            principal_fen: 1_000_000 + i as i64,
+            interest_fen: 1000,
+            penalty_fen: 0,
+            fees_fen: 0,
+            total_fen: 0,
+        }),
+        contract_ref: format!("HT{i:08}"),
+        contract_names_court: false,
+        row: 0,
+    }
+}
+
+fn header(bank_id: &str, request_id: &str, n: usize) -> pb::SubmitBatchRequest {
+    pb::SubmitBatchRequest {
+        item: Some(pb::submit_batch_request::Item::Header(pb::BatchHeader {
+            bank_id: bank_id.into(),
+            request_id: request_id.into(),
+            expected_cases: n as i64,
+            label: "test".into(),
+        })),
+    }
+}
+
+fn chunks(cases: Vec<pb::CaseInput>, size: usize) -> Vec<pb::SubmitBatchRequest> {
+    cases
+        .chunks(size)
+        .map(|c| pb::SubmitBatchRequest {
+            item: Some(pb::submit_batch_request::Item::Chunk(pb::CaseChunk {
+                cases: c.to_vec(),
+            })),
+        })
+        .collect()
+}
+
+async fn submit(
+    app: &mut TestApp,
+    bank_id: &str,
+    request_id: &str,
+    cases: Vec<pb::CaseInput>,
+) -> Result<pb::SubmitBatchResponse, tonic::Status> {
+    let mut msgs = vec![header(bank_id, request_id, cases.len())];
+    msgs.extend(chunks(cases, 500));
+    app.client
+        .submit_batch(tokio_stream::iter(msgs))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn all_rows(app: &mut TestApp, batch_id: &str, refused_only: bool) -> Vec<pb::BatchRow> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .client
+            .list_batch_rows(pb::ListBatchRowsRequest {
+                batch_id: batch_id.into(),
+                refused_only,
+                page: Some(PageRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.extend(page.rows);
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        token = page.next_page_token;
+    }
+}
+
+async fn count_cases(app: &mut TestApp, bank_id: &str) -> usize {
+    let mut n = 0;
+    let mut token = String::new();
+    loop {
+        let page = app
+            .client
+            .list_cases(pb::ListCasesRequest {
+                bank_id: bank_id.into(),
+                stage: 0,
+                batch_id: String::new(),
+                page: Some(PageRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        n += page.cases.len();
+        if page.next_page_token.is_empty() {
+            return n;
+        }
+        token = page.next_page_token;
+    }
+}
+
+#[tokio::test]
+async fn a_10000_case_batch_refuses_exactly_its_100_invalid_rows() {
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "JYRCB").await;
+    let mut cases: Vec<pb::CaseInput> = (0..10_000).map(valid_case).collect();
+    let mut bad_rows = Vec::new();
+    for k in 0..100 {
+        let i = k * 97 + 13; // spread through the batch
+        let row = i + 1;
+        bad_rows.push(row as i64);
+        let debtor = cases[i].debtor.as_mut().unwrap();
+        match k % 4 {
+            0 => debtor.id_number.replace_range(
+                17..18,
+                if debtor.id_number.ends_with('0') {
+                    "1"
+                } else {
+                    "0"
+                },
+            ),
+            1 => debtor.phone = "1391234567".into(),
+            2 => cases[i].claim.as_mut().unwrap().principal_fen = -5,
+            _ => debtor.division_code = "110105".into(),
+        }
+    }
+    let res = submit(&mut app, &bank, "batch-1", cases).await.unwrap();
+    let batch = res.batch.unwrap();
+    assert_eq!(batch.status, pb::BatchStatus::Completed as i32);
+    assert_eq!(batch.received_cases, 10_000);
+    assert_eq!(batch.accepted_cases, 9_900);
+    assert_eq!(batch.refused_cases, 100);
+    let mut refused_rows: Vec<i64> = res.refusals.iter().map(|r| r.row).collect();
+    refused_rows.dedup();
+    assert_eq!(refused_rows, bad_rows);
+    for r in &res.refusals {
+        assert!(
+            !r.field.is_empty() && !r.rule.is_empty() && !r.description.is_empty(),
+            "{r:?}"
+        );
+    }
+    let rows = all_rows(&mut app, &batch.batch_id, false).await;
+    assert_eq!(rows.len(), 10_000);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.row, i as i64 + 1);
+        let refused = bad_rows.contains(&row.row);
+        assert_eq!(
+            row.outcome == pb::RowOutcome::Refused as i32,
+            refused,
+            "row {}",
+            row.row
+        );
+        assert_eq!(row.case_id.is_empty(), refused);
+    }
+    assert_eq!(count_cases(&mut app, &bank).await, 9_900);
+    let first = &rows[0];
+    let case = app
+        .client
+        .get_case(pb::GetCaseRequest {
+            case_id: first.case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        case.stage,
+        Stage::BadDebtCheck as i32,
+        "admitted cases enter the bad-debt pre-check"
+    );
+    assert_eq!(case.claim.unwrap().total_fen, 1_001_000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn resubmission_returns_the_same_case_ids() {
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "JYRCB").await;
+    let cases: Vec<pb::CaseInput> = (0..1200).map(valid_case).collect();
+    let first = submit(&mut app, &bank, "same-key", cases.clone())
+        .await
+        .unwrap();
+    let first_batch = first.batch.unwrap();
+    let first_rows = all_rows(&mut app, &first_batch.batch_id, false).await;
+
+    // The same key: the first result again, nothing new stored.
+    let replay = submit(&mut app, &bank, "same-key", cases.clone())
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.batch.unwrap().batch_id, first_batch.batch_id);
+
+    // Another key, the same bank references: the existing cases, never second ones.
+    let again = submit(&mut app, &bank, "other-key", cases).await.unwrap();
+    let again_batch = again.batch.unwrap();
+    assert_ne!(again_batch.batch_id, first_batch.batch_id);
+    assert_eq!(again_batch.accepted_cases, 0);
+    assert_eq!(again_batch.existing_cases, 1200);
+    let again_rows = all_rows(&mut app, &again_batch.batch_id, false).await;
+    assert_eq!(again_rows.len(), 1200);
+    for (a, b) in first_rows.iter().zip(&again_rows) {
+        assert_eq!(b.outcome, pb::RowOutcome::Existing as i32);
+        assert_eq!(a.case_id, b.case_id);
+    }
+    assert_eq!(count_cases(&mut app, &bank).await, 1200);
+
+    // The unary form answers row by row, with the same ids.
+    let unary = app
+        .client
+        .submit_cases(pb::SubmitCasesRequest {
+            bank_id: bank.clone(),
+            request_id: "unary".into(),
+            cases: vec![valid_case(0), valid_case(5000)],
+            label: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unary.rows[0].case_id, first_rows[0].case_id);
+    assert_eq!(unary.rows[0].outcome, pb::RowOutcome::Existing as i32);
+    assert_eq!(unary.rows[1].outcome, pb::RowOutcome::Accepted as i32);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_reference_twice_in_one_batch_refuses_the_second() {
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "JYRCB").await;
+    let mut cases = vec![valid_case(1), valid_case(2), valid_case(3)];
+    cases[2].bank_case_ref = cases[0].bank_case_ref.clone();
+    let res = submit(&mut app, &bank, "dup", cases).await.unwrap();
+    assert_eq!(res.batch.unwrap().accepted_cases, 2);
+    assert_eq!(res.refusals.len(), 1);
+    assert_eq!(res.refusals[0].row, 3);
+    assert_eq!(res.refusals[0].rule, "bank_case_ref.duplicate_in_batch");
+    app.stop().await;
+}
+
+fn outcome(event: &str, case_id: &str, from: Stage, to: Stage) -> pb::RecordStageOutcomeRequest {
+    pb::RecordStageOutcomeRequest {
+        event_id: event.into(),
+        case_id: case_id.into(),
+        from_stage: from as i32,
+        to_stage: to as i32,
+        actor: Actor::BadDebtCheck as i32,
+        reason: "no terminated-enforcement ruling matches".into(),
+        source_record_id: "check-1".into(),
+        occurred_at: None,
+    }
+}
+
+async fn one_case(app: &mut TestApp) -> String {
+    let bank = register_bank(app, "JYRCB").await;
+    let res = app
+        .client
+        .submit_cases(pb::SubmitCasesRequest {
+            bank_id: bank,
+            request_id: "one".into(),
+            cases: vec![valid_case(7)],
+            label: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    res.rows[0].case_id.clone()
+}
+
+#[tokio::test]
+async fn an_illegal_transition_is_refused_naming_from_and_to() {
+    let mut app = spawn_app().await;
+    let case_id = one_case(&mut app).await;
+    let err = app
+        .client
+        .record_stage_outcome(outcome(
+            "e1",
+            &case_id,
+            Stage::BadDebtCheck,
+            Stage::Certified,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("BAD_DEBT_CHECK") && err.message().contains("CERTIFIED"),
+        "{}",
+        err.message()
+    );
+    let info = err.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "ILLEGAL_TRANSITION");
+    assert_eq!(info.metadata["from"], "BAD_DEBT_CHECK");
+    assert_eq!(info.metadata["to"], "CERTIFIED");
+
+    // A reporter that saw a stale stage is refused too.
+    let err = app
+        .client
+        .record_stage_outcome(outcome(
+            "e2",
+            &case_id,
+            Stage::Preservation,
+            Stage::Mediation,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "STAGE_MISMATCH"
+    );
+
+    let case = app
+        .client
+        .get_case(pb::GetCaseRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.stage, Stage::BadDebtCheck as i32);
+    assert_eq!(case.version, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicated_outcome_event_changes_nothing() {
+    let mut app = spawn_app().await;
+    let case_id = one_case(&mut app).await;
+    let first = app
+        .client
+        .record_stage_outcome(outcome(
+            "evt-42",
+            &case_id,
+            Stage::BadDebtCheck,
+            Stage::Preservation,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.duplicate);
+    assert_eq!(
+        first.case.as_ref().unwrap().stage,
+        Stage::Preservation as i32
+    );
+    let again = app
+        .client
+        .record_stage_outcome(outcome(
+            "evt-42",
+            &case_id,
+            Stage::BadDebtCheck,
+            Stage::Preservation,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(again.case, first.case);
+    let timeline = app
+        .client
+        .get_timeline(pb::GetTimelineRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(timeline.len(), 2, "admission and one transition");
+    assert_eq!(timeline[0].to_stage, Stage::BadDebtCheck as i32);
+    assert_eq!(timeline[1].from_stage, Stage::BadDebtCheck as i32);
+    assert_eq!(timeline[1].to_stage, Stage::Preservation as i32);
+    assert_eq!(timeline[1].source_record_id, "check-1");
+
+    // The same event id for another outcome is a caller bug, not a duplicate.
+    let err = app
+        .client
+        .record_stage_outcome(outcome(
+            "evt-42",
+            &case_id,
+            Stage::Preservation,
+            Stage::Mediation,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    // Withdrawal closes the case; after that nothing moves it.
+    let w = app
+        .client
+        .withdraw_case(pb::WithdrawCaseRequest {
+            request_id: "w1".into(),
+            case_id: case_id.clone(),
+            reason: "debtor paid the bank directly".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(w.case.unwrap().stage, Stage::Withdrawn as i32);
+    let again = app
+        .client
+        .withdraw_case(pb::WithdrawCaseRequest {
+            request_id: "w1".into(),
+            case_id: case_id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again.case.unwrap().version,
+        3,
+        "a retried withdrawal is harmless"
+    );
+    let err = app
+        .client
+        .record_stage_outcome(outcome(
+            "evt-43",
+            &case_id,
+            Stage::Withdrawn,
+            Stage::Mediation,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_outbox_delivers_after_the_receiver_was_down() {
+    // Intake runs, takes a case, and goes down.
+    let mut app = spawn_app().await;
+    let case_id = one_case(&mut app).await;
+    let (port, target) = (app.addr.port(), app.target.clone());
+    app.stop().await;
+
+    // A stage service records outcomes while intake is down.
+    let producer_target = sieve_kernel::db::testing::fresh_target("producer");
+    let s = settings();
+    let producer = sieve_kernel::db::connect(&producer_target, &s.database)
+        .await
+        .unwrap();
+    OutboxOnly::up(&producer, None).await.unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 5, 2, 0, 0).unwrap(),
+    ));
+    let shared: SharedClock = clock.clone();
+    let now = shared.now().timestamp_millis();
+    let txn = sieve_kernel::db::begin_write(&producer).await.unwrap();
+    outbox::enqueue(
+        &txn,
+        now,
+        vec![
+            NewMessage::protobuf(
+                outbox::TOPIC_STAGE_OUTCOME,
+                &case_id,
+                &outcome("o-1", &case_id, Stage::BadDebtCheck, Stage::Preservation),
+            ),
+            // A redelivered duplicate must not change anything either.
+            NewMessage::protobuf(
+                outbox::TOPIC_STAGE_OUTCOME,
+                &case_id,
+                &outcome("o-1", &case_id, Stage::BadDebtCheck, Stage::Preservation),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_lazy();
+    let relay = Relay::new(
+        producer.clone(),
+        Arc::new(outbox::IntakeOutcomes::new(channel)),
+        shared.clone(),
+        s.outbox.clone(),
+    );
+    let pass = relay.run_once().await.unwrap();
+    assert_eq!((pass.claimed, pass.retried, pass.delivered), (2, 2, 0));
+    assert_eq!(outbox::pending(&producer).await.unwrap(), 2);
+    // Not due again until the backoff passes.
+    assert_eq!(relay.run_once().await.unwrap().claimed, 0);
+
+    // Intake comes back on the same port and database.
+    let mut app = spawn_on(target, port).await;
+    clock.advance(chrono::Duration::seconds(5));
+    let mut delivered = 0;
+    for _ in 0..50 {
+        let pass = relay.run_once().await.unwrap();
+        delivered += pass.delivered;
+        if delivered == 2 {
+            break;
+        }
+        clock.advance(chrono::Duration::seconds(5));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered, 2);
+    assert_eq!(outbox::pending(&producer).await.unwrap(), 0);
+    let case = app
+        .client
+        .get_case(pb::GetCaseRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.stage, Stage::Preservation as i32);
+    assert_eq!(case.version, 2, "the duplicate changed nothing");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_batches_get_precise_errors_and_leave_nothing() {
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "JYRCB").await;
+
+    // Empty batch.
+    let err = submit(&mut app, &bank, "empty", vec![]).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "BATCH_EMPTY"
+    );
+
+    // Over the limit: refused before anything is stored.
+    let msgs = vec![header(&bank, "huge", 1_000_001)];
+    let err = app
+        .client
+        .submit_batch(tokio_stream::iter(msgs))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "BATCH_TOO_LARGE"
+    );
+    assert_eq!(
+        err.get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .field,
+        "header.expected_cases"
+    );
+
+    // Shorter than declared: aborted after chunks were written, and nothing stays.
+    let mut msgs = vec![header(&bank, "short", 3000)];
+    msgs.extend(chunks((0..2500).map(valid_case).collect(), 500));
+    let err = app
+        .client
+        .submit_batch(tokio_stream::iter(msgs))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "BATCH_SHORTER_THAN_DECLARED"
+    );
+    assert_eq!(count_cases(&mut app, &bank).await, 0);
+
+    // Longer than declared.
+    let mut msgs = vec![header(&bank, "long", 2000)];
+    msgs.extend(chunks((0..2001).map(valid_case).collect(), 500));
+    let err = app
+        .client
+        .submit_batch(tokio_stream::iter(msgs))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "BATCH_LONGER_THAN_DECLARED"
+    );
+    assert_eq!(count_cases(&mut app, &bank).await, 0);
+
+    // Chunk before header.
+    let err = app
+        .client
+        .submit_batch(tokio_stream::iter(chunks(vec![valid_case(1)], 1)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "HEADER_FIRST"
+    );
+
+    // Unknown bank.
+    let err = submit(&mut app, "no-such-bank", "x", vec![valid_case(1)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // A 10 MB name and a negative amount: those rows are refused, field by field.
+    let mut cases: Vec<pb::CaseInput> = (0..3).map(valid_case).collect();
+    cases[1].debtor.as_mut().unwrap().name = "名".repeat(10 * 1024 * 1024 / 3);
+    cases[2].claim.as_mut().unwrap().interest_fen = -1;
+    let res = submit(&mut app, &bank, "rows", cases).await.unwrap();
+    assert_eq!(res.batch.unwrap().accepted_cases, 1);
+    let fields: Vec<(i64, &str, &str)> = res
+        .refusals
+        .iter()
+        .map(|r| (r.row, r.field.as_str(), r.rule.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            (2, "debtor.name", "max_length"),
+            (3, "claim.interest_fen", "amount.negative")
+        ]
+    );
+    assert!(
+        res.refusals[0].description.len() < 1000,
+        "the 10 MB value is not echoed"
+    );
+
+    // A retried aborted batch starts over cleanly.
+    let ok = submit(
+        &mut app,
+        &bank,
+        "short",
+        (0..3000).map(valid_case).collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.batch.unwrap().accepted_cases, 3000 - 1);
+    assert_eq!(count_cases(&mut app, &bank).await, 3000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_message_mid_stream_aborts_the_batch() {
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+    /// Sends pre-encoded bytes as they are, so a test can put garbage on the wire.
+    #[derive(Default)]
+    struct RawCodec;
+    struct RawEncoder;
+    struct ProstDecoder;
+    impl Encoder for RawEncoder {
+        type Item = Vec<u8>;
+        type Error = tonic::Status;
+        fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+            use bytes::BufMut;
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+    impl Decoder for ProstDecoder {
+        type Item = pb::SubmitBatchResponse;
+        type Error = tonic::Status;
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, tonic::Status> {
+            use bytes::Buf;
+            use prost::Message;
+            let bytes = src.copy_to_bytes(src.remaining());
+            pb::SubmitBatchResponse::decode(bytes)
+                .map(Some)
+                .map_err(|e| tonic::Status::internal(e.to_string()))
+        }
+    }
+    impl Codec for RawCodec {
+        type Encode = Vec<u8>;
+        type Decode = pb::SubmitBatchResponse;
+        type Encoder = RawEncoder;
+        type Decoder = ProstDecoder;
+        fn encoder(&mut self) -> RawEncoder {
+            RawEncoder
+        }
+        fn decoder(&mut self) -> ProstDecoder {
+            ProstDecoder
+        }
+    }
+
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "JYRCB").await;
+    use prost::Message;
+    let mut msgs: Vec<Vec<u8>> = vec![header(&bank, "garbage", 1001).encode_to_vec()];
+    msgs.extend(
+        chunks((0..1000).map(valid_case).collect(), 1000)
+            .into_iter()
+            .map(|m| m.encode_to_vec()),
+    );
+    msgs.push(vec![0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]); // a length running past the end
+    let channel = Channel::from_shared(format!("http://{}", app.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/sieve.intake.v1.IntakeService/SubmitBatch");
+    let err = grpc
+        .client_streaming(
+            tonic::Request::new(tokio_stream::iter(msgs)),
+            path,
+            RawCodec,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "MALFORMED_MESSAGE"
+    );
+    assert_eq!(
+        count_cases(&mut app, &bank).await,
+        0,
+        "nothing half-written"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_reflection_are_served() {
+    let mut app = spawn_app().await;
+    let channel = Channel::from_shared(format!("http://{}", app.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "sieve.intake.v1.IntakeService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(channel);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("{answer:?}")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"sieve.intake.v1.IntakeService".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
+    );
+    app.stop().await;
+}
