@@ -1,1 +1,120 @@
+//! The gateway: the only door for outside callers (DESIGN.md section 8). It authenticates
+//! every call by its bearer token, maps the caller to an organisation and role, enforces
+//! tenancy, rate-limits per organisation and forwards to the internal services.
+//!
+//! `token` mints and verifies tokens, `auth` admits callers, `forward` holds what the doors
+//! share; `bank`, `court`, `notary` and `mediator` are the four doors.
 
+mod auth;
+mod bank;
+mod court;
+mod forward;
+mod mediator;
+mod notary;
+pub mod token;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sieve_kernel::server::{BoundServer, Server};
+use sieve_kernel::{BuildError, Settings};
+use sieve_proto::gateway::v1::bank_api_service_server::BankApiServiceServer;
+use sieve_proto::gateway::v1::court_api_service_server::CourtApiServiceServer;
+use sieve_proto::gateway::v1::mediator_api_service_server::MediatorApiServiceServer;
+use sieve_proto::gateway::v1::notary_api_service_server::NotaryApiServiceServer;
+
+use crate::forward::Context;
+use crate::token::SigningKey;
+
+pub const SERVICE: &str = "gateway";
+
+/// The gateway, built and bound, not yet serving.
+pub struct Application {
+    server: BoundServer,
+}
+
+impl Application {
+    /// Binds `port` (0: any free port) and forwards to intake at `intake_url`
+    /// (e.g. `http://127.0.0.1:50051`). Intake is connected on first use, so it may start
+    /// after the gateway.
+    pub async fn build(
+        settings: &Settings,
+        intake_url: &str,
+        port: u16,
+    ) -> Result<Self, BuildError> {
+        let keys = signing_keys(settings)?;
+        let gate = auth::Gate::new(keys, settings.gateway.rate_limit_per_second);
+        let channel = sieve_kernel::server::channel(intake_url, &settings.server)
+            .map_err(|e| invalid_input(format!("intake url `{intake_url}`: {e}")))?;
+        let max = settings.server.max_message_bytes;
+        let ctx = Context {
+            gate: Arc::new(gate),
+            intake: forward::intake_client(channel, max),
+        };
+        // Generated servers share one builder shape; each gets the configured size limits.
+        macro_rules! limited {
+            ($server:ident, $api:expr) => {
+                $server::new($api)
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max)
+            };
+        }
+        let server = Server::new(SERVICE, &settings.server)
+            .add_service(limited!(
+                BankApiServiceServer,
+                bank::BankApi { ctx: ctx.clone() }
+            ))
+            .add_service(limited!(
+                CourtApiServiceServer,
+                court::CourtApi { ctx: ctx.clone() }
+            ))
+            .add_service(limited!(
+                NotaryApiServiceServer,
+                notary::NotaryApi { ctx: ctx.clone() }
+            ))
+            .add_service(limited!(
+                MediatorApiServiceServer,
+                mediator::MediatorApi { ctx }
+            ))
+            .bind(&settings.server.host, port)
+            .await?;
+        Ok(Self { server })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error> {
+        self.server.run_until(shutdown).await
+    }
+}
+
+/// The configured keys, or the development key when none are configured.
+fn signing_keys(settings: &Settings) -> Result<Vec<SigningKey>, BuildError> {
+    let configured = &settings.gateway.signing_keys;
+    if configured.is_empty() {
+        let key = token::dev_key(&settings.database.data_dir)?;
+        tracing::warn!(
+            file = %settings.database.data_dir.join(token::DEV_KEY_FILE).display(),
+            "no gateway.signing_keys configured: accepting tokens of the development key"
+        );
+        return Ok(vec![key]);
+    }
+    configured
+        .iter()
+        .map(|(kid, secret)| {
+            SigningKey::from_base64(kid, secret)
+                .map_err(|e| invalid_input(format!("gateway.signing_keys: {e}")).into())
+        })
+        .collect()
+}
+
+// BuildError has no configuration variant; settings are validated at load, so this only
+// catches settings assembled by hand.
+fn invalid_input(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
+}

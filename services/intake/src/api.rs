@@ -171,7 +171,7 @@ impl IntakeApi {
     fn screen_row(
         &self,
         r: &mut Receipt,
-        input: &pb::CaseInput,
+        input: pb::CaseInput,
         now: i64,
         today: chrono::NaiveDate,
     ) -> Result<()> {
@@ -274,7 +274,7 @@ impl IntakeApi {
             let today = self.inner.clock.today();
             while let Some(item) = chunks.next().await {
                 for input in item? {
-                    self.screen_row(&mut receipt, &input, now, today)?;
+                    self.screen_row(&mut receipt, input, now, today)?;
                     if receipt.pending.received as usize >= receipt.chunk_rows {
                         let chunk = std::mem::take(&mut receipt.pending);
                         if tx.send(chunk).await.is_err() {

@@ -20,11 +20,20 @@ pub fn millis(ts: &prost_types::Timestamp) -> i64 {
         .saturating_add(i64::from(ts.nanos) / 1_000_000)
 }
 
-pub fn draft(input: &pb::CaseInput) -> CaseDraft {
-    let debtor = input.debtor.clone().unwrap_or_default();
+/// Trims without copying when there is nothing to trim (the usual case, a million times).
+fn trimmed(s: String) -> String {
+    if s.trim().len() == s.len() {
+        s
+    } else {
+        s.trim().to_string()
+    }
+}
+
+pub fn draft(input: pb::CaseInput) -> CaseDraft {
+    let debtor = input.debtor.unwrap_or_default();
     let claim = input.claim.unwrap_or_default();
     CaseDraft {
-        bank_case_ref: input.bank_case_ref.trim().to_string(),
+        bank_case_ref: trimmed(input.bank_case_ref),
         product: match common::ProductType::try_from(input.product) {
             Ok(common::ProductType::CreditCard) => Some(Product::CreditCard),
             Ok(common::ProductType::Loan) => Some(Product::Loan),
@@ -35,17 +44,17 @@ pub fn draft(input: &pb::CaseInput) -> CaseDraft {
             Ok(common::DebtorKind::Organisation) => Some(DebtorKind::Organisation),
             _ => None,
         },
-        debtor_name: debtor.name.trim().to_string(),
+        debtor_name: trimmed(debtor.name),
         debtor_id_number: debtor.id_number,
-        debtor_phone: debtor.phone.trim().to_string(),
-        debtor_address: debtor.address.trim().to_string(),
-        debtor_division_code: debtor.division_code.trim().to_string(),
+        debtor_phone: trimmed(debtor.phone),
+        debtor_address: trimmed(debtor.address),
+        debtor_division_code: trimmed(debtor.division_code),
         contract_amount_fen: input.contract_amount_fen,
         principal_fen: claim.principal_fen,
         interest_fen: claim.interest_fen,
         penalty_fen: claim.penalty_fen,
         fees_fen: claim.fees_fen,
-        contract_ref: input.contract_ref.trim().to_string(),
+        contract_ref: trimmed(input.contract_ref),
         contract_names_court: input.contract_names_court,
     }
 }

@@ -18,6 +18,7 @@ pub struct Settings {
     pub services: ServiceSettings,
     pub court: CourtSettings,
     pub outbox: OutboxSettings,
+    pub gateway: GatewaySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +89,43 @@ pub struct OutboxSettings {
     pub lease_secs: u64,
     pub base_backoff_ms: u64,
     pub max_backoff_secs: u64,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Key id → base64 HMAC secret (at least 32 bytes) that bearer tokens are signed with.
+    /// Several keys let an old one keep verifying while a new one is rolled out. Empty: the
+    /// development key in `database.data_dir`, with a warning.
+    #[serde(default)]
+    pub signing_keys: std::collections::BTreeMap<String, String>,
+    /// Calls per second per organisation, with a burst of the same size.
+    pub rate_limit_per_second: u32,
+}
+
+// Secrets stay out of logs and panic messages: only the key ids are shown.
+impl std::fmt::Debug for GatewaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewaySettings")
+            .field(
+                "signing_keys",
+                &self.signing_keys.keys().collect::<Vec<_>>(),
+            )
+            .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .finish()
+    }
+}
+
+/// The length of what standard base64 `s` decodes to, or `None` when it is not base64
+/// (checked here so that a bad key fails at start, without a base64 dependency in the kernel).
+fn base64_decoded_len(s: &str) -> Option<usize> {
+    let body = s.trim_end_matches('=');
+    let padding = s.len() - body.len();
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    if !s.len().is_multiple_of(4) || padding > 2 || !body.bytes().all(alphabet) {
+        return None;
+    }
+    Some(s.len() / 4 * 3 - padding)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +247,32 @@ impl Settings {
                 "batch_size and lease_secs must be at least 1",
             ));
         }
+        for (kid, secret) in &self.gateway.signing_keys {
+            let kid_ok = !kid.is_empty()
+                && kid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !kid_ok {
+                return Err(ConfigError::Invalid {
+                    key: "gateway.signing_keys",
+                    problem: format!("key id `{kid}` must be letters, digits, `-` or `_`"),
+                });
+            }
+            if base64_decoded_len(secret.trim()).is_none_or(|n| n < 32) {
+                return Err(ConfigError::Invalid {
+                    key: "gateway.signing_keys",
+                    problem: format!(
+                        "the secret of key `{kid}` must be standard base64 of at least 32 bytes"
+                    ),
+                });
+            }
+        }
+        if self.gateway.rate_limit_per_second == 0 {
+            return Err(invalid(
+                "gateway.rate_limit_per_second",
+                "must be at least 1",
+            ));
+        }
         Ok(())
     }
 }
@@ -274,5 +338,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn gateway_keys_are_checked_at_start() {
+        let s = Settings::defaults().unwrap();
+        assert!(s.gateway.signing_keys.is_empty());
+        assert_eq!(s.gateway.rate_limit_per_second, 200);
+        let strong = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes
+        let s = Settings::load_from(None, env(&[("SIEVE__GATEWAY__SIGNING_KEYS__K1", strong)]))
+            .unwrap();
+        assert_eq!(s.gateway.signing_keys["k1"], strong);
+        assert!(!format!("{s:?}").contains(strong));
+        for bad in ["c2hvcnQ=", "not base64!"] {
+            let err = Settings::load_from(None, env(&[("SIEVE__GATEWAY__SIGNING_KEYS__K1", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("gateway.signing_keys"), "{err}");
+            assert!(!err.contains(bad), "{err}");
+        }
     }
 }

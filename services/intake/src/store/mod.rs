@@ -4,7 +4,7 @@
 pub mod entities;
 pub mod migration;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -248,39 +248,41 @@ pub async fn write_chunk(
     lease_until_ms: i64,
 ) -> Result<ChunkOutcome, DbErr> {
     let backend = db.get_database_backend();
+    let per_insert = sieve_kernel::db::rows_per_insert(backend, case::COLUMNS);
     let txn = sieve_kernel::db::begin_write(db).await?;
-    let mut inserted: HashSet<String> = HashSet::with_capacity(chunk.cases.len());
-    for part in chunk
-        .cases
-        .chunks(sieve_kernel::db::rows_per_insert(backend, case::COLUMNS))
-    {
-        let models: Vec<case::ActiveModel> = part
-            .iter()
-            .map(|m| m.clone().into_active_model().reset_all())
-            .collect();
-        let keys = case::Entity::insert_many(models)
-            .on_conflict_do_nothing_on([case::Column::BankId, case::Column::BankCaseRef])
-            .exec_with_returning_keys(&txn)
-            .await?;
-        if let sea_orm::TryInsertResult::Inserted(keys) = keys {
-            inserted.extend(keys);
-        }
-    }
-    let conflicted: Vec<&case::Model> = chunk
-        .cases
-        .iter()
-        .filter(|c| !inserted.contains(&c.id))
-        .collect();
     let mut outcome = ChunkOutcome {
-        accepted: inserted.len() as i64,
         refused: chunk.refused.len() as i64,
         ..Default::default()
     };
     let mut rows = chunk.refused;
-    if !conflicted.is_empty() {
+    let mut cases = chunk.cases.into_iter().peekable();
+    while cases.peek().is_some() {
+        let part: Vec<case::Model> = cases.by_ref().take(per_insert).collect();
+        // (row, bank reference, id we gave it): enough to find out which rows conflicted.
+        let keys: Vec<(i64, String, String)> = part
+            .iter()
+            .map(|c| (c.batch_row, c.bank_case_ref.clone(), c.id.clone()))
+            .collect();
+        let models: Vec<case::ActiveModel> = part
+            .into_iter()
+            .map(|m| m.into_active_model().reset_all())
+            .collect();
+        let inserted = match case::Entity::insert_many(models)
+            .on_conflict_do_nothing_on([case::Column::BankId, case::Column::BankCaseRef])
+            .exec_without_returning(&txn)
+            .await?
+        {
+            sea_orm::TryInsertResult::Inserted(n) => n,
+            _ => 0,
+        };
+        outcome.accepted += inserted as i64;
+        if inserted as usize == keys.len() {
+            continue;
+        }
+        // Some bank references were already cases: the existing case is the row's answer.
         let mut known: HashMap<String, String> = HashMap::new();
-        for part in conflicted.chunks(1000) {
-            let refs: Vec<String> = part.iter().map(|c| c.bank_case_ref.clone()).collect();
+        for part in keys.chunks(1000) {
+            let refs: Vec<String> = part.iter().map(|k| k.1.clone()).collect();
             let found: Vec<(String, String)> = case::Entity::find()
                 .select_only()
                 .column(case::Column::BankCaseRef)
@@ -292,18 +294,18 @@ pub async fn write_chunk(
                 .await?;
             known.extend(found);
         }
-        for c in conflicted {
-            let id = known.get(&c.bank_case_ref).cloned().ok_or_else(|| {
-                DbErr::Custom(format!(
-                    "case {} conflicted but was not found",
-                    c.bank_case_ref
-                ))
+        for (row, bank_case_ref, our_id) in keys {
+            let id = known.remove(&bank_case_ref).ok_or_else(|| {
+                DbErr::Custom(format!("case {bank_case_ref} conflicted but was not found"))
             })?;
-            outcome.existing.push((c.batch_row, id.clone()));
+            if id == our_id {
+                continue;
+            }
+            outcome.existing.push((row, id.clone()));
             rows.push(batch_row::Model {
                 batch_id: batch_id.to_string(),
-                row: c.batch_row,
-                bank_case_ref: c.bank_case_ref.clone(),
+                row,
+                bank_case_ref,
                 outcome: ROW_EXISTING.into(),
                 case_id: Some(id),
                 refusals: "[]".into(),
