@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Reading a bank's batch file into case inputs, row by row.
 //!
 //! Two formats, chosen by the file's extension: CSV (UTF-8, optional BOM, header row) and
@@ -620,6 +619,8 @@ impl Columns {
             }),
             contract_ref: r.text(Field::ContractRef)?,
             contract_names_court: r.yes_no(Field::ContractNamesCourt)?,
+            // The file's own row, so the server's refusals point at it.
+            row: i64::try_from(row).unwrap_or(i64::MAX),
         })
     }
 
@@ -728,6 +729,7 @@ mod tests {
 
         let first = file.rows[0].result.as_ref().expect("row 1");
         assert_eq!(first.bank_case_ref, "JY-2025-00001");
+        assert_eq!(first.row, 1);
         assert_eq!(first.product, ProductType::CreditCard as i32);
         assert_eq!(first.contract_amount_fen, 0);
         assert!(!first.contract_names_court);

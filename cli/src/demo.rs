@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Realistic synthetic cases for `sieve demo --cases N`.
 //!
 //! Debtors domiciled in Jiayin County (230722): Chinese names whose gender matches the ID
@@ -311,6 +310,7 @@ impl Generator {
             claim: Some(claim),
             contract_ref: format!("{}{year}{index:07}", if loan { "DK" } else { "XYK" }),
             contract_names_court: false,
+            row: i64::try_from(index).unwrap_or(i64::MAX),
         }
     }
 
@@ -575,6 +575,7 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(a[0].input.bank_case_ref, "DEMO-42-000001");
         assert_eq!(a[499].input.bank_case_ref, "DEMO-42-000500");
+        assert_eq!((a[0].input.row, a[499].input.row), (1, 500));
     }
 
     #[test]

@@ -1,0 +1,242 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::suite::Service;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sieve",
+    version,
+    about = "Sieve: run the 1+X suite, submit a bank's batch, follow a case"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./sieve.toml when it exists); SIEVE__SECTION__KEY
+    /// variables and DATABASE_URL override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every service in this process, each on its own port, until Ctrl-C.
+    Up,
+    /// Run one service alone (what a container runs).
+    Serve {
+        #[arg(value_enum)]
+        service: Service,
+    },
+    /// Submit a bank's batch file (CSV or XLSX) through the gateway.
+    Submit(SubmitArgs),
+    /// Show a case and its timeline.
+    Status(StatusArgs),
+    /// Generate synthetic cases and submit them through the gateway.
+    Demo(DemoArgs),
+    /// Print a development token for grpcurl and other clients.
+    Token(TokenArgs),
+}
+
+impl Command {
+    /// Commands that run services log at the configured level; client commands keep their
+    /// output clean and log warnings only (unless RUST_LOG says otherwise).
+    pub fn runs_services(&self) -> bool {
+        matches!(self, Command::Up | Command::Serve { .. })
+    }
+}
+
+/// Where the gateway is and who we are to it.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// The gateway's URL [default: http://127.0.0.1:<services.gateway_port>]
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+    /// Bearer token; without it tokens are minted from the signing key (configured, or the
+    /// development key under database.data_dir).
+    #[arg(long, env = "SIEVE_TOKEN", hide_env_values = true, value_name = "T")]
+    pub token: Option<String>,
+}
+
+/// The creditor bank a batch belongs to; registered (idempotently, by code) when tokens are
+/// minted locally.
+#[derive(Debug, Clone, Args)]
+pub struct BankArgs {
+    /// The bank's short code.
+    #[arg(long = "bank", value_name = "CODE", default_value = "DEV-BANK")]
+    pub code: String,
+    /// The bank's name, used when the bank is registered [default: the code]
+    #[arg(long = "bank-name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// The phone printed on preservation documents for debtors to call back.
+    #[arg(
+        long = "callback-phone",
+        value_name = "P",
+        default_value = "0458-6100000"
+    )]
+    pub callback_phone: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The batch file: .csv (UTF-8) or .xlsx/.xlsm/.xls.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub bank: BankArgs,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    /// Idempotency key [default: derived from the file's SHA-256, so re-running the same
+    /// file replays the first result]
+    #[arg(long = "request-id", value_name = "ID")]
+    pub request_id: Option<String>,
+    /// Cases per stream message.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub chunk: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    pub case_id: String,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many cases to generate (about 3% are flawed on purpose).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub cases: u32,
+    /// The same seed gives the same cases.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The demo bank's code.
+    #[arg(long = "bank", value_name = "CODE", default_value = "DEMO-BANK")]
+    pub bank: String,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    /// Cases per stream message.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub chunk: u32,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "who", required = true, multiple = false, args = ["court", "bank"])]
+pub struct TokenArgs {
+    /// A court token: every case, every court call.
+    #[arg(long)]
+    pub court: bool,
+    /// A token for the registered bank with this code (looked up through the gateway).
+    #[arg(long, value_name = "CODE")]
+    pub bank: Option<String>,
+    /// The gateway to look the bank up on [default: http://127.0.0.1:<services.gateway_port>]
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+    /// Hours until the token expires; 0: never.
+    #[arg(long = "ttl-hours", default_value_t = 24)]
+    pub ttl_hours: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sieve").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn submit_defaults_and_options() {
+        let cli = parse(&["submit", "batch.csv"]).expect("parses");
+        let Command::Submit(a) = cli.command else {
+            panic!("not submit")
+        };
+        assert_eq!(a.file, PathBuf::from("batch.csv"));
+        assert_eq!(a.chunk, 1000);
+        assert_eq!(a.bank.code, "DEV-BANK");
+        assert!(a.request_id.is_none());
+
+        let cli = parse(&[
+            "--config",
+            "x.toml",
+            "submit",
+            "b.xlsx",
+            "--bank",
+            "ICBC-YC",
+            "--bank-name",
+            "工商银行伊春分行",
+            "--callback-phone",
+            "0458-3600000",
+            "--gateway",
+            "http://10.0.0.1:50050",
+            "--token",
+            "t",
+            "--request-id",
+            "r1",
+            "--chunk",
+            "500",
+        ])
+        .expect("parses");
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        let Command::Submit(a) = cli.command else {
+            panic!("not submit")
+        };
+        assert_eq!(a.bank.code, "ICBC-YC");
+        assert_eq!(a.bank.name.as_deref(), Some("工商银行伊春分行"));
+        assert_eq!(a.gateway.token.as_deref(), Some("t"));
+        assert_eq!(a.request_id.as_deref(), Some("r1"));
+        assert_eq!(a.chunk, 500);
+        assert!(parse(&["submit", "b.csv", "--chunk", "0"]).is_err());
+    }
+
+    #[test]
+    fn serve_names_one_service() {
+        let cli = parse(&["serve", "intake"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Serve {
+                service: Service::Intake
+            }
+        ));
+        assert!(cli.command.runs_services());
+        assert!(parse(&["serve", "nothing"]).is_err());
+        assert!(parse(&["serve"]).is_err());
+    }
+
+    #[test]
+    fn token_needs_exactly_one_kind() {
+        assert!(parse(&["token"]).is_err());
+        assert!(parse(&["token", "--court", "--bank", "X"]).is_err());
+        let cli = parse(&["token", "--bank", "ICBC-YC"]).expect("parses");
+        let Command::Token(t) = cli.command else {
+            panic!("not token")
+        };
+        assert_eq!(t.bank.as_deref(), Some("ICBC-YC"));
+        assert!(!t.court);
+        assert_eq!(t.ttl_hours, 24);
+    }
+
+    #[test]
+    fn demo_needs_a_case_count() {
+        assert!(parse(&["demo"]).is_err());
+        assert!(parse(&["demo", "--cases", "0"]).is_err());
+        let cli = parse(&["demo", "--cases", "1000", "--seed", "7"]).expect("parses");
+        let Command::Demo(d) = cli.command else {
+            panic!("not demo")
+        };
+        assert_eq!((d.cases, d.seed, d.bank.as_str()), (1000, 7, "DEMO-BANK"));
+        assert!(!cli_is_server(&["demo", "--cases", "1"]));
+    }
+
+    fn cli_is_server(args: &[&str]) -> bool {
+        parse(args).expect("parses").command.runs_services()
+    }
+}

@@ -1,0 +1,113 @@
+//! How amounts, times and enum values are shown to people.
+
+use chrono::DateTime;
+use sieve_proto::common::v1::{Actor, DebtorKind, ProductType, Stage};
+
+/// Fen as yuan with thousands separators and two decimals, by integer arithmetic only:
+/// 3267620 → "32,676.20".
+pub fn yuan(fen: i64) -> String {
+    let abs = fen.unsigned_abs();
+    let (whole, cents) = (abs / 100, abs % 100);
+    let digits = whole.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(d);
+    }
+    let sign = if fen < 0 { "-" } else { "" };
+    format!("{sign}{grouped}.{cents:02}")
+}
+
+/// A protobuf timestamp as Asia/Shanghai wall-clock time, `2025-03-02 01:00:00`.
+pub fn shanghai_time(ts: Option<&prost_types::Timestamp>) -> String {
+    let Some(ts) = ts else {
+        return "-".to_owned();
+    };
+    match DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0)) {
+        Some(t) => t
+            .with_timezone(&sieve_kernel::clock::shanghai())
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        None => format!("{}s", ts.seconds),
+    }
+}
+
+/// `STAGE_BAD_DEBT_CHECK` → `BAD_DEBT_CHECK`; unknown numbers are shown as numbers.
+pub fn stage(value: i32) -> String {
+    enum_name(
+        Stage::try_from(value).map(|s| s.as_str_name()),
+        "STAGE_",
+        value,
+    )
+}
+
+pub fn actor(value: i32) -> String {
+    enum_name(
+        Actor::try_from(value).map(|a| a.as_str_name()),
+        "ACTOR_",
+        value,
+    )
+}
+
+pub fn product(value: i32) -> &'static str {
+    match ProductType::try_from(value) {
+        Ok(ProductType::CreditCard) => "信用卡 credit card",
+        Ok(ProductType::Loan) => "贷款 loan",
+        _ => "unspecified",
+    }
+}
+
+pub fn debtor_kind(value: i32) -> &'static str {
+    match DebtorKind::try_from(value) {
+        Ok(DebtorKind::NaturalPerson) => "自然人 natural person",
+        Ok(DebtorKind::Organisation) => "法人 organisation",
+        _ => "unspecified",
+    }
+}
+
+fn enum_name<E>(name: Result<&'static str, E>, prefix: &str, value: i32) -> String {
+    match name {
+        Ok(n) => n.strip_prefix(prefix).unwrap_or(n).to_owned(),
+        Err(_) => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuan_is_exact_from_fen() {
+        assert_eq!(yuan(3_267_620), "32,676.20");
+        assert_eq!(yuan(0), "0.00");
+        assert_eq!(yuan(5), "0.05");
+        assert_eq!(yuan(100), "1.00");
+        assert_eq!(yuan(99_999), "999.99");
+        assert_eq!(yuan(100_000), "1,000.00");
+        assert_eq!(yuan(10_000_001), "100,000.01");
+        assert_eq!(yuan(-105), "-1.05");
+        assert_eq!(yuan(i64::MAX), "92,233,720,368,547,758.07");
+        assert_eq!(yuan(i64::MIN), "-92,233,720,368,547,758.08");
+    }
+
+    #[test]
+    fn times_are_shown_in_shanghai() {
+        // 2025-03-01 17:00:00 UTC.
+        let ts = prost_types::Timestamp {
+            seconds: 1_740_848_400,
+            nanos: 0,
+        };
+        assert_eq!(shanghai_time(Some(&ts)), "2025-03-02 01:00:00");
+        assert_eq!(shanghai_time(None), "-");
+    }
+
+    #[test]
+    fn enum_names_drop_their_prefix() {
+        assert_eq!(stage(Stage::BadDebtCheck as i32), "BAD_DEBT_CHECK");
+        assert_eq!(actor(Actor::Intake as i32), "INTAKE");
+        assert_eq!(stage(999), "999");
+        assert_eq!(product(ProductType::Loan as i32), "贷款 loan");
+    }
+}

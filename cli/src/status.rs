@@ -1,0 +1,185 @@
+//! `sieve status CASE_ID`: the case as the court sees it, and its timeline.
+
+use std::fmt::Write as _;
+
+use sieve_proto::gateway::v1::{CaseDossier, CourtApiServiceGetCaseDossierRequest};
+use sieve_proto::intake::v1::Bank;
+
+use crate::client::{Gateway, list_banks};
+use crate::error::CliError;
+use crate::format;
+
+/// A case's dossier and, when it could be looked up, its bank.
+#[derive(Debug, Clone)]
+pub struct CaseStatus {
+    pub dossier: CaseDossier,
+    pub bank: Option<Bank>,
+}
+
+pub async fn case_status(
+    gateway: &Gateway,
+    court_token: &str,
+    case_id: &str,
+) -> Result<CaseStatus, CliError> {
+    let dossier = gateway
+        .court(court_token)?
+        .get_case_dossier(CourtApiServiceGetCaseDossierRequest {
+            case_id: case_id.trim().to_owned(),
+        })
+        .await
+        .map_err(|s| CliError::grpc("CourtApiService.GetCaseDossier", s))?
+        .into_inner()
+        .dossier
+        .ok_or_else(|| CliError::Protocol("GetCaseDossier answered without a dossier".into()))?;
+    let bank_id = dossier.case.as_ref().map(|c| c.bank_id.clone());
+    // The bank's name is a courtesy: without it the id is shown.
+    let bank = match bank_id {
+        Some(id) => list_banks(gateway, court_token)
+            .await
+            .ok()
+            .and_then(|banks| banks.into_iter().find(|b| b.bank_id == id)),
+        None => None,
+    };
+    Ok(CaseStatus { dossier, bank })
+}
+
+/// The case, debtor identifiers masked, and its timeline in Asia/Shanghai time.
+pub fn render_status(status: &CaseStatus) -> String {
+    let mut out = String::new();
+    let d = &status.dossier;
+    if let Some(c) = &d.case {
+        let bank = match &status.bank {
+            Some(b) => format!("{} {} ({})", b.code, b.name, b.bank_id),
+            None => c.bank_id.clone(),
+        };
+        let _ = writeln!(out, "case        {}", c.case_id);
+        let _ = writeln!(out, "bank        {bank}");
+        let _ = writeln!(out, "bank ref    {}", c.bank_case_ref);
+        let _ = writeln!(out, "product     {}", format::product(c.product));
+        if let Some(debtor) = &c.debtor {
+            let _ = writeln!(
+                out,
+                "debtor      {} ({}), ID {}, phone {}",
+                debtor.name,
+                format::debtor_kind(debtor.kind),
+                sieve_kernel::pii::id_number(&debtor.id_number),
+                sieve_kernel::pii::phone(&debtor.phone),
+            );
+        }
+        if let Some(claim) = &c.claim {
+            let _ = writeln!(
+                out,
+                "claim       {} yuan (principal {}, interest {}, penalty {}, fees {})",
+                format::yuan(claim.total_fen),
+                format::yuan(claim.principal_fen),
+                format::yuan(claim.interest_fen),
+                format::yuan(claim.penalty_fen),
+                format::yuan(claim.fees_fen),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "stage       {} since {}",
+            format::stage(c.stage),
+            format::shanghai_time(c.stage_changed_at.as_ref())
+        );
+    }
+    let _ = writeln!(out, "timeline (Asia/Shanghai):");
+    if d.timeline.is_empty() {
+        let _ = writeln!(out, "  (no events)");
+    }
+    for e in &d.timeline {
+        let source = if e.source_record_id.is_empty() {
+            "-"
+        } else {
+            e.source_record_id.as_str()
+        };
+        let _ = writeln!(
+            out,
+            "  {}  {} → {}  by {}  record {}  {}",
+            format::shanghai_time(e.occurred_at.as_ref()),
+            format::stage(e.from_stage),
+            format::stage(e.to_stage),
+            format::actor(e.actor),
+            source,
+            e.reason,
+        );
+    }
+    if let Some(records) = &d.records
+        && !records.unavailable_services.is_empty()
+    {
+        let _ = writeln!(
+            out,
+            "not shown (did not answer in time): {}",
+            records.unavailable_services.join(", ")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sieve_proto::common::v1::{Actor, Claim, Debtor, Stage};
+    use sieve_proto::intake::v1::{Case, StageEvent};
+
+    #[test]
+    fn status_masks_the_debtor_and_shows_yuan_and_shanghai_time() {
+        let status = CaseStatus {
+            dossier: CaseDossier {
+                case: Some(Case {
+                    case_id: "c1".into(),
+                    bank_id: "b1".into(),
+                    bank_case_ref: "JY-2025-00001".into(),
+                    debtor: Some(Debtor {
+                        name: "徐敏".into(),
+                        id_number: "23072219851102174X".into(),
+                        phone: "13917784483".into(),
+                        ..Default::default()
+                    }),
+                    claim: Some(Claim {
+                        total_fen: 3_366_519,
+                        principal_fen: 3_267_620,
+                        ..Default::default()
+                    }),
+                    stage: Stage::BadDebtCheck as i32,
+                    ..Default::default()
+                }),
+                timeline: vec![StageEvent {
+                    from_stage: Stage::Submitted as i32,
+                    to_stage: Stage::BadDebtCheck as i32,
+                    actor: Actor::Intake as i32,
+                    reason: "screened".into(),
+                    occurred_at: Some(prost_types::Timestamp {
+                        seconds: 1_740_848_400,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            bank: Some(Bank {
+                bank_id: "b1".into(),
+                code: "DEV-BANK".into(),
+                name: "开发银行".into(),
+                ..Default::default()
+            }),
+        };
+        let text = render_status(&status);
+        assert!(text.contains("ID 230722********174X"), "{text}");
+        assert!(text.contains("phone 139****4483"), "{text}");
+        assert!(!text.contains("23072219851102174X"), "{text}");
+        assert!(!text.contains("13917784483"), "{text}");
+        assert!(
+            text.contains("33,665.19 yuan (principal 32,676.20"),
+            "{text}"
+        );
+        assert!(text.contains("DEV-BANK 开发银行 (b1)"), "{text}");
+        assert!(
+            text.contains(
+                "2025-03-02 01:00:00  SUBMITTED → BAD_DEBT_CHECK  by INTAKE  record -  screened"
+            ),
+            "{text}"
+        );
+    }
+}

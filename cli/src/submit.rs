@@ -1,0 +1,472 @@
+//! `sieve submit` and the batch streaming `sieve demo` shares: a header, then chunks of
+//! cases through `BankApiService.SubmitBatch`, then the summary with every refused row.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+use sieve_proto::common::v1::{PageRequest, RowRefusal};
+use sieve_proto::gateway::v1::{
+    BankApiServiceListBatchRowsRequest, BankApiServiceSubmitBatchRequest,
+};
+use sieve_proto::intake::v1::{
+    self as intake, Batch, BatchHeader, BatchRow, CaseChunk, CaseInput, RowOutcome,
+    SubmitBatchRequest, submit_batch_request::Item,
+};
+
+use crate::batch_file::{self, RowError};
+use crate::client::{BankClient, BankSpec, Credentials, Gateway};
+use crate::error::CliError;
+
+/// The summary holds at most this many refusals (intake's REFUSALS_IN_SUMMARY); past it the
+/// rest are paged with ListBatchRows.
+const REFUSALS_IN_SUMMARY: usize = 1_000;
+const PAGE_SIZE: i32 = 1_000;
+
+#[derive(Debug, Clone)]
+pub struct SubmitOptions {
+    pub bank: BankSpec,
+    /// Idempotency key; `None`: derived from the content (see [`file_request_id`]).
+    pub request_id: Option<String>,
+    /// Cases per stream message.
+    pub chunk: usize,
+    /// Draw a progress bar (on stdout, and only when it is a terminal).
+    pub progress: bool,
+}
+
+impl SubmitOptions {
+    pub fn new(bank: BankSpec) -> Self {
+        Self {
+            bank,
+            request_id: None,
+            chunk: 1000,
+            progress: false,
+        }
+    }
+}
+
+/// What became of a file.
+#[derive(Debug, Clone)]
+pub struct SubmitReport {
+    pub file: PathBuf,
+    pub request_id: String,
+    /// Data rows in the file (blank rows not counted).
+    pub rows_read: usize,
+    /// Rows that could not be read: reported here, never sent.
+    pub unreadable: Vec<RowError>,
+    /// `None` when no row could be read, so there was nothing to send.
+    pub outcome: Option<BatchOutcome>,
+}
+
+/// The server's answer to one batch.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    pub batch: Batch,
+    /// True when this repeats the result of an earlier submission with the same key.
+    pub replayed: bool,
+    /// Every refused row, in row order, with all its reasons.
+    pub refused: Vec<RefusedRow>,
+    /// One case of the batch (accepted or existing), to try with `sieve status`.
+    pub first_case_id: Option<String>,
+}
+
+/// A refused row and every rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRow {
+    pub row: i64,
+    pub reference: String,
+    pub reasons: Vec<RowRefusal>,
+}
+
+/// `sha256:<hex>` of the file's bytes: the same file is the same batch, so re-running a
+/// submission replays its first result instead of storing it twice.
+pub fn file_request_id(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut id = String::with_capacity(7 + 64);
+    id.push_str("sha256:");
+    for b in digest {
+        let _ = write!(id, "{b:02x}");
+    }
+    id
+}
+
+/// Reads `path`, reports unreadable rows, submits the rest and collects every refusal.
+pub async fn submit_file(
+    gateway: &Gateway,
+    credentials: &Credentials,
+    path: &Path,
+    options: &SubmitOptions,
+) -> Result<SubmitReport, CliError> {
+    let owned = path.to_path_buf();
+    // Reading a million-row workbook takes seconds: off the async workers.
+    let (file, request_id) = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&owned).map_err(|source| batch_file::FileError::Io {
+            path: owned.clone(),
+            source,
+        })?;
+        let file = batch_file::read_batch(&owned)?;
+        Ok::<_, CliError>((file, file_request_id(&bytes)))
+    })
+    .await
+    .map_err(|e| CliError::Protocol(format!("reading the file: {e}")))??;
+    let request_id = options.request_id.clone().unwrap_or(request_id);
+
+    let rows_read = file.rows.len();
+    let unreadable: Vec<RowError> = file.errors().cloned().collect();
+    // Each case carries its data-row number (set by the reader).
+    let cases: Vec<CaseInput> = file
+        .rows
+        .into_iter()
+        .filter_map(|r| r.result.ok())
+        .collect();
+    let outcome = if cases.is_empty() {
+        None
+    } else {
+        let label = path
+            .file_name()
+            .map(|n| n.to_string_lossy().chars().take(256).collect())
+            .unwrap_or_default();
+        Some(submit_cases(gateway, credentials, cases, &request_id, label, options).await?)
+    };
+    Ok(SubmitReport {
+        file: path.to_path_buf(),
+        request_id,
+        rows_read,
+        unreadable,
+        outcome,
+    })
+}
+
+/// Streams `cases` as one batch (their `row` fields numbered by the caller) and collects the
+/// outcome.
+pub async fn submit_cases(
+    gateway: &Gateway,
+    credentials: &Credentials,
+    cases: Vec<CaseInput>,
+    request_id: &str,
+    label: String,
+    options: &SubmitOptions,
+) -> Result<BatchOutcome, CliError> {
+    let session = credentials.bank_session(gateway, &options.bank).await?;
+    let mut client = gateway.bank(&session.token)?;
+    let bank_id = session.bank.map(|b| b.bank_id).unwrap_or_default();
+
+    let total = cases.len();
+    let bar = progress_bar(total as u64, options.progress);
+    let header = wrap(Item::Header(BatchHeader {
+        bank_id,
+        request_id: request_id.to_owned(),
+        expected_cases: i64::try_from(total).unwrap_or(i64::MAX),
+        label,
+    }));
+    let chunk = options.chunk.max(1);
+    let sent = bar.clone();
+    // Chunks are cut as tonic pulls them, so the bar follows what has gone out.
+    let chunks = futures::stream::unfold(cases.into_iter(), move |mut rest| {
+        let sent = sent.clone();
+        async move {
+            let cases: Vec<CaseInput> = rest.by_ref().take(chunk).collect();
+            if cases.is_empty() {
+                sent.set_message("waiting for the summary");
+                return None;
+            }
+            sent.inc(cases.len() as u64);
+            Some((wrap(Item::Chunk(CaseChunk { cases })), rest))
+        }
+    });
+    let stream = futures::stream::iter([header]).chain(chunks);
+    let answer = client.submit_batch(stream).await;
+    bar.finish_and_clear();
+    let answer = answer
+        .map_err(|s| CliError::grpc("BankApiService.SubmitBatch", s))?
+        .into_inner()
+        .response
+        .ok_or_else(|| CliError::Protocol("SubmitBatch answered without a summary".into()))?;
+    let batch = answer
+        .batch
+        .ok_or_else(|| CliError::Protocol("SubmitBatch answered without the batch".into()))?;
+
+    let mut refused = group_refusals(answer.refusals.iter());
+    let summary_complete =
+        answer.refusals.len() < REFUSALS_IN_SUMMARY && refused.len() as i64 >= batch.refused_cases;
+    if !summary_complete {
+        refused = list_batch_rows(&mut client, &batch.batch_id, true)
+            .await?
+            .into_iter()
+            .filter(|r| r.outcome == RowOutcome::Refused as i32)
+            .map(|r| RefusedRow {
+                row: r.row,
+                reference: r.bank_case_ref,
+                reasons: r.refusals,
+            })
+            .collect();
+    }
+    let first_case_id = if batch.accepted_cases + batch.existing_cases > 0 {
+        first_case_id(&mut client, &batch.batch_id).await?
+    } else {
+        None
+    };
+    Ok(BatchOutcome {
+        batch,
+        replayed: answer.replayed,
+        refused,
+        first_case_id,
+    })
+}
+
+fn wrap(item: Item) -> BankApiServiceSubmitBatchRequest {
+    BankApiServiceSubmitBatchRequest {
+        request: Some(SubmitBatchRequest { item: Some(item) }),
+    }
+}
+
+fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
+    if !wanted || !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stdout());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{bar:30}] {human_pos}/{human_len} cases sent, {eta} left {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Refusals grouped by row, rows in order.
+fn group_refusals<'a>(refusals: impl Iterator<Item = &'a RowRefusal>) -> Vec<RefusedRow> {
+    let mut rows: BTreeMap<i64, RefusedRow> = BTreeMap::new();
+    for r in refusals {
+        rows.entry(r.row)
+            .or_insert_with(|| RefusedRow {
+                row: r.row,
+                reference: r.reference.clone(),
+                reasons: Vec::new(),
+            })
+            .reasons
+            .push(r.clone());
+    }
+    rows.into_values().collect()
+}
+
+/// Every row of a batch (or its refused ones), page by page.
+pub async fn list_batch_rows(
+    client: &mut BankClient,
+    batch_id: &str,
+    refused_only: bool,
+) -> Result<Vec<BatchRow>, CliError> {
+    let mut rows = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = batch_rows_page(client, batch_id, refused_only, PAGE_SIZE, &page_token).await?;
+        rows.extend(page.rows);
+        if page.next_page_token.is_empty() || page.next_page_token == page_token {
+            return Ok(rows);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+async fn batch_rows_page(
+    client: &mut BankClient,
+    batch_id: &str,
+    refused_only: bool,
+    page_size: i32,
+    page_token: &str,
+) -> Result<intake::ListBatchRowsResponse, CliError> {
+    Ok(client
+        .list_batch_rows(BankApiServiceListBatchRowsRequest {
+            request: Some(intake::ListBatchRowsRequest {
+                batch_id: batch_id.to_owned(),
+                refused_only,
+                page: Some(PageRequest {
+                    page_size,
+                    page_token: page_token.to_owned(),
+                }),
+            }),
+        })
+        .await
+        .map_err(|s| CliError::grpc("BankApiService.ListBatchRows", s))?
+        .into_inner()
+        .response
+        .unwrap_or_default())
+}
+
+/// The first case of the batch, looking through a few pages at most (a batch whose first
+/// rows are all refused is rare; giving up there costs only the hint).
+async fn first_case_id(
+    client: &mut BankClient,
+    batch_id: &str,
+) -> Result<Option<String>, CliError> {
+    let mut page_token = String::new();
+    for _ in 0..10 {
+        let page = batch_rows_page(client, batch_id, false, 100, &page_token).await?;
+        if let Some(id) = page.rows.iter().find(|r| !r.case_id.is_empty()) {
+            return Ok(Some(id.case_id.clone()));
+        }
+        if page.next_page_token.is_empty() || page.next_page_token == page_token {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    Ok(None)
+}
+
+/// The report as printed: unreadable rows, the counts, every refused row.
+pub fn render_report(report: &SubmitReport) -> String {
+    let mut out = String::new();
+    let name = report.file.display();
+    let _ = writeln!(
+        out,
+        "{name}: {} data rows, {} could not be read",
+        report.rows_read,
+        report.unreadable.len()
+    );
+    if !report.unreadable.is_empty() {
+        let _ = writeln!(out, "not sent (fix these rows and submit again):");
+        for e in &report.unreadable {
+            let _ = writeln!(
+                out,
+                "  row {:>6}  column {}: {}",
+                e.row, e.column, e.message
+            );
+        }
+    }
+    match &report.outcome {
+        None => {
+            let _ = writeln!(out, "nothing to send");
+        }
+        Some(outcome) => {
+            let _ = writeln!(out, "request id {}", report.request_id);
+            render_outcome(&mut out, outcome, None);
+        }
+    }
+    out
+}
+
+/// Counts and refused rows of one batch; `max_refused` limits how many rows are listed.
+pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Option<usize>) {
+    let b = &outcome.batch;
+    let _ = writeln!(out, "batch {} ({})", b.batch_id, status_name(b.status));
+    if outcome.replayed {
+        let _ = writeln!(
+            out,
+            "replayed: this batch was submitted before with the same request id; this is its \
+             first result and nothing new was stored"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "accepted {}, existing {}, refused {} (of {} received)",
+        b.accepted_cases, b.existing_cases, b.refused_cases, b.received_cases
+    );
+    if outcome.refused.is_empty() {
+        return;
+    }
+    let shown = max_refused.unwrap_or(usize::MAX).min(outcome.refused.len());
+    let _ = writeln!(out, "refused rows:");
+    for row in &outcome.refused[..shown] {
+        for r in &row.reasons {
+            let _ = writeln!(
+                out,
+                "  row {:>6}  {}  {}  {}  {}",
+                row.row, row.reference, r.field, r.rule, r.description
+            );
+        }
+    }
+    if shown < outcome.refused.len() {
+        let _ = writeln!(
+            out,
+            "  … and {} more refused rows",
+            outcome.refused.len() - shown
+        );
+    }
+}
+
+fn status_name(status: i32) -> &'static str {
+    match intake::BatchStatus::try_from(status) {
+        Ok(intake::BatchStatus::Completed) => "completed",
+        Ok(intake::BatchStatus::Receiving) => "receiving",
+        Ok(intake::BatchStatus::Aborted) => "aborted",
+        _ => "unknown status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_is_the_content_hash() {
+        let id = file_request_id(b"abc");
+        assert_eq!(
+            id,
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(id.len() <= 128, "intake takes ids up to 128 bytes");
+        assert_ne!(file_request_id(b"abc "), id);
+    }
+
+    fn refusal(row: i64, rule: &str) -> RowRefusal {
+        RowRefusal {
+            row,
+            reference: format!("R{row}"),
+            field: "f".into(),
+            rule: rule.into(),
+            description: "d".into(),
+        }
+    }
+
+    #[test]
+    fn refusals_group_by_row_in_order() {
+        let list = [refusal(7, "a"), refusal(3, "b"), refusal(7, "c")];
+        let rows = group_refusals(list.iter());
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].row, rows[0].reasons.len()), (3, 1));
+        assert_eq!((rows[1].row, rows[1].reasons.len()), (7, 2));
+        assert_eq!(rows[1].reference, "R7");
+    }
+
+    #[test]
+    fn report_lists_unreadable_and_refused_rows() {
+        let report = SubmitReport {
+            file: PathBuf::from("b.csv"),
+            request_id: "sha256:00".into(),
+            rows_read: 3,
+            unreadable: vec![RowError {
+                row: 2,
+                column: "本金".into(),
+                message: "\"1.234\" is not an amount".into(),
+            }],
+            outcome: Some(BatchOutcome {
+                batch: Batch {
+                    batch_id: "b1".into(),
+                    status: intake::BatchStatus::Completed as i32,
+                    received_cases: 2,
+                    accepted_cases: 1,
+                    refused_cases: 1,
+                    ..Default::default()
+                },
+                replayed: true,
+                refused: group_refusals([refusal(3, "phone.mobile_format")].iter()),
+                first_case_id: Some("c1".into()),
+            }),
+        };
+        let text = render_report(&report);
+        assert!(text.contains("row      2  column 本金"), "{text}");
+        assert!(
+            text.contains("accepted 1, existing 0, refused 1 (of 2 received)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("row      3  R3  f  phone.mobile_format  d"),
+            "{text}"
+        );
+        assert!(text.contains("replayed"), "{text}");
+    }
+}
