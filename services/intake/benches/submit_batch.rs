@@ -25,7 +25,7 @@ fn id_number(i: usize) -> String {
 fn case_input(i: usize) -> pb::CaseInput {
     pb::CaseInput {
         bank_case_ref: format!("BENCH-{i:08}"),
-        product: if i % 3 == 0 {
+        product: if i.is_multiple_of(3) {
             ProductType::Loan
         } else {
             ProductType::CreditCard
@@ -38,7 +38,7 @@ fn case_input(i: usize) -> pb::CaseInput {
             address: "黑龙江省伊春市嘉荫县朝阳镇幸福街12号".into(),
             division_code: "230722".into(),
         }),
-        contract_amount_fen: if i % 3 == 0 { 5_000_000 } else { 0 },
+        contract_amount_fen: if i.is_multiple_of(3) { 5_000_000 } else { 0 },
         claim: Some(Claim {
             principal_fen: 3_267_620,
             interest_fen: 45_061,
@@ -58,8 +58,11 @@ fn settings() -> Settings {
     s
 }
 
-fn targets() -> Vec<(&'static str, Box<dyn Fn() -> Target>)> {
-    let mut out: Vec<(&'static str, Box<dyn Fn() -> Target>)> = vec![(
+/// A database kind and how to make a fresh database of it.
+type MakeTarget = (&'static str, Box<dyn Fn() -> Target>);
+
+fn targets() -> Vec<MakeTarget> {
+    let mut out: Vec<MakeTarget> = vec![(
         "SQLite",
         Box::new(|| {
             let dir = std::env::temp_dir().join("sieve-bench");
