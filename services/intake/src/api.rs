@@ -263,8 +263,9 @@ impl IntakeApi {
             let (batch_id, bank_id) = (batch_id.clone(), receipt.bank_id.clone());
             tokio::spawn(async move {
                 while let Some(chunk) = rx.recv().await {
-                    let lease = clock.now().timestamp_millis() + BATCH_LEASE_MS;
-                    store::write_chunk(&db, &batch_id, &bank_id, chunk, lease).await?;
+                    let now = clock.now().timestamp_millis();
+                    let lease = now + BATCH_LEASE_MS;
+                    store::write_chunk(&db, &batch_id, &bank_id, chunk, now, lease).await?;
                 }
                 Ok::<(), sea_orm::DbErr>(())
             })
@@ -347,42 +348,7 @@ impl IntakeApi {
         let event_id = req.event_id.clone();
         let now = self.now_ms();
         let recorded = store::record_transition(&self.inner.db, req, now, |current, previous| {
-            let current_stage = Stage::parse(&current.stage);
-            if let Some(prev) = previous {
-                if prev.case_id != case_id || prev.to_stage != to.as_str() {
-                    return Err(Error::bad_request(
-                        "EVENT_ID_REUSED",
-                        format!("event {event_id} was already recorded for another outcome"),
-                    )
-                    .with_violation("event_id", "already used for a different case or stage"));
-                }
-                return Ok(());
-            }
-            let Some(current_stage) = current_stage else {
-                return Err(Error::internal(std::io::Error::other(format!(
-                    "case {} has unknown stage {}",
-                    current.id, current.stage
-                ))));
-            };
-            let from = from.unwrap_or(current_stage);
-            if current_stage != from {
-                return Err(Error::precondition(
-                    "STAGE_MISMATCH",
-                    format!("case {} is in {current_stage}, not {from}", current.id),
-                )
-                .with_meta("current", current_stage.as_str())
-                .with_meta("from", from.as_str())
-                .with_meta("to", to.as_str()));
-            }
-            if !chain::allows(from, to) {
-                return Err(Error::precondition(
-                    "ILLEGAL_TRANSITION",
-                    format!("the chain has no transition from {from} to {to}"),
-                )
-                .with_meta("from", from.as_str())
-                .with_meta("to", to.as_str()));
-            }
-            Ok(())
+            check_transition(&case_id, &event_id, from, to, current, previous)
         })
         .await;
         match recorded {
@@ -449,6 +415,34 @@ impl IntakeService for IntakeApi {
         Ok(Response::new(pb::RegisterBankResponse {
             bank: Some(convert::bank_pb(bank)),
             created,
+        }))
+    }
+
+    async fn get_bank(
+        &self,
+        request: Request<pb::GetBankRequest>,
+    ) -> Result<Response<pb::GetBankResponse>, Status> {
+        use pb::get_bank_request::Key;
+        let db = &self.inner.db;
+        let bank = match request.into_inner().key {
+            Some(Key::BankId(id)) => {
+                check_id("bank_id", &id)?;
+                store::get_bank(db, &id)
+                    .await
+                    .map_err(Error::from)?
+                    .ok_or_else(|| Error::not_found("bank", id))?
+            }
+            Some(Key::Code(code)) => {
+                check_id("code", &code)?;
+                store::get_bank_by_code(db, &code)
+                    .await
+                    .map_err(Error::from)?
+                    .ok_or_else(|| Error::not_found("bank", code))?
+            }
+            None => return Err(Error::invalid_field("key", "bank_id or code").into()),
+        };
+        Ok(Response::new(pb::GetBankResponse {
+            bank: Some(convert::bank_pb(bank)),
         }))
     }
 
@@ -707,36 +701,92 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<pb::RecordStageOutcomeRequest>,
     ) -> Result<Response<pb::RecordStageOutcomeResponse>, Status> {
-        let r = request.into_inner();
-        check_id("event_id", &r.event_id)?;
-        check_id("case_id", &r.case_id)?;
-        let from = convert::stage_from_pb(r.from_stage).ok_or_else(|| {
-            Error::invalid_field("from_stage", "required: the stage the reporter saw")
-        })?;
-        let to = convert::stage_from_pb(r.to_stage)
-            .ok_or_else(|| Error::invalid_field("to_stage", "required"))?;
-        if r.reason.chars().count() > 2000 {
-            return Err(Error::invalid_field("reason", "at most 2000 characters").into());
-        }
-        let occurred = r
-            .occurred_at
-            .as_ref()
-            .map_or_else(|| self.now_ms(), convert::millis);
-        let t = store::Transition {
-            event_id: r.event_id,
-            case_id: r.case_id,
-            from_stage: from.as_str().into(),
-            to_stage: to.as_str().into(),
-            actor: convert::actor_str(r.actor),
-            reason: r.reason,
-            source_record_id: r.source_record_id.chars().take(256).collect(),
-            occurred_at_ms: occurred,
-        };
+        let (t, from, to) = outcome_transition(request.into_inner(), self.now_ms())?;
         let (case, duplicate) = self.transition(t, to, Some(from)).await?;
         Ok(Response::new(pb::RecordStageOutcomeResponse {
             case: Some(case),
             duplicate,
         }))
+    }
+
+    async fn record_stage_outcomes(
+        &self,
+        request: Request<pb::RecordStageOutcomesRequest>,
+    ) -> Result<Response<pb::RecordStageOutcomesResponse>, Status> {
+        let outcomes = request.into_inner().outcomes;
+        if outcomes.len() > MAX_OUTCOMES_PER_CALL {
+            return Err(Error::bad_request(
+                "TOO_MANY_OUTCOMES",
+                format!("at most {MAX_OUTCOMES_PER_CALL} outcomes per call"),
+            )
+            .with_violation(
+                "outcomes",
+                format!("{} > {MAX_OUTCOMES_PER_CALL}", outcomes.len()),
+            )
+            .into());
+        }
+        let now = self.now_ms();
+        // One transaction for the whole batch: a million outcomes are a thousand commits,
+        // not a million. Each outcome is checked on its own; a refused one writes nothing.
+        let txn = sieve_kernel::db::begin_write(&self.inner.db)
+            .await
+            .map_err(Error::from)?;
+        let mut results = Vec::with_capacity(outcomes.len());
+        let mut applied = 0usize;
+        for r in outcomes {
+            let (event_id, case_id) = (r.event_id.clone(), r.case_id.clone());
+            let refused = |e: Error| pb::OutcomeResult {
+                event_id: event_id.clone(),
+                case_id: case_id.clone(),
+                stage: 0,
+                duplicate: false,
+                refused_reason: e.reason.to_string(),
+                refused_message: e.message,
+            };
+            let (t, from, to) = match outcome_transition(r, now) {
+                Ok(x) => x,
+                Err(e) => {
+                    results.push(refused(e));
+                    continue;
+                }
+            };
+            let recorded = store::apply_transition(&txn, t, now, |current, previous| {
+                check_transition(&case_id, &event_id, Some(from), to, current, previous)
+            })
+            .await
+            .map_err(|e| match e {
+                sea_orm::DbErr::RecordNotUpdated => Error::conflict(
+                    "CONCURRENT_TRANSITION",
+                    "a case changed while these outcomes were recorded; retry",
+                ),
+                e => e.into(),
+            })?;
+            results.push(match recorded {
+                Err(e) => refused(e),
+                Ok(store::Recorded::Applied(c)) => {
+                    applied += 1;
+                    pb::OutcomeResult {
+                        event_id,
+                        case_id,
+                        stage: convert::stage_pb(&c.stage) as i32,
+                        duplicate: false,
+                        refused_reason: String::new(),
+                        refused_message: String::new(),
+                    }
+                }
+                Ok(store::Recorded::Duplicate(c)) => pb::OutcomeResult {
+                    event_id,
+                    case_id,
+                    stage: convert::stage_pb(&c.stage) as i32,
+                    duplicate: true,
+                    refused_reason: String::new(),
+                    refused_message: String::new(),
+                },
+            });
+        }
+        txn.commit().await.map_err(Error::from)?;
+        tracing::info!(outcomes = results.len(), applied, "stage outcomes recorded");
+        Ok(Response::new(pb::RecordStageOutcomesResponse { results }))
     }
 
     async fn withdraw_case(
@@ -810,6 +860,88 @@ impl IntakeApi {
         self.transition(t, to, from).await
     }
 }
+
+/// The chain's checks of one outcome against the case as it is now (inside the write
+/// transaction). `from` None: the case's current stage (a bank's own act).
+fn check_transition(
+    case_id: &str,
+    event_id: &str,
+    from: Option<Stage>,
+    to: Stage,
+    current: Option<&store::case::Model>,
+    previous: Option<&store::case_event::Model>,
+) -> Result<()> {
+    let Some(current) = current else {
+        return Err(Error::not_found("case", case_id));
+    };
+    if let Some(prev) = previous {
+        if prev.case_id != case_id || prev.to_stage != to.as_str() {
+            return Err(Error::bad_request(
+                "EVENT_ID_REUSED",
+                format!("event {event_id} was already recorded for another outcome"),
+            )
+            .with_violation("event_id", "already used for a different case or stage"));
+        }
+        return Ok(());
+    }
+    let Some(current_stage) = Stage::parse(&current.stage) else {
+        return Err(Error::internal(std::io::Error::other(format!(
+            "case {} has unknown stage {}",
+            current.id, current.stage
+        ))));
+    };
+    let from = from.unwrap_or(current_stage);
+    if current_stage != from {
+        return Err(Error::precondition(
+            "STAGE_MISMATCH",
+            format!("case {} is in {current_stage}, not {from}", current.id),
+        )
+        .with_meta("current", current_stage.as_str())
+        .with_meta("from", from.as_str())
+        .with_meta("to", to.as_str()));
+    }
+    if !chain::allows(from, to) {
+        return Err(Error::precondition(
+            "ILLEGAL_TRANSITION",
+            format!("the chain has no transition from {from} to {to}"),
+        )
+        .with_meta("from", from.as_str())
+        .with_meta("to", to.as_str()));
+    }
+    Ok(())
+}
+
+/// Validates a reported outcome and turns it into a transition to record.
+fn outcome_transition(
+    r: pb::RecordStageOutcomeRequest,
+    now_ms: i64,
+) -> Result<(store::Transition, Stage, Stage)> {
+    check_id("event_id", &r.event_id)?;
+    check_id("case_id", &r.case_id)?;
+    let from = convert::stage_from_pb(r.from_stage).ok_or_else(|| {
+        Error::invalid_field("from_stage", "required: the stage the reporter saw")
+    })?;
+    let to = convert::stage_from_pb(r.to_stage)
+        .ok_or_else(|| Error::invalid_field("to_stage", "required"))?;
+    if r.reason.chars().count() > 2000 {
+        return Err(Error::invalid_field("reason", "at most 2000 characters"));
+    }
+    let occurred = r.occurred_at.as_ref().map_or(now_ms, convert::millis);
+    let t = store::Transition {
+        event_id: r.event_id,
+        case_id: r.case_id,
+        from_stage: from.as_str().into(),
+        to_stage: to.as_str().into(),
+        actor: convert::actor_str(r.actor),
+        reason: r.reason,
+        source_record_id: r.source_record_id.chars().take(256).collect(),
+        occurred_at_ms: occurred,
+    };
+    Ok((t, from, to))
+}
+
+/// At most this many outcomes per RecordStageOutcomes call.
+pub const MAX_OUTCOMES_PER_CALL: usize = 5_000;
 
 /// A message the stream could not decode, or a stream the caller broke off.
 fn malformed(status: Status) -> Error {

@@ -294,3 +294,61 @@ pub fn row_pb(r: store::RowRecord) -> pb::BatchRow {
         }
     }
 }
+
+/// The case as the pre-check needs it (what intake announces when a case enters it).
+pub fn case_summary(c: &case::Model) -> common::CaseSummary {
+    common::CaseSummary {
+        case_ref: Some(common::CaseRef {
+            case_id: c.id.clone(),
+            bank_id: c.bank_id.clone(),
+            bank_case_ref: c.bank_case_ref.clone(),
+        }),
+        product: product_pb(&c.product) as i32,
+        debtor: Some(common::Debtor {
+            kind: kind_pb(&c.debtor_kind) as i32,
+            name: c.debtor_name.clone(),
+            id_number: c.debtor_id_number.clone(),
+            phone: c.debtor_phone.clone(),
+            address: c.debtor_address.clone(),
+            division_code: c.debtor_division_code.clone(),
+        }),
+        claim: Some(common::Claim {
+            principal_fen: c.principal_fen,
+            interest_fen: c.interest_fen,
+            penalty_fen: c.penalty_fen,
+            fees_fen: c.fees_fen,
+            total_fen: c.principal_fen + c.interest_fen + c.penalty_fen + c.fees_fen,
+        }),
+        contract_ref: c.contract_ref.clone(),
+    }
+}
+
+/// Cases entering the pre-check, as outbox messages of at most `CHECK_CASES_PER_MESSAGE`.
+pub fn check_cases_messages(
+    batch_id: &str,
+    summaries: Vec<common::CaseSummary>,
+) -> Vec<sieve_kernel::outbox::NewMessage> {
+    summaries
+        .chunks(CHECK_CASES_PER_MESSAGE)
+        .map(|part| {
+            let first = part
+                .first()
+                .and_then(|s| s.case_ref.as_ref())
+                .map(|r| r.case_id.clone())
+                .unwrap_or_default();
+            let request = sieve_proto::bad_debt_check::v1::CheckCasesRequest {
+                // Stable per chunk, so a redelivery is answered from the first check.
+                request_id: format!("intake:{batch_id}:{first}"),
+                cases: part.to_vec(),
+            };
+            sieve_kernel::outbox::NewMessage::protobuf(
+                sieve_kernel::outbox::TOPIC_CHECK_CASES,
+                batch_id,
+                &request,
+            )
+        })
+        .collect()
+}
+
+/// The pre-check takes up to 1,000 cases per call.
+pub const CHECK_CASES_PER_MESSAGE: usize = 1_000;

@@ -21,6 +21,10 @@ pub const SERVICE: &str = "intake";
 pub struct Application {
     server: BoundServer,
     db: sea_orm::DatabaseConnection,
+    clock: SharedClock,
+    outbox: sieve_kernel::config::OutboxSettings,
+    server_settings: sieve_kernel::config::ServerSettings,
+    routes: Option<sieve_kernel::outbox::Routes>,
 }
 
 impl Application {
@@ -45,7 +49,7 @@ impl Application {
             divisions: settings.court.divisions.clone(),
             loan_limit_fen: settings.court.loan_limit_fen,
         };
-        let api = api::IntakeApi::new(db.clone(), clock, scope);
+        let api = api::IntakeApi::new(db.clone(), clock.clone(), scope);
         let max = settings.server.max_message_bytes;
         let service = IntakeServiceServer::new(api)
             .max_decoding_message_size(max)
@@ -54,7 +58,31 @@ impl Application {
             .add_service(service)
             .bind(&settings.server.host, port)
             .await?;
-        Ok(Self { server, db })
+        Ok(Self {
+            server,
+            db,
+            clock,
+            outbox: settings.outbox.clone(),
+            server_settings: settings.server.clone(),
+            routes: None,
+        })
+    }
+
+    /// Announces cases entering the pre-check to bad-debt-check at `url`. Without it the
+    /// announcements wait in intake's outbox until a receiver is configured.
+    pub fn deliver_to_bad_debt_check(mut self, url: &str) -> Result<Self, BuildError> {
+        let channel = sieve_kernel::server::channel(url, &self.server_settings).map_err(|e| {
+            BuildError::Bind(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("bad-debt-check url `{url}`: {e}"),
+            ))
+        })?;
+        let routes = self.routes.take().unwrap_or_default().route(
+            sieve_kernel::outbox::TOPIC_CHECK_CASES,
+            std::sync::Arc::new(sieve_kernel::outbox::PreCheckCases::new(channel)),
+        );
+        self.routes = Some(routes);
+        Ok(self)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -69,6 +97,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), tonic::transport::Error> {
-        self.server.run_until(shutdown).await
+        let relay = self.routes.map(|routes| {
+            sieve_kernel::outbox::Relay::new(
+                self.db.clone(),
+                std::sync::Arc::new(routes),
+                self.clock.clone(),
+                self.outbox.clone(),
+            )
+        });
+        self.server.run_with_relay(relay, shutdown).await
     }
 }

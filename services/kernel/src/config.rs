@@ -69,6 +69,9 @@ pub struct ServiceSettings {
     pub intake_port: u16,
     /// Where intake answers, for services reporting stage outcomes; empty: this host.
     pub intake_url: String,
+    pub bad_debt_check_port: u16,
+    /// Where the bad-debt pre-check answers; empty: this host.
+    pub bad_debt_check_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

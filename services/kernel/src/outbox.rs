@@ -23,8 +23,12 @@ use tokio::sync::Notify;
 use crate::clock::SharedClock;
 use crate::config::OutboxSettings;
 
-/// Topic of stage outcomes for intake; the payload is a `RecordStageOutcomeRequest`.
+/// Topic of a stage outcome for intake; the payload is a `RecordStageOutcomeRequest`.
 pub const TOPIC_STAGE_OUTCOME: &str = "intake.stage_outcome";
+/// Topic of a batch of stage outcomes for intake; the payload is a `RecordStageOutcomesRequest`.
+pub const TOPIC_STAGE_OUTCOMES: &str = "intake.stage_outcomes";
+/// Topic of cases entering the bad-debt pre-check; the payload is a `CheckCasesRequest`.
+pub const TOPIC_CHECK_CASES: &str = "bad_debt_check.check_cases";
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -369,7 +373,53 @@ pub async fn pending(db: &DatabaseConnection) -> Result<u64, DbErr> {
         .await
 }
 
-/// Delivers `intake.stage_outcome` messages to intake's `RecordStageOutcome`.
+/// Delivers each message to the receiver registered for its topic.
+#[derive(Default, Clone)]
+pub struct Routes {
+    routes: std::collections::HashMap<&'static str, Arc<dyn Deliver>>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn route(mut self, topic: &'static str, to: Arc<dyn Deliver>) -> Self {
+        self.routes.insert(topic, to);
+        self
+    }
+
+    /// Stage outcomes, single and batched, to intake.
+    pub fn to_intake(self, channel: tonic::transport::Channel) -> Self {
+        let intake: Arc<dyn Deliver> = Arc::new(IntakeOutcomes::new(channel));
+        self.route(TOPIC_STAGE_OUTCOME, intake.clone())
+            .route(TOPIC_STAGE_OUTCOMES, intake)
+    }
+}
+
+#[async_trait]
+impl Deliver for Routes {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        match self.routes.get(message.topic.as_str()) {
+            Some(to) => to.deliver(message).await,
+            // Not permanent: the receiver may be configured after a restart.
+            None => Err(DeliveryError::Retry(format!(
+                "no receiver configured for topic {}",
+                message.topic
+            ))),
+        }
+    }
+}
+
+fn with_outbox_id<T>(msg: T, message: &OutboxMessage) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(msg);
+    if let Ok(v) = tonic::metadata::MetadataValue::try_from(format!("outbox-{}", message.id)) {
+        request.metadata_mut().insert(crate::request_id::HEADER, v);
+    }
+    request
+}
+
+/// Delivers stage outcomes to intake's `RecordStageOutcome(s)`.
 pub struct IntakeOutcomes {
     client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient<
         tonic::transport::Channel,
@@ -381,7 +431,9 @@ impl IntakeOutcomes {
         Self {
             client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient::new(
                 channel,
-            ),
+            )
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20),
         }
     }
 }
@@ -389,27 +441,83 @@ impl IntakeOutcomes {
 #[async_trait]
 impl Deliver for IntakeOutcomes {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
-        if message.topic != TOPIC_STAGE_OUTCOME {
-            return Err(DeliveryError::Permanent(format!(
-                "no receiver for topic {}",
-                message.topic
-            )));
+        use sieve_proto::intake::v1::{RecordStageOutcomeRequest, RecordStageOutcomesRequest};
+        let undecodable = |e: prost::DecodeError| {
+            DeliveryError::Permanent(format!("payload of {} does not decode: {e}", message.topic))
+        };
+        match message.topic.as_str() {
+            TOPIC_STAGE_OUTCOME => {
+                let outcome = RecordStageOutcomeRequest::decode(message.payload.as_slice())
+                    .map_err(undecodable)?;
+                self.client
+                    .clone()
+                    .record_stage_outcome(with_outbox_id(outcome, message))
+                    .await
+                    .map_err(|s| classify(&s))?;
+                Ok(())
+            }
+            TOPIC_STAGE_OUTCOMES => {
+                let outcomes = RecordStageOutcomesRequest::decode(message.payload.as_slice())
+                    .map_err(undecodable)?;
+                let results = self
+                    .client
+                    .clone()
+                    .record_stage_outcomes(with_outbox_id(outcomes, message))
+                    .await
+                    .map_err(|s| classify(&s))?
+                    .into_inner()
+                    .results;
+                // Intake answered for every outcome; those it refused are the chain telling
+                // the reporter it was wrong, which no retry changes: log them for an operator.
+                for r in results.iter().filter(|r| !r.refused_reason.is_empty()) {
+                    tracing::error!(outbox = %message.id, case = %r.case_id, event = %r.event_id, reason = %r.refused_reason, message = %r.refused_message, "intake refused a stage outcome");
+                }
+                Ok(())
+            }
+            other => Err(DeliveryError::Permanent(format!(
+                "intake receives no topic {other}"
+            ))),
         }
-        let outcome =
-            sieve_proto::intake::v1::RecordStageOutcomeRequest::decode(message.payload.as_slice())
+    }
+}
+
+/// Delivers cases entering the pre-check to bad-debt-check's `CheckCases`.
+pub struct PreCheckCases {
+    client: sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient<
+        tonic::transport::Channel,
+    >,
+}
+
+impl PreCheckCases {
+    pub fn new(channel: tonic::transport::Channel) -> Self {
+        Self {
+            client: sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient::new(channel)
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(64 << 20),
+        }
+    }
+}
+
+#[async_trait]
+impl Deliver for PreCheckCases {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let request =
+            sieve_proto::bad_debt_check::v1::CheckCasesRequest::decode(message.payload.as_slice())
                 .map_err(|e| {
-                    DeliveryError::Permanent(format!(
-                        "payload is not a RecordStageOutcomeRequest: {e}"
-                    ))
+                    DeliveryError::Permanent(format!("payload is not a CheckCasesRequest: {e}"))
                 })?;
-        let mut request = tonic::Request::new(outcome);
-        if let Ok(v) = tonic::metadata::MetadataValue::try_from(format!("outbox-{}", message.id)) {
-            request.metadata_mut().insert(crate::request_id::HEADER, v);
+        let rows = self
+            .client
+            .clone()
+            .check_cases(with_outbox_id(request, message))
+            .await
+            .map_err(|s| classify(&s))?
+            .into_inner()
+            .rows;
+        for r in rows.iter().filter(|r| !r.refusals.is_empty()) {
+            tracing::error!(outbox = %message.id, case = %r.case_id, refusals = r.refusals.len(), "the pre-check refused a case");
         }
-        match self.client.clone().record_stage_outcome(request).await {
-            Ok(_) => Ok(()),
-            Err(status) => Err(classify(&status)),
-        }
+        Ok(())
     }
 }
 

@@ -170,6 +170,29 @@ impl BoundServer {
     }
 }
 
+impl BoundServer {
+    /// Serves, and runs the service's outbox relay beside the server until both stop.
+    pub async fn run_with_relay(
+        self,
+        relay: Option<crate::outbox::Relay>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let relay = relay.map(|relay| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(relay.run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
+        });
+        let served = self.run_until(shutdown).await;
+        let _ = stop.send(true);
+        if let Some(task) = relay {
+            let _ = task.await;
+        }
+        served
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

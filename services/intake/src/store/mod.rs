@@ -59,6 +59,16 @@ pub async fn get_bank(db: &impl ConnectionTrait, id: &str) -> Result<Option<bank
     bank::Entity::find_by_id(id.to_string()).one(db).await
 }
 
+pub async fn get_bank_by_code(
+    db: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<bank::Model>, DbErr> {
+    bank::Entity::find()
+        .filter(bank::Column::Code.eq(code))
+        .one(db)
+        .await
+}
+
 pub async fn list_banks(
     db: &DatabaseConnection,
     after_code: &str,
@@ -245,6 +255,7 @@ pub async fn write_chunk(
     batch_id: &str,
     bank_id: &str,
     chunk: Chunk,
+    now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<ChunkOutcome, DbErr> {
     let backend = db.get_database_backend();
@@ -263,6 +274,8 @@ pub async fn write_chunk(
             .iter()
             .map(|c| (c.batch_row, c.bank_case_ref.clone(), c.id.clone()))
             .collect();
+        // What the pre-check will be told, in this same transaction (DESIGN.md section 3).
+        let mut summaries: Vec<_> = part.iter().map(crate::convert::case_summary).collect();
         let models: Vec<case::ActiveModel> = part
             .into_iter()
             .map(|m| m.into_active_model().reset_all())
@@ -277,6 +290,7 @@ pub async fn write_chunk(
         };
         outcome.accepted += inserted as i64;
         if inserted as usize == keys.len() {
+            announce(&txn, batch_id, summaries, now_ms).await?;
             continue;
         }
         // Some bank references were already cases: the existing case is the row's answer.
@@ -301,6 +315,7 @@ pub async fn write_chunk(
             if id == our_id {
                 continue;
             }
+            summaries.retain(|s| s.case_ref.as_ref().is_none_or(|r| r.case_id != our_id));
             outcome.existing.push((row, id.clone()));
             rows.push(batch_row::Model {
                 batch_id: batch_id.to_string(),
@@ -311,6 +326,7 @@ pub async fn write_chunk(
                 refusals: "[]".into(),
             });
         }
+        announce(&txn, batch_id, summaries, now_ms).await?;
     }
     for part in rows.chunks(sieve_kernel::db::rows_per_insert(
         backend,
@@ -350,6 +366,19 @@ pub async fn write_chunk(
     }
     txn.commit().await?;
     Ok(outcome)
+}
+
+async fn announce(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    summaries: Vec<sieve_proto::common::v1::CaseSummary>,
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    if summaries.is_empty() {
+        return Ok(());
+    }
+    let messages = crate::convert::check_cases_messages(batch_id, summaries);
+    sieve_kernel::outbox::enqueue(txn, now_ms, messages).await
 }
 
 /// Rows of a batch after `after_row`, in row order: the accepted ones (read from `case`)
@@ -495,31 +524,60 @@ pub async fn record_transition<E>(
     db: &DatabaseConnection,
     t: Transition,
     now_ms: i64,
-    check: impl FnOnce(&case::Model, Option<&case_event::Model>) -> Result<(), E>,
+    check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
 ) -> Result<Result<Recorded, E>, DbErr> {
     let txn = sieve_kernel::db::begin_write(db).await?;
-    let Some(current) = get_case(&txn, &t.case_id).await? else {
-        return Err(DbErr::RecordNotFound(format!("case {}", t.case_id)));
-    };
+    let recorded = apply_transition(&txn, t, now_ms, check).await?;
+    txn.commit().await?;
+    Ok(recorded)
+}
+
+/// Records a transition inside the caller's transaction. Nothing is written unless `check`
+/// passes and the event is new.
+pub async fn apply_transition<C: ConnectionTrait, E>(
+    conn: &C,
+    t: Transition,
+    now_ms: i64,
+    check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
+) -> Result<Result<Recorded, E>, DbErr> {
+    let current = get_case(conn, &t.case_id).await?;
     let previous = case_event::Entity::find_by_id(t.event_id.clone())
-        .one(&txn)
+        .one(conn)
         .await?;
-    if let Err(e) = check(&current, previous.as_ref()) {
-        txn.rollback().await?;
+    if let Err(e) = check(current.as_ref(), previous.as_ref()) {
         return Ok(Err(e));
     }
+    let Some(mut current) = current else {
+        return Err(DbErr::RecordNotFound(format!("case {}", t.case_id)));
+    };
     if previous.is_some() {
-        txn.commit().await?;
         return Ok(Ok(Recorded::Duplicate(current)));
     }
     let seq = current.version + 1;
+    // The version check makes a concurrent transition of the same case fail instead of
+    // silently overwriting it (PostgreSQL replicas; SQLite has one writer anyway). It runs
+    // before the event is written, so a failure leaves nothing behind.
+    let updated = case::Entity::update_many()
+        .filter(case::Column::Id.eq(t.case_id.clone()))
+        .filter(case::Column::Version.eq(current.version))
+        .col_expr(case::Column::Stage, Expr::value(t.to_stage.clone()))
+        .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms))
+        .col_expr(case::Column::Version, Expr::value(seq))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(DbErr::RecordNotUpdated);
+    }
+    current.stage = t.to_stage.clone();
+    current.stage_changed_at_ms = now_ms;
+    current.version = seq;
     case_event::Entity::insert(
         case_event::Model {
             event_id: t.event_id,
-            case_id: t.case_id.clone(),
+            case_id: t.case_id,
             seq,
             from_stage: t.from_stage,
-            to_stage: t.to_stage.clone(),
+            to_stage: t.to_stage,
             actor: t.actor,
             reason: t.reason,
             source_record_id: t.source_record_id,
@@ -529,25 +587,7 @@ pub async fn record_transition<E>(
         .into_active_model()
         .reset_all(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(conn)
     .await?;
-    // The version check makes a concurrent transition of the same case fail instead of
-    // silently overwriting it (PostgreSQL replicas; SQLite has one writer anyway).
-    let updated = case::Entity::update_many()
-        .filter(case::Column::Id.eq(t.case_id.clone()))
-        .filter(case::Column::Version.eq(current.version))
-        .col_expr(case::Column::Stage, Expr::value(t.to_stage))
-        .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms))
-        .col_expr(case::Column::Version, Expr::value(seq))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        txn.rollback().await?;
-        return Err(DbErr::RecordNotUpdated);
-    }
-    let after = get_case(&txn, &t.case_id)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("case {}", t.case_id)))?;
-    txn.commit().await?;
-    Ok(Ok(Recorded::Applied(after)))
+    Ok(Ok(Recorded::Applied(current)))
 }
