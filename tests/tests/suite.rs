@@ -72,7 +72,7 @@ impl Running {
 }
 
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/samples/bank-batch.csv")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bank-batch.csv")
 }
 
 fn options() -> SubmitOptions {

@@ -17,6 +17,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub services: ServiceSettings,
     pub court: CourtSettings,
+    pub bad_debt_check: BadDebtCheckSettings,
     pub outbox: OutboxSettings,
     pub gateway: GatewaySettings,
 }
@@ -78,10 +79,35 @@ pub struct ServiceSettings {
 #[serde(deny_unknown_fields)]
 pub struct CourtSettings {
     pub name: String,
+    /// The court's code in case numbers, e.g. 黑0722.
+    pub code: String,
     /// Administrative division codes of the court's district (RULES.md, "Scope").
     pub divisions: Vec<String>,
     /// 10万元以下 includes 100,000.00 yuan (Civil Code 1259).
     pub loan_limit_fen: i64,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BadDebtCheckSettings {
+    /// e.g. `({year}){court}预查废第{seq:06}号`: unique per court and year.
+    pub certificate_number_format: String,
+    /// Only rulings terminated within this many months count; 0: any (RULES.md, local).
+    pub recency_window_months: u32,
+    /// The court's Ed25519 signing key; both empty: a development key kept in `data_dir`.
+    pub signing_key_id: String,
+    pub signing_key_secret: String,
+}
+
+impl std::fmt::Debug for BadDebtCheckSettings {
+    // The secret never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BadDebtCheckSettings")
+            .field("certificate_number_format", &self.certificate_number_format)
+            .field("recency_window_months", &self.recency_window_months)
+            .field("signing_key_id", &self.signing_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,6 +254,24 @@ impl Settings {
                 key: "court.divisions",
                 problem: format!("`{bad}` is not a six-digit division code"),
             });
+        }
+        if self.court.code.trim().is_empty() {
+            return Err(invalid("court.code", "required, e.g. 黑0722"));
+        }
+        let f = &self.bad_debt_check.certificate_number_format;
+        if !f.contains("{seq") || !f.contains("{year}") {
+            return Err(invalid(
+                "bad_debt_check.certificate_number_format",
+                "must contain {year} and {seq} (or {seq:0N}) so numbers are unique per year",
+            ));
+        }
+        if self.bad_debt_check.signing_key_id.trim().is_empty()
+            != self.bad_debt_check.signing_key_secret.trim().is_empty()
+        {
+            return Err(invalid(
+                "bad_debt_check.signing_key_secret",
+                "set signing_key_id and signing_key_secret together (or neither, for the development key)",
+            ));
         }
         if self.court.loan_limit_fen <= 0 {
             return Err(invalid("court.loan_limit_fen", "must be positive"));

@@ -1223,7 +1223,7 @@ mod tests {
     fn sample_bank_batch_screens_as_documented() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/samples/bank-batch.csv"
+            "/../../tests/fixtures/bank-batch.csv"
         );
         let text = std::fs::read_to_string(path).expect("sample batch");
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());

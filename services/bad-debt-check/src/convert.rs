@@ -1,0 +1,260 @@
+//! Translation between protobuf and the pre-check's domain and storage types.
+
+use chrono::{Datelike, NaiveDate};
+use sieve_proto::bad_debt_check::v1 as pb;
+use sieve_proto::common::v1 as common;
+
+use crate::domain::certificate::{self as cert, CertificateContent};
+use crate::domain::ruling::RulingDraft;
+use crate::store::{certificate, check, ruling, ruling_import};
+
+pub fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+pub fn date_pb(d: NaiveDate) -> common::Date {
+    common::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+pub fn date_from_pb(d: Option<&common::Date>) -> Option<NaiveDate> {
+    let d = d?;
+    NaiveDate::from_ymd_opt(
+        d.year,
+        u32::try_from(d.month).ok()?,
+        u32::try_from(d.day).ok()?,
+    )
+}
+
+/// Dates are stored as ISO text, which orders like the dates.
+pub fn iso(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub fn parse_iso(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+fn date_text_pb(s: &str) -> Option<common::Date> {
+    parse_iso(s).map(date_pb)
+}
+
+pub fn draft(input: &pb::RulingInput) -> RulingDraft {
+    RulingDraft {
+        ruling_number: input.ruling_number.clone(),
+        court_name: input
+            .court
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
+        debtor_name: input.debtor_name.clone(),
+        debtor_id_number: input.debtor_id_number.clone(),
+        filed_on: date_from_pb(input.enforcement_filed_on.as_ref()),
+        terminated_on: date_from_pb(input.terminated_on.as_ref()),
+        unpaid_fen: input.unpaid_fen,
+        revoked: input.status == pb::RulingStatus::Revoked as i32,
+    }
+}
+
+pub fn stored_draft(r: &ruling::Model) -> RulingDraft {
+    RulingDraft {
+        ruling_number: r.ruling_number.clone(),
+        court_name: r.court_name.clone(),
+        debtor_name: r.debtor_name.clone(),
+        debtor_id_number: r.debtor_id_number.clone(),
+        filed_on: parse_iso(&r.filed_on),
+        terminated_on: parse_iso(&r.terminated_on),
+        unpaid_fen: r.unpaid_fen,
+        revoked: r.revoked,
+    }
+}
+
+pub fn ruling_pb(r: ruling::Model) -> pb::Ruling {
+    pb::Ruling {
+        ruling_id: r.id,
+        ruling_number: r.ruling_number,
+        court: Some(common::Court {
+            code: r.court_code,
+            name: r.court_name,
+        }),
+        debtor_name: r.debtor_name,
+        debtor_id_number: r.debtor_id_number,
+        enforcement_filed_on: date_text_pb(&r.filed_on),
+        terminated_on: date_text_pb(&r.terminated_on),
+        unpaid_fen: r.unpaid_fen,
+        status: if r.revoked {
+            pb::RulingStatus::Revoked
+        } else {
+            pb::RulingStatus::Standing
+        } as i32,
+        revocation_reason: r.revocation_reason,
+        resumed_case_number: r.resumed_case_number,
+        revoked_at: r.revoked_at_ms.map(timestamp),
+        import_id: r.import_id,
+        imported_at: Some(timestamp(r.imported_at_ms)),
+        updated_at: Some(timestamp(r.updated_at_ms)),
+    }
+}
+
+pub fn import_pb(i: ruling_import::Model) -> pb::RulingImport {
+    let status = match i.status.as_str() {
+        crate::store::IMPORT_RECEIVING => pb::ImportStatus::Receiving,
+        crate::store::IMPORT_COMPLETED => pb::ImportStatus::Completed,
+        crate::store::IMPORT_ABORTED => pb::ImportStatus::Aborted,
+        _ => pb::ImportStatus::Unspecified,
+    };
+    pb::RulingImport {
+        import_id: i.id,
+        request_id: i.request_id,
+        source_court: Some(common::Court {
+            code: i.source_court_code,
+            name: i.source_court_name,
+        }),
+        label: i.label,
+        status: status as i32,
+        expected_rulings: i.expected,
+        received_rulings: i.received,
+        added_rulings: i.added,
+        updated_rulings: i.updated,
+        unchanged_rulings: i.unchanged,
+        refused_rulings: i.refused,
+        started_at: Some(timestamp(i.started_at_ms)),
+        completed_at: i.completed_at_ms.map(timestamp),
+    }
+}
+
+/// A matching ruling as stored with the check: what it was when it matched.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredMatch {
+    pub ruling_id: String,
+    pub ruling_number: String,
+    pub court_code: String,
+    pub court_name: String,
+    pub terminated_on: String,
+    pub unpaid_fen: i64,
+    pub name_agrees: bool,
+}
+
+pub fn matches_of(c: &check::Model) -> Vec<StoredMatch> {
+    serde_json::from_str(&c.matches).unwrap_or_default()
+}
+
+pub fn check_pb(c: check::Model) -> pb::Check {
+    let matches = matches_of(&c);
+    let outcome = if c.outcome == crate::store::MATCHED {
+        pb::CheckOutcome::Matched
+    } else {
+        pb::CheckOutcome::NoMatch
+    };
+    pb::Check {
+        check_id: c.id,
+        case_summary: Some(common::CaseSummary {
+            case_ref: Some(common::CaseRef {
+                case_id: c.case_id,
+                bank_id: c.bank_id,
+                bank_case_ref: c.bank_case_ref,
+            }),
+            product: 0,
+            debtor: Some(common::Debtor {
+                name: c.debtor_name,
+                id_number: c.debtor_id_number,
+                ..Default::default()
+            }),
+            claim: Some(common::Claim {
+                principal_fen: c.principal_fen,
+                interest_fen: c.interest_fen,
+                penalty_fen: c.penalty_fen,
+                fees_fen: c.fees_fen,
+                total_fen: c.principal_fen + c.interest_fen + c.penalty_fen + c.fees_fen,
+            }),
+            contract_ref: String::new(),
+        }),
+        outcome: outcome as i32,
+        matches: matches
+            .into_iter()
+            .map(|m| pb::RulingMatch {
+                ruling_id: m.ruling_id,
+                ruling_number: m.ruling_number,
+                court: Some(common::Court {
+                    code: m.court_code,
+                    name: m.court_name,
+                }),
+                terminated_on: date_text_pb(&m.terminated_on),
+                unpaid_fen: m.unpaid_fen,
+            })
+            .collect(),
+        terminated_since: c.terminated_since.as_deref().and_then(date_text_pb),
+        checked_at: Some(timestamp(c.checked_at_ms)),
+        certificate_id: c.certificate_id.unwrap_or_default(),
+    }
+}
+
+pub fn content_of(c: &certificate::Model) -> Option<CertificateContent> {
+    cert::parse_canonical(&c.canonical).ok()
+}
+
+pub fn certificate_pb(c: certificate::Model) -> pb::Certificate {
+    let content = content_of(&c);
+    let (debtor_name, debtor_id_number, bank_case_ref, claim) = match &content {
+        Some(k) => (
+            k.debtor_name.clone(),
+            k.debtor_id_number.clone(),
+            k.bank_case_ref.clone(),
+            Some(common::Claim {
+                principal_fen: k.principal_fen,
+                interest_fen: k.interest_fen,
+                penalty_fen: k.penalty_fen,
+                fees_fen: k.fees_fen,
+                total_fen: k.principal_fen + k.interest_fen + k.penalty_fen + k.fees_fen,
+            }),
+        ),
+        None => Default::default(),
+    };
+    let court_name = content
+        .as_ref()
+        .map(|k| k.court_name.clone())
+        .unwrap_or_default();
+    let ruling_numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).unwrap_or_default();
+    pb::Certificate {
+        certificate_id: c.id,
+        certificate_number: c.number,
+        court: Some(common::Court {
+            code: c.court_code,
+            name: court_name,
+        }),
+        year: c.year,
+        sequence: c.sequence,
+        bank_id: c.bank_id.clone(),
+        bank_name: c.bank_name,
+        case_ref: Some(common::CaseRef {
+            case_id: c.case_id,
+            bank_id: c.bank_id,
+            bank_case_ref,
+        }),
+        debtor_name,
+        debtor_id_number,
+        claim,
+        ruling_numbers,
+        issued_on: date_text_pb(&c.issued_on),
+        issued_at: Some(timestamp(c.issued_at_ms)),
+        canonical_content: c.canonical,
+        signature: Some(pb::CertificateSignature {
+            key_id: c.key_id,
+            algorithm: cert::ALGORITHM.into(),
+            signature: c.signature,
+        }),
+        status: if c.revoked_at_ms.is_some() {
+            pb::CertificateStatus::Revoked
+        } else {
+            pb::CertificateStatus::Valid
+        } as i32,
+        revoked_at: c.revoked_at_ms.map(timestamp),
+        check_id: c.check_id,
+    }
+}

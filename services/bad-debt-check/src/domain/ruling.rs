@@ -1,0 +1,1109 @@
+//! Rulings terminating enforcement for lack of property (终本裁定) as the registry holds them:
+//! validation at import, re-import by ruling number, matching keys, the recency window, and
+//! parsing the enforcement system's export.
+//!
+//! Sources: RULES.md "Bad-debt pre-check (预查废)" (matching by ID number; Interp. 517 and the
+//! SPC provisions on terminating the current enforcement (2016) art. 1: at least 3 months since
+//! filing), "Counting time and amounts" (months), GB 11643 (resident ID), and the limits of the
+//! protobuf contract `RulingInput` (field names, lengths).
+//!
+//! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
+
+use chrono::{Months, NaiveDate};
+
+/// Weights of ISO 7064 MOD 11-2 over the first 17 digits (GB 11643).
+const RESIDENT_ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+/// `sum mod 11` indexes this table to give the check character (GB 11643).
+const RESIDENT_ID_CHECK_TABLE: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+
+/// Months from filing the enforcement case before it may be terminated (Interp. 517; SPC 终本
+/// provisions (2016) art. 1).
+pub const MIN_MONTHS_BEFORE_TERMINATION: u32 = 3;
+
+/// Length limits, in characters (the protobuf contract).
+pub const MAX_RULING_NUMBER_CHARS: usize = 64;
+pub const MAX_COURT_CHARS: usize = 64;
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// The key a ruling is matched by (RULES.md "Bad-debt pre-check": the same debtor is the same
+/// ID number). Trims surrounding whitespace, including the ideographic space U+3000, and
+/// upper-cases a lower-case `x`: `" 34052419800101001x "` → `"34052419800101001X"`.
+pub fn normalize_id_number(raw: &str) -> String {
+    raw.trim().replace('x', "X")
+}
+
+/// `date` plus `months` (RULES.md "Counting time and amounts": a period in months ends on the
+/// same day of the last month, or that month's last day when it has none): 2024-11-30 + 3 →
+/// 2025-02-28; 2024-01-31 + 1 → 2024-02-29. Saturates at the last representable date.
+pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
+    date.checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// `date` minus `months`, by the same rule as [`add_months`]: 2025-05-31 − 3 → 2025-02-28.
+/// Saturates at the first representable date.
+pub fn sub_months(date: NaiveDate, months: u32) -> NaiveDate {
+    date.checked_sub_months(Months::new(months))
+        .unwrap_or(NaiveDate::MIN)
+}
+
+/// A ruling as the enforcement system exported it, before validation. Empty strings and
+/// `None` mean "not given"; amounts are integer fen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RulingDraft {
+    /// The import key, e.g. `(2024)黑0722执300号之一`.
+    pub ruling_number: String,
+    pub court_name: String,
+    pub debtor_name: String,
+    pub debtor_id_number: String,
+    /// When the enforcement case was filed (立案).
+    pub filed_on: Option<NaiveDate>,
+    /// When enforcement was terminated (终本).
+    pub terminated_on: Option<NaiveDate>,
+    /// What remained unpaid at termination.
+    pub unpaid_fen: i64,
+    /// Enforcement resumed (已恢复执行): the ruling no longer matches.
+    pub revoked: bool,
+}
+
+impl RulingDraft {
+    /// The draft as the registry stores it: text trimmed, the ID number normalized
+    /// ([`normalize_id_number`]), so that re-imports compare equal.
+    pub fn normalized(&self) -> RulingDraft {
+        RulingDraft {
+            ruling_number: self.ruling_number.trim().to_owned(),
+            court_name: self.court_name.trim().to_owned(),
+            debtor_name: self.debtor_name.trim().to_owned(),
+            debtor_id_number: normalize_id_number(&self.debtor_id_number),
+            ..self.clone()
+        }
+    }
+}
+
+/// One rule a ruling broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Field of the protobuf `RulingInput`, e.g. `"terminated_on"` (see [`field`]).
+    pub field: &'static str,
+    /// Stable dotted rule code, e.g. `"ruling.three_months"` (see [`rule`]).
+    pub rule: &'static str,
+    /// Short sentence in Chinese, then English, for the clerk. It never holds a full ID number
+    /// (masked) nor an overlong value (not echoed).
+    pub description: String,
+}
+
+/// Field names of the protobuf `RulingInput` the violations point at.
+pub mod field {
+    pub const RULING_NUMBER: &str = "ruling_number";
+    pub const COURT: &str = "court";
+    pub const DEBTOR_NAME: &str = "debtor_name";
+    pub const DEBTOR_ID_NUMBER: &str = "debtor_id_number";
+    pub const ENFORCEMENT_FILED_ON: &str = "enforcement_filed_on";
+    pub const TERMINATED_ON: &str = "terminated_on";
+    pub const UNPAID_FEN: &str = "unpaid_fen";
+    /// Not a `RulingInput` field: the standing/revoked status, for [`super::compare`].
+    pub const STATUS: &str = "status";
+}
+
+/// Stable rule codes. Clients may match on them; never rename one.
+pub mod rule {
+    /// A required field is missing or blank.
+    pub const REQUIRED: &str = "required";
+    /// A text field is longer than its limit (counted in characters; the protobuf contract).
+    pub const MAX_LENGTH: &str = "max_length";
+    /// Resident ID is not 18 characters (GB 11643).
+    pub const ID_NUMBER_LENGTH: &str = "id_number.length";
+    /// One of the first 17 characters is not a digit, or the 18th is neither digit nor X
+    /// (GB 11643; the registry holds natural persons only, so no organisation codes).
+    pub const ID_NUMBER_NON_DIGIT: &str = "id_number.non_digit";
+    /// Digits 7-14 are no calendar date (GB 11643).
+    pub const ID_NUMBER_BIRTH_DATE: &str = "id_number.birth_date";
+    /// The check character is wrong (GB 11643, ISO 7064 MOD 11-2).
+    pub const ID_NUMBER_CHECK_CHARACTER: &str = "id_number.check_character";
+    /// A date is after today: the export cannot know of it yet.
+    pub const DATE_FUTURE: &str = "date.future";
+    /// Terminated before the enforcement case was filed.
+    pub const DATE_ORDER: &str = "date.order";
+    /// Terminated less than 3 months after filing (Interp. 517; SPC 终本 provisions (2016)
+    /// art. 1; RULES.md "Bad-debt pre-check").
+    pub const RULING_THREE_MONTHS: &str = "ruling.three_months";
+    /// An amount is negative.
+    pub const AMOUNT_NEGATIVE: &str = "amount.negative";
+    /// A ruling number already in the registry names another debtor, filing date or court.
+    pub const RULING_CONTRADICTS_STORED: &str = "ruling.contradicts_stored";
+}
+
+/// How a field is named to the clerk.
+#[derive(Clone, Copy)]
+struct Label {
+    zh: &'static str,
+    en: &'static str,
+}
+
+const RULING_NUMBER: Label = Label {
+    zh: "终本裁定文书号",
+    en: "Ruling number",
+};
+const COURT: Label = Label {
+    zh: "法院",
+    en: "Court",
+};
+const NAME: Label = Label {
+    zh: "被执行人姓名",
+    en: "Debtor name",
+};
+const ID_NUMBER: Label = Label {
+    zh: "被执行人身份证号",
+    en: "Debtor ID number",
+};
+const FILED_ON: Label = Label {
+    zh: "执行立案日期",
+    en: "Enforcement filing date",
+};
+const TERMINATED_ON: Label = Label {
+    zh: "终本日期",
+    en: "Termination date",
+};
+const UNPAID: Label = Label {
+    zh: "未履行金额",
+    en: "Unpaid amount",
+};
+
+/// Validates a ruling for import. An empty answer means it is admitted; otherwise every rule
+/// it broke, in the order of the fields of `RulingInput`, at most one per field.
+pub fn validate(draft: &RulingDraft, today: NaiveDate) -> Vec<Violation> {
+    let mut out = Vec::new();
+
+    // Required, bounded (protobuf contract): the number is the import key, court and name are
+    // printed on certificates.
+    text_field(
+        &mut out,
+        field::RULING_NUMBER,
+        RULING_NUMBER,
+        &draft.ruling_number,
+        MAX_RULING_NUMBER_CHARS,
+    );
+    text_field(
+        &mut out,
+        field::COURT,
+        COURT,
+        &draft.court_name,
+        MAX_COURT_CHARS,
+    );
+    text_field(
+        &mut out,
+        field::DEBTOR_NAME,
+        NAME,
+        &draft.debtor_name,
+        MAX_NAME_CHARS,
+    );
+
+    // The matching key (RULES.md "Bad-debt pre-check"): a resident ID by GB 11643.
+    let id = normalize_id_number(&draft.debtor_id_number);
+    if id.is_empty() {
+        out.push(required(field::DEBTOR_ID_NUMBER, ID_NUMBER));
+    } else if let Some(v) = id_number_violation(&id) {
+        out.push(v);
+    }
+
+    dates(&mut out, draft, today);
+
+    if draft.unpaid_fen < 0 {
+        out.push(Violation {
+            field: field::UNPAID_FEN,
+            rule: rule::AMOUNT_NEGATIVE,
+            description: format!(
+                "{}不能为负数（{} 元）。 {} must not be negative ({} yuan).",
+                UNPAID.zh,
+                format_yuan(draft.unpaid_fen),
+                UNPAID.en,
+                format_yuan(draft.unpaid_fen)
+            ),
+        });
+    }
+
+    out
+}
+
+/// Filing and termination dates: present, not in the future, in order, and at least 3 months
+/// apart.
+fn dates(out: &mut Vec<Violation>, draft: &RulingDraft, today: NaiveDate) {
+    let filed = match draft.filed_on {
+        None => {
+            out.push(required(field::ENFORCEMENT_FILED_ON, FILED_ON));
+            None
+        }
+        Some(d) if d > today => {
+            out.push(future(field::ENFORCEMENT_FILED_ON, FILED_ON, d, today));
+            None
+        }
+        Some(d) => Some(d),
+    };
+    let terminated = match draft.terminated_on {
+        None => {
+            out.push(required(field::TERMINATED_ON, TERMINATED_ON));
+            return;
+        }
+        Some(d) if d > today => {
+            out.push(future(field::TERMINATED_ON, TERMINATED_ON, d, today));
+            return;
+        }
+        Some(d) => d,
+    };
+    let Some(filed) = filed else { return };
+
+    if terminated < filed {
+        out.push(Violation {
+            field: field::TERMINATED_ON,
+            rule: rule::DATE_ORDER,
+            description: format!(
+                "终本日期 {terminated} 早于执行立案日期 {filed}。 \
+                 The termination date {terminated} is before the enforcement filing date \
+                 {filed}."
+            ),
+        });
+        return;
+    }
+
+    // Interp. 517; SPC 终本 provisions (2016) art. 1: enforcement may be terminated only once
+    // 3 months have passed since the case was filed, counted as RULES.md "Counting time and
+    // amounts" counts months. The one 终本 condition the registry can see.
+    let earliest = add_months(filed, MIN_MONTHS_BEFORE_TERMINATION);
+    if terminated < earliest {
+        out.push(Violation {
+            field: field::TERMINATED_ON,
+            rule: rule::RULING_THREE_MONTHS,
+            description: format!(
+                "执行立案日期 {filed} 至终本日期 {terminated} 不满3个月（最早可于 {earliest} \
+                 终本），不符合终结本次执行程序的条件（《民诉法解释》第517条；最高人民法院\
+                 关于严格规范终结本次执行程序的规定（试行）第一条）。 Enforcement was \
+                 terminated on {terminated}, less than 3 months after the case was filed on \
+                 {filed} (earliest {earliest}); the conditions for terminating the current \
+                 enforcement are not met (Interp. 517; SPC provisions on terminating the current \
+                 enforcement (2016) art. 1)."
+            ),
+        });
+    }
+}
+
+/// The GB 11643 checks the registry needs of an already normalized ID number: 18 characters,
+/// 17 digits then a digit or X, a birth date that exists, the right check character. The
+/// registry holds natural persons only, so an organisation code fails as a non-digit.
+fn id_number_violation(id: &str) -> Option<Violation> {
+    let masked = mask_id(id);
+    let chars = id.chars().count();
+    if chars != 18 {
+        return Some(Violation {
+            field: field::DEBTOR_ID_NUMBER,
+            rule: rule::ID_NUMBER_LENGTH,
+            description: format!(
+                "身份证号应为18位，实为{chars}位。 \
+                 A resident ID number has 18 characters; this one has {chars}."
+            ),
+        });
+    }
+    let body_ok = id.chars().take(17).all(|c| c.is_ascii_digit());
+    let last = id.chars().last().unwrap_or(' ');
+    if !body_ok || !(last.is_ascii_digit() || last == 'X') {
+        return Some(Violation {
+            field: field::DEBTOR_ID_NUMBER,
+            rule: rule::ID_NUMBER_NON_DIGIT,
+            description: format!(
+                "身份证号 {masked} 应为17位数字加1位数字或X；登记簿只收录自然人。 \
+                 ID number {masked} must be 17 digits then a digit or X; the registry holds \
+                 natural persons only."
+            ),
+        });
+    }
+    // All 18 characters are ASCII from here on, so byte slicing is safe.
+    if birth_date(&id[6..14]).is_none() {
+        return Some(Violation {
+            field: field::DEBTOR_ID_NUMBER,
+            rule: rule::ID_NUMBER_BIRTH_DATE,
+            description: format!(
+                "身份证号 {masked} 中的出生日期不存在。 \
+                 ID number {masked}: the birth date does not exist."
+            ),
+        });
+    }
+    let expected = check_character(&id[..17])?;
+    if !id.ends_with(expected) {
+        return Some(Violation {
+            field: field::DEBTOR_ID_NUMBER,
+            rule: rule::ID_NUMBER_CHECK_CHARACTER,
+            description: format!(
+                "身份证号 {masked} 校验位应为 {expected}，实为 {last}，请核对号码。 \
+                 ID number {masked}: the check character should be {expected}, not {last}; \
+                 please check the number."
+            ),
+        });
+    }
+    None
+}
+
+/// The check character (ISO 7064 MOD 11-2, GB 11643) of 17 ASCII digits, else `None`.
+pub fn check_character(first17: &str) -> Option<char> {
+    if first17.len() != 17 {
+        return None;
+    }
+    let mut sum = 0u32;
+    for (c, weight) in first17.chars().zip(RESIDENT_ID_WEIGHTS) {
+        sum += c.to_digit(10)? * weight;
+    }
+    RESIDENT_ID_CHECK_TABLE.get((sum % 11) as usize).copied()
+}
+
+/// `YYYYMMDD` to a date that exists.
+fn birth_date(digits: &str) -> Option<NaiveDate> {
+    let year: i32 = digits.get(..4)?.parse().ok()?;
+    let month: u32 = digits.get(4..6)?.parse().ok()?;
+    let day: u32 = digits.get(6..8)?.parse().ok()?;
+    NaiveDate::from_ymd_opt(year, month, day)
+}
+
+/// What a re-import of a ruling number does (the import is idempotent by ruling number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Comparison {
+    /// No ruling is stored under the number: add it. [`compare`] never answers this; the caller
+    /// does when its lookup finds nothing (or calls [`compare_stored`]).
+    New,
+    /// Same as stored: nothing to write.
+    Identical,
+    /// These fields (see [`field`]) change; the caller first refuses a row that
+    /// [`contradicts`] the stored ruling.
+    Changed(Vec<&'static str>),
+}
+
+/// Compares a re-imported ruling with the one stored under its number, both normalized first.
+/// `revoked` is compared as [`merge_revoked`] would store it, so an export that still shows a
+/// revoked ruling as standing is `Identical`, not a change.
+pub fn compare(stored: &RulingDraft, incoming: &RulingDraft) -> Comparison {
+    let s = stored.normalized();
+    let i = incoming.normalized();
+    let mut changed = Vec::new();
+    if s.court_name != i.court_name {
+        changed.push(field::COURT);
+    }
+    if s.debtor_name != i.debtor_name {
+        changed.push(field::DEBTOR_NAME);
+    }
+    if s.debtor_id_number != i.debtor_id_number {
+        changed.push(field::DEBTOR_ID_NUMBER);
+    }
+    if s.filed_on != i.filed_on {
+        changed.push(field::ENFORCEMENT_FILED_ON);
+    }
+    if s.terminated_on != i.terminated_on {
+        changed.push(field::TERMINATED_ON);
+    }
+    if s.unpaid_fen != i.unpaid_fen {
+        changed.push(field::UNPAID_FEN);
+    }
+    if merge_revoked(s.revoked, i.revoked) != s.revoked {
+        changed.push(field::STATUS);
+    }
+    if changed.is_empty() {
+        Comparison::Identical
+    } else {
+        Comparison::Changed(changed)
+    }
+}
+
+/// [`compare`], with `New` when nothing is stored under the number.
+pub fn compare_stored(stored: Option<&RulingDraft>, incoming: &RulingDraft) -> Comparison {
+    match stored {
+        None => Comparison::New,
+        Some(stored) => compare(stored, incoming),
+    }
+}
+
+/// Whether a re-imported row names another ruling than the one stored under its number: a
+/// different debtor (ID number after normalization, or name by [`name_agreement`]), filing
+/// date or court. Such a row is refused with `ruling.contradicts_stored` rather than
+/// overwriting the ruling certificates may rest on; termination date, unpaid amount and status
+/// are updates.
+pub fn contradicts(stored: &RulingDraft, incoming: &RulingDraft) -> Option<Violation> {
+    let s = stored.normalized();
+    let i = incoming.normalized();
+    let mut fields: Vec<&'static str> = Vec::new();
+    let mut zh: Vec<String> = Vec::new();
+    let mut en: Vec<String> = Vec::new();
+
+    if s.court_name != i.court_name {
+        fields.push(field::COURT);
+        zh.push(COURT.zh.to_owned());
+        en.push(COURT.en.to_lowercase());
+    }
+    if name_agreement(&s.debtor_name, &i.debtor_name) == NameAgreement::Differs {
+        fields.push(field::DEBTOR_NAME);
+        zh.push(NAME.zh.to_owned());
+        en.push(NAME.en.to_lowercase());
+    }
+    if s.debtor_id_number != i.debtor_id_number {
+        let (a, b) = (mask_id(&s.debtor_id_number), mask_id(&i.debtor_id_number));
+        fields.push(field::DEBTOR_ID_NUMBER);
+        zh.push(format!("{}（已登记 {a}，本行 {b}）", ID_NUMBER.zh));
+        en.push(format!("debtor ID number (registered {a}, this row {b})"));
+    }
+    if s.filed_on != i.filed_on {
+        let (a, b) = (show_date(s.filed_on), show_date(i.filed_on));
+        fields.push(field::ENFORCEMENT_FILED_ON);
+        zh.push(format!("{}（已登记 {a}，本行 {b}）", FILED_ON.zh));
+        en.push(format!(
+            "enforcement filing date (registered {a}, this row {b})"
+        ));
+    }
+    let first = *fields.first()?;
+    let number = excerpt(&s.ruling_number, MAX_RULING_NUMBER_CHARS);
+    Some(Violation {
+        field: first,
+        rule: rule::RULING_CONTRADICTS_STORED,
+        description: format!(
+            "文书号 {number} 已登记，本行与已登记的裁定不一致：{}；请核对后另行处理，不予覆盖。 \
+             Ruling {number} is already registered and this row contradicts it: {}; it is not \
+             overwritten, please check the export.",
+            zh.join("、"),
+            en.join(", ")
+        ),
+    })
+}
+
+/// The status to store when a ruling is re-imported: once revoked, always revoked. Resumed
+/// enforcement (已恢复执行) is a fact; a later export that still lists the ruling as 终本 (an
+/// older snapshot, another court's system) must not make it match again and so revive
+/// certificates that rest on it.
+pub fn merge_revoked(stored_revoked: bool, incoming_revoked: bool) -> bool {
+    stored_revoked || incoming_revoked
+}
+
+/// Whether the name on a case and on a ruling agree. Matching is by ID number (RULES.md
+/// "Bad-debt pre-check"); the names are reported to the clerk, never required to agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameAgreement {
+    Same,
+    Differs,
+}
+
+/// Compares two names after dropping whitespace (incl. U+3000) and the middle dots that
+/// separate the parts of a transliterated name (`阿依古丽·买买提` and `阿依古丽•买买提` are
+/// the same name typed on different keyboards).
+pub fn name_agreement(case_name: &str, ruling_name: &str) -> NameAgreement {
+    if name_key(case_name) == name_key(ruling_name) {
+        NameAgreement::Same
+    } else {
+        NameAgreement::Differs
+    }
+}
+
+/// Middle dots in use for separating name parts: U+00B7, U+2022, U+2027, U+2219, U+30FB,
+/// U+FF65.
+const NAME_DOTS: [char; 6] = ['·', '•', '‧', '∙', '・', '･'];
+
+fn name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace() && !NAME_DOTS.contains(c))
+        .collect()
+}
+
+/// Whether a ruling counts under the configured recency window (RULES.md "Bad-debt pre-check":
+/// how recent the matched ruling must be is configuration, default any). `None` counts any
+/// ruling; `Some(m)` those terminated on or after `today` minus `m` months.
+pub fn within_window(
+    terminated_on: NaiveDate,
+    today: NaiveDate,
+    window_months: Option<u32>,
+) -> bool {
+    match window_months {
+        None => true,
+        Some(m) => terminated_on >= sub_months(today, m),
+    }
+}
+
+/// The first termination date a window admits, for recording on a check; `None` for any.
+pub fn window_start(today: NaiveDate, window_months: Option<u32>) -> Option<NaiveDate> {
+    window_months.map(|m| sub_months(today, m))
+}
+
+/// Largest amount accepted by [`parse_yuan_to_fen`]: well below `i64::MAX` fen.
+const MAX_YUAN_DIGITS: usize = 15;
+
+/// Parses an amount in yuan as the enforcement system and banks write it (`15957.50`,
+/// `1,234.5`, `100`) into fen, exactly, without floating point. At most two decimals;
+/// thousands separators only in groups of three; an optional leading `-` (the caller refuses
+/// negatives with a reason). Errors are bilingual and never echo an overlong value.
+pub fn parse_yuan_to_fen(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let shown = excerpt(t, 24);
+    let bad = || {
+        format!(
+            "金额“{shown}”格式有误，应为元，最多两位小数，例如 15957.50。 \
+             Amount \"{shown}\" is not a yuan amount with at most two decimals, e.g. 15957.50."
+        )
+    };
+    if t.is_empty() {
+        return Err("金额为空。 The amount is empty.".to_owned());
+    }
+    let (negative, unsigned) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (int_part, frac_part) = match unsigned.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (unsigned, None),
+    };
+    let digits = integer_digits(int_part).ok_or_else(bad)?;
+    if digits.len() > MAX_YUAN_DIGITS {
+        return Err(format!(
+            "金额“{shown}”过大。 Amount \"{shown}\" is too large."
+        ));
+    }
+    let cents = match frac_part {
+        None => 0,
+        Some(f) if f.is_empty() || f.len() > 2 || !f.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(bad());
+        }
+        Some(f) => {
+            let v: i64 = f.parse().map_err(|_| bad())?;
+            if f.len() == 1 { v * 10 } else { v }
+        }
+    };
+    let yuan: i64 = digits.parse().map_err(|_| bad())?;
+    let fen = yuan * 100 + cents;
+    Ok(if negative { -fen } else { fen })
+}
+
+/// The digits of an integer part written plainly (`1234`) or grouped by threes (`1,234`).
+fn integer_digits(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return None;
+    }
+    if !s.contains(',') {
+        return s.bytes().all(|b| b.is_ascii_digit()).then(|| s.to_owned());
+    }
+    let mut groups = s.split(',');
+    let first = groups.next()?;
+    if first.is_empty() || first.len() > 3 || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut out = first.to_owned();
+    for g in groups {
+        if g.len() != 3 || !g.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        out.push_str(g);
+    }
+    Some(out)
+}
+
+/// The status column of the export: `Some(false)` for a standing ruling (终本, `standing`),
+/// `Some(true)` for a revoked one (已恢复执行, 恢复执行, `revoked`), `None` for anything else.
+/// English words in any case.
+pub fn parse_status(s: &str) -> Option<bool> {
+    let t = s.trim();
+    match t {
+        "终本" => Some(false),
+        "已恢复执行" | "恢复执行" => Some(true),
+        _ if t.eq_ignore_ascii_case("standing") => Some(false),
+        _ if t.eq_ignore_ascii_case("revoked") => Some(true),
+        _ => None,
+    }
+}
+
+/// Checks a required text field (trimmed) against its limit in characters. Never echoes the
+/// value.
+fn text_field(out: &mut Vec<Violation>, path: &'static str, label: Label, raw: &str, max: usize) {
+    let s = raw.trim();
+    if s.is_empty() {
+        out.push(required(path, label));
+    } else if s.chars().nth(max).is_some() {
+        out.push(Violation {
+            field: path,
+            rule: rule::MAX_LENGTH,
+            description: format!(
+                "{}超过{max}个字符。 {} is longer than {max} characters.",
+                label.zh, label.en
+            ),
+        });
+    }
+}
+
+fn required(path: &'static str, label: Label) -> Violation {
+    Violation {
+        field: path,
+        rule: rule::REQUIRED,
+        description: format!("{}不能为空。 {} is required.", label.zh, label.en),
+    }
+}
+
+fn future(path: &'static str, label: Label, date: NaiveDate, today: NaiveDate) -> Violation {
+    Violation {
+        field: path,
+        rule: rule::DATE_FUTURE,
+        description: format!(
+            "{} {date} 晚于今天（{today}）。 {} {date} is after today ({today}).",
+            label.zh, label.en
+        ),
+    }
+}
+
+fn show_date(d: Option<NaiveDate>) -> String {
+    d.map_or_else(|| "—".to_owned(), |d| d.to_string())
+}
+
+/// `10_000_001` fen → `"100,000.01"`.
+fn format_yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    let digits = (abs / 100).to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}", abs % 100)
+}
+
+/// `230722199001012220` → `230722********2220`: first 6 and last 4 characters; a value too
+/// short to hide anything is all stars. Reads only the ends of `raw`.
+pub fn mask_id(raw: &str) -> String {
+    let s = raw.trim();
+    if s.chars().nth(12).is_none() {
+        return "********".to_owned();
+    }
+    let head: String = s.chars().take(6).map(safe_char).collect();
+    let mut tail: Vec<char> = s.chars().rev().take(4).map(safe_char).collect();
+    tail.reverse();
+    let tail: String = tail.into_iter().collect();
+    format!("{head}********{tail}")
+}
+
+/// At most `max` characters of `s`, control characters replaced, `…` when cut.
+fn excerpt(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).map(safe_char).collect();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+fn safe_char(c: char) -> char {
+    if c.is_control() { '?' } else { c }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    fn today() -> NaiveDate {
+        day(2025, 6, 30)
+    }
+
+    /// Row 1 of the sample rulings.
+    fn ruling() -> RulingDraft {
+        RulingDraft {
+            ruling_number: "(2024)黑0722执300号之一".into(),
+            court_name: "嘉荫县人民法院".into(),
+            debtor_name: "徐敏".into(),
+            debtor_id_number: "23072219851102174X".into(),
+            filed_on: Some(day(2024, 1, 10)),
+            terminated_on: Some(day(2024, 6, 20)),
+            unpaid_fen: 1_595_750,
+            revoked: false,
+        }
+    }
+
+    fn rules(v: &[Violation]) -> Vec<(&'static str, &'static str)> {
+        v.iter().map(|v| (v.field, v.rule)).collect()
+    }
+
+    #[test]
+    fn normalize_trims_and_uppercases_x() {
+        assert_eq!(
+            normalize_id_number(" 34052419800101001x\t"),
+            "34052419800101001X"
+        );
+        assert_eq!(
+            normalize_id_number("\u{3000}230722198508195646\u{3000}"),
+            "230722198508195646"
+        );
+    }
+
+    #[test]
+    fn months_end_on_the_same_day_or_the_month_end() {
+        assert_eq!(add_months(day(2024, 11, 30), 3), day(2025, 2, 28));
+        assert_eq!(add_months(day(2024, 1, 31), 1), day(2024, 2, 29));
+        assert_eq!(add_months(day(2024, 1, 10), 3), day(2024, 4, 10));
+        assert_eq!(add_months(day(2024, 1, 10), 0), day(2024, 1, 10));
+        assert_eq!(add_months(day(2024, 12, 15), 14), day(2026, 2, 15));
+        assert_eq!(sub_months(day(2025, 5, 31), 3), day(2025, 2, 28));
+        assert_eq!(sub_months(day(2024, 3, 31), 1), day(2024, 2, 29));
+        assert_eq!(sub_months(day(2025, 1, 15), 13), day(2023, 12, 15));
+        assert_eq!(add_months(NaiveDate::MAX, 1), NaiveDate::MAX);
+        assert_eq!(sub_months(NaiveDate::MIN, 1), NaiveDate::MIN);
+    }
+
+    #[test]
+    fn sample_rulings_are_admitted_but_the_last() {
+        assert!(validate(&ruling(), today()).is_empty());
+        let samples = [
+            ("230722197502185342", (2024, 2, 10), (2024, 7, 20)),
+            ("230722196209282368", (2024, 3, 10), (2024, 8, 20)),
+            ("230722199710212922", (2024, 4, 10), (2024, 9, 20)),
+            ("230722198008195646", (2024, 5, 10), (2024, 10, 20)),
+            ("230722198805201746", (2024, 6, 10), (2024, 11, 20)),
+        ];
+        for (id, f, t) in samples {
+            let r = RulingDraft {
+                debtor_id_number: id.into(),
+                filed_on: Some(day(f.0, f.1, f.2)),
+                terminated_on: Some(day(t.0, t.1, t.2)),
+                ..ruling()
+            };
+            assert!(validate(&r, today()).is_empty(), "{id}");
+        }
+        // The sample's last ruling: filed 2025-03-01, terminated 2025-04-15.
+        let last = RulingDraft {
+            ruling_number: "(2025)黑0722执88号之一".into(),
+            debtor_name: "朱芳".into(),
+            debtor_id_number: "230722196409199083".into(),
+            filed_on: Some(day(2025, 3, 1)),
+            terminated_on: Some(day(2025, 4, 15)),
+            unpaid_fen: 500_000,
+            ..ruling()
+        };
+        let v = validate(&last, today());
+        assert_eq!(
+            rules(&v),
+            [(field::TERMINATED_ON, rule::RULING_THREE_MONTHS)]
+        );
+        assert!(v[0].description.contains("2025-06-01"));
+        assert!(v[0].description.contains("517"));
+    }
+
+    #[test]
+    fn three_months_boundary() {
+        let with = |f: NaiveDate, t: NaiveDate| RulingDraft {
+            filed_on: Some(f),
+            terminated_on: Some(t),
+            ..ruling()
+        };
+        let refused = |r: &RulingDraft| rules(&validate(r, today()));
+        let three = [(field::TERMINATED_ON, rule::RULING_THREE_MONTHS)];
+        assert_eq!(refused(&with(day(2024, 1, 10), day(2024, 4, 9))), three);
+        assert!(refused(&with(day(2024, 1, 10), day(2024, 4, 10))).is_empty());
+        // Month end: 2024-11-30 + 3 months is 2025-02-28.
+        assert!(refused(&with(day(2024, 11, 30), day(2025, 2, 28))).is_empty());
+        assert_eq!(refused(&with(day(2024, 11, 30), day(2025, 2, 27))), three);
+        // Same day: reported as too early, not as out of order.
+        assert_eq!(refused(&with(day(2024, 11, 30), day(2024, 11, 30))), three);
+    }
+
+    #[test]
+    fn dates_required_not_future_and_ordered() {
+        let r = RulingDraft {
+            filed_on: None,
+            terminated_on: None,
+            ..ruling()
+        };
+        assert_eq!(
+            rules(&validate(&r, today())),
+            [
+                (field::ENFORCEMENT_FILED_ON, rule::REQUIRED),
+                (field::TERMINATED_ON, rule::REQUIRED)
+            ]
+        );
+        let r = RulingDraft {
+            filed_on: Some(day(2025, 7, 1)),
+            terminated_on: Some(day(2025, 10, 1)),
+            ..ruling()
+        };
+        assert_eq!(
+            rules(&validate(&r, today())),
+            [
+                (field::ENFORCEMENT_FILED_ON, rule::DATE_FUTURE),
+                (field::TERMINATED_ON, rule::DATE_FUTURE)
+            ]
+        );
+        // Today itself is not in the future.
+        let r = RulingDraft {
+            filed_on: Some(day(2025, 3, 30)),
+            terminated_on: Some(today()),
+            ..ruling()
+        };
+        assert!(validate(&r, today()).is_empty());
+        let r = RulingDraft {
+            filed_on: Some(day(2024, 6, 20)),
+            terminated_on: Some(day(2024, 1, 10)),
+            ..ruling()
+        };
+        assert_eq!(
+            rules(&validate(&r, today())),
+            [(field::TERMINATED_ON, rule::DATE_ORDER)]
+        );
+    }
+
+    #[test]
+    fn text_fields_required_and_bounded_without_echo() {
+        let long = "长".repeat(65);
+        let r = RulingDraft {
+            ruling_number: " ".into(),
+            court_name: long.clone(),
+            debtor_name: "\u{3000}".into(),
+            debtor_id_number: String::new(),
+            ..ruling()
+        };
+        let v = validate(&r, today());
+        assert_eq!(
+            rules(&v),
+            [
+                (field::RULING_NUMBER, rule::REQUIRED),
+                (field::COURT, rule::MAX_LENGTH),
+                (field::DEBTOR_NAME, rule::REQUIRED),
+                (field::DEBTOR_ID_NUMBER, rule::REQUIRED),
+            ]
+        );
+        assert!(!v[1].description.contains("长长"));
+        // Exactly 64 characters is within the limit.
+        let r = RulingDraft {
+            ruling_number: "号".repeat(64),
+            debtor_name: "名".repeat(64),
+            court_name: "院".repeat(64),
+            ..ruling()
+        };
+        assert!(validate(&r, today()).is_empty());
+    }
+
+    #[test]
+    fn id_number_rules_and_masking() {
+        let check = |id: &str| {
+            rules(&validate(
+                &RulingDraft {
+                    debtor_id_number: id.into(),
+                    ..ruling()
+                },
+                today(),
+            ))
+        };
+        let id = |r| [(field::DEBTOR_ID_NUMBER, r)];
+        assert!(check(" 23072219851102174x ").is_empty());
+        assert!(check("34052419800101001X").is_empty());
+        assert_eq!(check("2307221985110217"), id(rule::ID_NUMBER_LENGTH));
+        assert_eq!(check("身份证"), id(rule::ID_NUMBER_LENGTH));
+        assert_eq!(check("91230722MA1B2C3D4E"), id(rule::ID_NUMBER_NON_DIGIT));
+        assert_eq!(check("23072219851102174A"), id(rule::ID_NUMBER_NON_DIGIT));
+        assert_eq!(
+            check("２３０７２２１９８５１１０２１７４X"),
+            id(rule::ID_NUMBER_NON_DIGIT)
+        );
+        assert_eq!(check("230722199902300011"), id(rule::ID_NUMBER_BIRTH_DATE));
+        assert_eq!(
+            check("230722198511021740"),
+            id(rule::ID_NUMBER_CHECK_CHARACTER)
+        );
+
+        let v = validate(
+            &RulingDraft {
+                debtor_id_number: "230722198511021740".into(),
+                ..ruling()
+            },
+            today(),
+        );
+        assert!(v[0].description.contains("230722********1740"));
+        assert!(!v[0].description.contains("230722198511021740"));
+        assert!(v[0].description.contains("X"));
+    }
+
+    #[test]
+    fn negative_unpaid_is_refused_zero_admitted() {
+        let r = RulingDraft {
+            unpaid_fen: -1,
+            ..ruling()
+        };
+        assert_eq!(
+            rules(&validate(&r, today())),
+            [(field::UNPAID_FEN, rule::AMOUNT_NEGATIVE)]
+        );
+        let r = RulingDraft {
+            unpaid_fen: 0,
+            ..ruling()
+        };
+        assert!(validate(&r, today()).is_empty());
+    }
+
+    #[test]
+    fn compare_reimports() {
+        let stored = ruling().normalized();
+        assert_eq!(compare_stored(None, &ruling()), Comparison::New);
+        assert_eq!(compare(&stored, &ruling()), Comparison::Identical);
+        // Normalization: spaces and a lower-case x are no change.
+        let spaced = RulingDraft {
+            debtor_id_number: " 23072219851102174x".into(),
+            ruling_number: "(2024)黑0722执300号之一 ".into(),
+            ..ruling()
+        };
+        assert_eq!(compare(&stored, &spaced), Comparison::Identical);
+        let updated = RulingDraft {
+            terminated_on: Some(day(2024, 6, 21)),
+            unpaid_fen: 1,
+            revoked: true,
+            ..ruling()
+        };
+        assert_eq!(
+            compare(&stored, &updated),
+            Comparison::Changed(vec![field::TERMINATED_ON, field::UNPAID_FEN, field::STATUS])
+        );
+        assert_eq!(contradicts(&stored, &updated), None);
+        // A revoked ruling re-exported as standing stays revoked: no change.
+        let revoked = RulingDraft {
+            revoked: true,
+            ..stored.clone()
+        };
+        assert_eq!(compare(&revoked, &ruling()), Comparison::Identical);
+    }
+
+    #[test]
+    fn contradicting_rows_are_refused() {
+        let stored = ruling();
+        let other_debtor = RulingDraft {
+            debtor_id_number: "230722197502185342".into(),
+            ..ruling()
+        };
+        let v = contradicts(&stored, &other_debtor).expect("contradicts");
+        assert_eq!(v.rule, rule::RULING_CONTRADICTS_STORED);
+        assert_eq!(v.field, field::DEBTOR_ID_NUMBER);
+        assert!(v.description.contains("230722********174X"));
+        assert!(v.description.contains("230722********5342"));
+        assert!(!v.description.contains("230722197502185342"));
+
+        let other_filing = RulingDraft {
+            filed_on: Some(day(2024, 1, 11)),
+            ..ruling()
+        };
+        let v = contradicts(&stored, &other_filing).expect("contradicts");
+        assert_eq!(v.field, field::ENFORCEMENT_FILED_ON);
+        assert!(v.description.contains("2024-01-10") && v.description.contains("2024-01-11"));
+
+        let other_court = RulingDraft {
+            court_name: "伊春市中级人民法院".into(),
+            debtor_name: "徐 明".into(),
+            ..ruling()
+        };
+        let v = contradicts(&stored, &other_court).expect("contradicts");
+        assert_eq!(v.field, field::COURT);
+        assert!(v.description.contains("被执行人姓名"));
+
+        // The same ID typed differently, a name with a space: no contradiction.
+        let same = RulingDraft {
+            debtor_id_number: "23072219851102174x ".into(),
+            debtor_name: "徐 敏".into(),
+            ..ruling()
+        };
+        assert_eq!(contradicts(&stored, &same), None);
+    }
+
+    #[test]
+    fn revoked_stays_revoked() {
+        assert!(merge_revoked(true, false));
+        assert!(merge_revoked(false, true));
+        assert!(merge_revoked(true, true));
+        assert!(!merge_revoked(false, false));
+    }
+
+    #[test]
+    fn names_agree_ignoring_spaces_and_dots() {
+        assert_eq!(
+            name_agreement("徐敏", " 徐 敏\u{3000}"),
+            NameAgreement::Same
+        );
+        assert_eq!(
+            name_agreement("阿依古丽·买买提", "阿依古丽•买买提"),
+            NameAgreement::Same
+        );
+        assert_eq!(
+            name_agreement("阿依古丽·买买提", "阿依古丽买买提"),
+            NameAgreement::Same
+        );
+        assert_eq!(name_agreement("徐敏", "徐明"), NameAgreement::Differs);
+        assert_eq!(name_agreement("徐敏", ""), NameAgreement::Differs);
+    }
+
+    #[test]
+    fn recency_window() {
+        let today = day(2025, 5, 31);
+        assert!(within_window(day(2000, 1, 1), today, None));
+        assert!(within_window(day(2025, 2, 28), today, Some(3)));
+        assert!(!within_window(day(2025, 2, 27), today, Some(3)));
+        assert!(within_window(day(2024, 5, 31), today, Some(12)));
+        assert!(!within_window(day(2024, 5, 30), today, Some(12)));
+        assert_eq!(window_start(today, None), None);
+        assert_eq!(window_start(today, Some(3)), Some(day(2025, 2, 28)));
+    }
+
+    #[test]
+    fn yuan_parsed_exactly() {
+        assert_eq!(parse_yuan_to_fen("15957.50"), Ok(1_595_750));
+        assert_eq!(parse_yuan_to_fen(" 4866.89 "), Ok(486_689));
+        assert_eq!(parse_yuan_to_fen("5000.00"), Ok(500_000));
+        assert_eq!(parse_yuan_to_fen("5000"), Ok(500_000));
+        assert_eq!(parse_yuan_to_fen("0.1"), Ok(10));
+        assert_eq!(parse_yuan_to_fen("0.01"), Ok(1));
+        assert_eq!(parse_yuan_to_fen("100,000.01"), Ok(10_000_001));
+        assert_eq!(parse_yuan_to_fen("1,234,567"), Ok(123_456_700));
+        assert_eq!(parse_yuan_to_fen("-12.30"), Ok(-1_230));
+        // 0.1 + 0.2 style float errors cannot happen.
+        assert_eq!(parse_yuan_to_fen("1.15"), Ok(115));
+        assert_eq!(
+            parse_yuan_to_fen("999999999999999.99"),
+            Ok(99_999_999_999_999_999)
+        );
+        for bad in [
+            "",
+            " ",
+            "1.234",
+            "1.",
+            ".5",
+            "1,23",
+            "12,345,67",
+            ",123",
+            "1,2345",
+            "abc",
+            "1e3",
+            "¥100",
+            "+1",
+            "--1",
+            "1.-5",
+            "１００",
+            "1 000",
+            "1000000000000000",
+        ] {
+            assert!(parse_yuan_to_fen(bad).is_err(), "{bad:?}");
+        }
+        let e = parse_yuan_to_fen(&"9".repeat(10_000)).expect_err("too large");
+        assert!(e.chars().count() < 200);
+    }
+
+    #[test]
+    fn status_words() {
+        assert_eq!(parse_status("终本"), Some(false));
+        assert_eq!(parse_status(" standing "), Some(false));
+        assert_eq!(parse_status("STANDING"), Some(false));
+        assert_eq!(parse_status("已恢复执行"), Some(true));
+        assert_eq!(parse_status("恢复执行"), Some(true));
+        assert_eq!(parse_status("Revoked"), Some(true));
+        assert_eq!(parse_status(""), None);
+        assert_eq!(parse_status("执行中"), None);
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_id("23072219851102174X"), "230722********174X");
+        assert_eq!(mask_id("123"), "********");
+        assert_eq!(mask_id("1234567890123"), "123456********0123");
+    }
+}
