@@ -1,0 +1,709 @@
+//! The pre-check with intake, both over real gRPC on ephemeral ports, each on a fresh
+//! database: SQLite by default, PostgreSQL when `SIEVE_TEST_DATABASE=postgres`.
+
+use std::time::Duration;
+
+use sieve_bad_debt_check::domain::ruling::check_character;
+use sieve_kernel::Settings;
+use sieve_kernel::db::Target;
+use sieve_proto::bad_debt_check::v1 as bdc;
+use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
+use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;
+use sieve_proto::common::v1::{
+    Claim, Court, Date, Debtor, DebtorKind, ProductType, RowOutcome, Stage,
+};
+use sieve_proto::intake::v1 as intake;
+use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+type Stop = (oneshot::Sender<()>, tokio::task::JoinHandle<()>);
+
+async fn stop(s: Stop) {
+    let _ = s.0.send(());
+    let _ = s.1.await;
+}
+
+fn settings(data_dir: &std::path::Path) -> Settings {
+    let mut s = Settings::defaults().expect("defaults");
+    s.server.shutdown_grace_secs = 2;
+    s.outbox.poll_interval_ms = 50;
+    s.outbox.base_backoff_ms = 50;
+    s.outbox.max_backoff_secs = 1;
+    s.database.data_dir = data_dir.to_path_buf();
+    s
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join("sieve-tests").join(uuid_like());
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "bdc-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        chrono_ms()
+    )
+}
+
+fn chrono_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+async fn start_intake(
+    s: &Settings,
+    target: &Target,
+    port: u16,
+    bdc_url: Option<String>,
+) -> (std::net::SocketAddr, Stop) {
+    let mut app = sieve_intake::Application::build(s, target, sieve_kernel::clock::system(), port)
+        .await
+        .unwrap();
+    if let Some(url) = bdc_url {
+        app = app.deliver_to_bad_debt_check(&url).unwrap();
+    }
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, (tx, task))
+}
+
+async fn start_bdc(
+    s: &Settings,
+    target: &Target,
+    intake_url: &str,
+) -> (std::net::SocketAddr, Stop) {
+    let app = sieve_bad_debt_check::Application::build(
+        s,
+        target,
+        sieve_kernel::clock::system(),
+        0,
+        intake_url,
+    )
+    .await
+    .unwrap();
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, (tx, task))
+}
+
+/// Intake and the pre-check wired to each other, as `sieve up` does.
+struct Suite {
+    intake: IntakeServiceClient<Channel>,
+    registry: RegistryServiceClient<Channel>,
+    pre_check: PreCheckServiceClient<Channel>,
+    stops: Vec<Stop>,
+}
+
+impl Suite {
+    async fn start() -> Suite {
+        sieve_kernel::telemetry::init_for_tests();
+        let s = settings(&temp_dir());
+        // Intake binds first; the pre-check learns its address, then intake learns the pre-check's.
+        let intake_target = sieve_kernel::db::testing::fresh_target("intake");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let intake_port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let (bdc_addr, bdc_stop) = start_bdc(
+            &s,
+            &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
+            &format!("http://127.0.0.1:{intake_port}"),
+        )
+        .await;
+        let (intake_addr, intake_stop) = start_intake(
+            &s,
+            &intake_target,
+            intake_port,
+            Some(format!("http://{bdc_addr}")),
+        )
+        .await;
+        Suite {
+            intake: IntakeServiceClient::new(channel(intake_addr)),
+            registry: RegistryServiceClient::new(channel(bdc_addr)),
+            pre_check: PreCheckServiceClient::new(channel(bdc_addr)),
+            stops: vec![intake_stop, bdc_stop],
+        }
+    }
+
+    async fn stop(self) {
+        for s in self.stops {
+            stop(s).await;
+        }
+    }
+}
+
+/// A valid resident ID of 230722 whose check character is `want` (or any when None).
+fn id_number(seed: u32, want: Option<char>) -> String {
+    for seq in 0..1000 {
+        let first17 = format!(
+            "230722{:08}{:03}",
+            19700101 + (seed % 28) + (seed / 28 % 12) * 100,
+            (seed * 7 + seq) % 1000
+        );
+        let check = check_character(&first17).unwrap();
+        if want.is_none_or(|w| w == check) {
+            return format!("{first17}{check}");
+        }
+    }
+    panic!("no ID with check character {want:?}");
+}
+
+fn date(y: i32, m: i32, d: i32) -> Option<Date> {
+    Some(Date {
+        year: y,
+        month: m,
+        day: d,
+    })
+}
+
+fn ruling(number: &str, name: &str, id: &str, revoked: bool) -> bdc::RulingInput {
+    bdc::RulingInput {
+        ruling_number: number.into(),
+        court: Some(Court {
+            code: "黑0722".into(),
+            name: "嘉荫县人民法院".into(),
+        }),
+        debtor_name: name.into(),
+        debtor_id_number: id.into(),
+        enforcement_filed_on: date(2024, 1, 10),
+        terminated_on: date(2024, 6, 20),
+        unpaid_fen: 1_595_750,
+        status: if revoked {
+            bdc::RulingStatus::Revoked
+        } else {
+            bdc::RulingStatus::Standing
+        } as i32,
+        row: 0,
+    }
+}
+
+async fn import(
+    s: &mut Suite,
+    request_id: &str,
+    rulings: Vec<bdc::RulingInput>,
+) -> bdc::ImportRulingsResponse {
+    let header = bdc::ImportRulingsRequest {
+        item: Some(bdc::import_rulings_request::Item::Header(
+            bdc::ImportHeader {
+                request_id: request_id.into(),
+                source_court: Some(Court {
+                    code: "黑0722".into(),
+                    name: "嘉荫县人民法院".into(),
+                }),
+                expected_rulings: rulings.len() as i64,
+                label: "test".into(),
+            },
+        )),
+    };
+    let chunk = bdc::ImportRulingsRequest {
+        item: Some(bdc::import_rulings_request::Item::Chunk(bdc::RulingChunk {
+            rulings,
+        })),
+    };
+    s.registry
+        .import_rulings(tokio_stream::iter(vec![header, chunk]))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn case(i: usize, name: &str, id: &str) -> intake::CaseInput {
+    intake::CaseInput {
+        bank_case_ref: format!("BDC-{i:04}"),
+        product: ProductType::CreditCard as i32,
+        debtor: Some(Debtor {
+            kind: DebtorKind::NaturalPerson as i32,
+            name: name.into(),
+            id_number: id.into(),
+            phone: "13917784483".into(),
+            address: "黑龙江省伊春市嘉荫县朝阳镇1号".into(),
+            division_code: "230722".into(),
+        }),
+        contract_amount_fen: 0,
+        claim: Some(Claim {
+            principal_fen: 3_267_620,
+            interest_fen: 45_061,
+            penalty_fen: 56_838,
+            fees_fen: 0,
+            total_fen: 0,
+        }),
+        contract_ref: format!("HT{i:06}"),
+        contract_names_court: false,
+        row: 0,
+    }
+}
+
+async fn submit(s: &mut Suite, cases: Vec<intake::CaseInput>) -> (String, Vec<String>) {
+    let bank = s
+        .intake
+        .register_bank(intake::RegisterBankRequest {
+            code: "JYRCB".into(),
+            name: "嘉荫农村商业银行".into(),
+            callback_phone: "0458-6123456".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bank
+        .unwrap()
+        .bank_id;
+    let res = s
+        .intake
+        .submit_cases(intake::SubmitCasesRequest {
+            bank_id: bank.clone(),
+            request_id: "b1".into(),
+            cases,
+            label: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (bank, res.rows.into_iter().map(|r| r.case_id).collect())
+}
+
+async fn stage_of(client: &mut IntakeServiceClient<Channel>, case_id: &str) -> i32 {
+    client
+        .get_case(intake::GetCaseRequest {
+            case_id: case_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap()
+        .stage
+}
+
+/// Waits until every case has left BAD_DEBT_CHECK (the relays run on their own).
+async fn settled(
+    client: &mut IntakeServiceClient<Channel>,
+    case_ids: &[String],
+    from: Stage,
+) -> Vec<i32> {
+    for _ in 0..600 {
+        let mut stages = Vec::new();
+        for id in case_ids {
+            stages.push(stage_of(client, id).await);
+        }
+        if stages.iter().all(|s| *s != from as i32) {
+            return stages;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("cases did not leave {from:?} within 30 s");
+}
+
+#[tokio::test]
+async fn the_registry_refuses_what_it_must_and_reimport_changes_nothing() {
+    let mut s = Suite::start().await;
+    let a = id_number(1, None);
+    let b = id_number(2, None);
+    let mut too_soon = ruling("(2025)黑0722执88号之一", "朱芳", &id_number(3, None), false);
+    too_soon.enforcement_filed_on = date(2025, 3, 1);
+    too_soon.terminated_on = date(2025, 4, 15);
+    let rulings = vec![
+        ruling("(2024)黑0722执300号之一", "徐敏", &a, false),
+        ruling("(2024)黑0722执305号之一", "林洋", &b, true),
+        too_soon,
+    ];
+    let first = import(&mut s, "r1", rulings.clone()).await;
+    let summary = first.ruling_import.unwrap();
+    assert_eq!((summary.added_rulings, summary.refused_rulings), (2, 1));
+    assert_eq!(first.refusals.len(), 1);
+    assert_eq!(
+        (first.refusals[0].row, first.refusals[0].rule.as_str()),
+        (3, "ruling.three_months")
+    );
+
+    // The same key: the first answer. Another key: every ruling unchanged, nothing added.
+    let replay = import(&mut s, "r1", rulings.clone()).await;
+    assert!(replay.replayed);
+    let again = import(&mut s, "r2", rulings).await.ruling_import.unwrap();
+    assert_eq!(
+        (
+            again.added_rulings,
+            again.updated_rulings,
+            again.unchanged_rulings,
+            again.refused_rulings
+        ),
+        (0, 0, 2, 1)
+    );
+
+    // A row naming another debtor under a stored number is refused, not overwritten.
+    let contradicting = import(
+        &mut s,
+        "r3",
+        vec![ruling(
+            "(2024)黑0722执300号之一",
+            "徐敏",
+            &id_number(9, None),
+            false,
+        )],
+    )
+    .await;
+    assert_eq!(contradicting.refusals[0].rule, "ruling.contradicts_stored");
+    let stored = s
+        .registry
+        .get_ruling(bdc::GetRulingRequest {
+            key: Some(bdc::get_ruling_request::Key::RulingNumber(
+                "(2024)黑0722执300号之一".into(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ruling
+        .unwrap();
+    assert_eq!(stored.debtor_id_number, a);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn cases_are_matched_by_normalized_id_and_standing_rulings_only() {
+    let mut s = Suite::start().await;
+    let with_x = id_number(11, Some('X'));
+    let revoked = id_number(12, None);
+    let namesake = id_number(13, None);
+    import(
+        &mut s,
+        "r",
+        vec![
+            ruling("(2024)黑0722执310号之一", "徐敏", &with_x, false),
+            ruling("(2024)黑0722执311号之一", "林洋", &revoked, true),
+            ruling("(2024)黑0722执312号之一", "王芳", &namesake, false),
+        ],
+    )
+    .await;
+    let lower_x = format!(" {} ", with_x.to_lowercase());
+    let (_, ids) = submit(
+        &mut s,
+        vec![
+            case(1, "徐敏", &lower_x), // lowercase x, spaces: still the same person
+            case(2, "林洋", &revoked), // enforcement resumed: no match
+            case(3, "王芳", &id_number(14, None)), // same name, another ID: no match
+        ],
+    )
+    .await;
+    let stages = settled(&mut s.intake, &ids, Stage::BadDebtCheck).await;
+    assert_eq!(
+        stages,
+        vec![
+            Stage::Certifiable as i32,
+            Stage::Preservation as i32,
+            Stage::Preservation as i32
+        ]
+    );
+    let check = s
+        .pre_check
+        .get_check(bdc::GetCheckRequest {
+            key: Some(bdc::get_check_request::Key::CaseId(ids[0].clone())),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .check
+        .unwrap();
+    assert_eq!(check.matches.len(), 1);
+    assert_eq!(check.matches[0].ruling_number, "(2024)黑0722执310号之一");
+    let timeline = s
+        .intake
+        .get_timeline(intake::GetTimelineRequest {
+            case_id: ids[0].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(
+        timeline
+            .last()
+            .unwrap()
+            .reason
+            .contains("(2024)黑0722执310号之一")
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn certificates_are_signed_verifiable_and_close_the_case() {
+    let mut s = Suite::start().await;
+    let id = id_number(21, None);
+    import(
+        &mut s,
+        "r",
+        vec![ruling("(2024)黑0722执320号之一", "杨秀英", &id, false)],
+    )
+    .await;
+    let (bank, ids) = submit(
+        &mut s,
+        vec![
+            case(1, "杨秀英", &id),
+            case(2, "李强", &id_number(22, None)),
+        ],
+    )
+    .await;
+    settled(&mut s.intake, &ids, Stage::BadDebtCheck).await;
+
+    let apply = |case_ids: Vec<String>| bdc::ApplyCertificatesRequest {
+        request_id: "a1".into(),
+        bank_id: bank.clone(),
+        case_ids,
+    };
+    let res = s
+        .pre_check
+        .apply_certificates(apply(ids.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(res.rows[0].outcome, RowOutcome::Accepted as i32);
+    assert_eq!(res.rows[1].outcome, RowOutcome::Refused as i32);
+    assert_eq!(res.rows[1].refusals[0].rule, "pre_check.no_match");
+    let cert = res.rows[0].certificate.clone().unwrap();
+    assert!(
+        cert.certificate_number.contains("黑0722预查废第000001号"),
+        "{}",
+        cert.certificate_number
+    );
+    assert_eq!(
+        cert.ruling_numbers,
+        vec!["(2024)黑0722执320号之一".to_string()]
+    );
+    assert_eq!(cert.bank_name, "嘉荫农村商业银行");
+
+    // Applying again answers with the same certificate.
+    let again = s
+        .pre_check
+        .apply_certificates(apply(vec![ids[0].clone()]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.rows[0].outcome, RowOutcome::Existing as i32);
+    assert_eq!(
+        again.rows[0]
+            .certificate
+            .as_ref()
+            .unwrap()
+            .certificate_number,
+        cert.certificate_number
+    );
+
+    let stages = settled(&mut s.intake, &ids[..1], Stage::Certifiable).await;
+    assert_eq!(stages, vec![Stage::Certified as i32]);
+
+    let sig = cert.signature.clone().unwrap();
+    let verify = |content: Vec<u8>, signature: Vec<u8>| bdc::VerifyCertificateRequest {
+        certificate_number: cert.certificate_number.clone(),
+        content,
+        signature,
+        key_id: sig.key_id.clone(),
+    };
+    let ok = s
+        .pre_check
+        .verify_certificate(verify(
+            cert.canonical_content.clone(),
+            sig.signature.clone(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(ok.genuine && ok.unaltered && !ok.revoked, "{ok:?}");
+
+    // A claim raised by one digit on the holder's copy: not what was signed, and named.
+    let text = String::from_utf8(cert.canonical_content.clone()).unwrap();
+    let tampered = text.replacen("3267620", "9267620", 1).into_bytes();
+    assert_ne!(tampered, cert.canonical_content);
+    let bad = s
+        .pre_check
+        .verify_certificate(verify(tampered, sig.signature.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!bad.genuine && !bad.unaltered, "{bad:?}");
+    assert!(
+        bad.altered_fields.iter().any(|f| f.contains("principal")),
+        "{:?}",
+        bad.altered_fields
+    );
+    let mut forged = sig.signature.clone();
+    forged[0] ^= 1;
+    let bad = s
+        .pre_check
+        .verify_certificate(verify(cert.canonical_content.clone(), forged))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!bad.genuine, "{bad:?}");
+
+    let doc = s
+        .pre_check
+        .get_certificate_document(bdc::GetCertificateDocumentRequest {
+            key: Some(
+                bdc::get_certificate_document_request::Key::CertificateNumber(
+                    cert.certificate_number.clone(),
+                ),
+            ),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(doc.html.contains(&cert.certificate_number) && doc.html.contains("<svg"));
+
+    // Enforcement resumed: the certificate no longer stands.
+    let revoked = s
+        .registry
+        .revoke_ruling(bdc::RevokeRulingRequest {
+            request_id: "rv".into(),
+            ruling_number: "(2024)黑0722执320号之一".into(),
+            reason: "found property".into(),
+            resumed_case_number: "(2026)黑0722执恢1号".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        revoked.revoked_certificate_numbers,
+        vec![cert.certificate_number.clone()]
+    );
+    let after = s
+        .pre_check
+        .verify_certificate(verify(
+            cert.canonical_content.clone(),
+            sig.signature.clone(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        after.genuine && after.unaltered && after.revoked,
+        "{after:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
+    sieve_kernel::telemetry::init_for_tests();
+    let s = settings(&temp_dir());
+    let intake_target = sieve_kernel::db::testing::fresh_target("intake");
+    let (intake_addr, intake_stop) = start_intake(&s, &intake_target, 0, None).await;
+    let mut intake_client = IntakeServiceClient::new(channel(intake_addr));
+    let bank = intake_client
+        .register_bank(intake::RegisterBankRequest {
+            code: "JYRCB".into(),
+            name: "嘉荫农村商业银行".into(),
+            callback_phone: "0458-6123456".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bank
+        .unwrap()
+        .bank_id;
+    let cases: Vec<intake::CaseInput> = (0..50)
+        .map(|i| case(i, "张三", &id_number(100 + i as u32, None)))
+        .collect();
+    let ids: Vec<String> = intake_client
+        .submit_cases(intake::SubmitCasesRequest {
+            bank_id: bank,
+            request_id: "b".into(),
+            cases,
+            label: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rows
+        .into_iter()
+        .map(|r| r.case_id)
+        .collect();
+    let summaries: Vec<_> = {
+        let mut out = Vec::new();
+        for id in &ids {
+            let c = intake_client
+                .get_case(intake::GetCaseRequest {
+                    case_id: id.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .case
+                .unwrap();
+            out.push(sieve_proto::common::v1::CaseSummary {
+                case_ref: Some(sieve_proto::common::v1::CaseRef {
+                    case_id: c.case_id,
+                    bank_id: c.bank_id,
+                    bank_case_ref: c.bank_case_ref,
+                }),
+                product: c.product,
+                debtor: c.debtor,
+                claim: c.claim,
+                contract_ref: c.contract_ref,
+            });
+        }
+        out
+    };
+    stop(intake_stop).await;
+
+    // The pre-check works while intake is down; its outcomes wait in its outbox.
+    let (bdc_addr, bdc_stop) = start_bdc(
+        &s,
+        &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
+        &format!("http://{intake_addr}"),
+    )
+    .await;
+    let mut pre_check = PreCheckServiceClient::new(channel(bdc_addr));
+    let rows = pre_check
+        .check_cases(bdc::CheckCasesRequest {
+            request_id: "c".into(),
+            cases: summaries.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    assert_eq!(rows.len(), 50);
+    // A redelivered request is answered from the first check.
+    let replay = pre_check
+        .check_cases(bdc::CheckCasesRequest {
+            request_id: "c".into(),
+            cases: summaries,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(replay.replayed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (_, intake_stop) = start_intake(&s, &intake_target, intake_addr.port(), None).await;
+    let stages = settled(&mut intake_client, &ids, Stage::BadDebtCheck).await;
+    assert!(stages.iter().all(|s| *s == Stage::Preservation as i32));
+    stop(bdc_stop).await;
+    stop(intake_stop).await;
+}
