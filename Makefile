@@ -38,6 +38,7 @@ lint:
 ## Benchmarks (release build): figures go to BENCHMARKS.md.
 bench:
 	$(CARGO) bench -p sieve-intake --bench submit_batch
+	$(CARGO) bench -p sieve-bad-debt-check --bench match_cases
 
 demo:
 	$(CARGO) run -p sieve-cli --bin sieve -- demo --cases 1000
