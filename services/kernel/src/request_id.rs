@@ -96,3 +96,59 @@ pub fn propagate(mut req: tonic::Request<()>) -> Result<tonic::Request<()>, toni
     }
     Ok(req)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_current_id_travels_to_outgoing_calls() {
+        let outgoing = scope("req-42".into(), async {
+            propagate(tonic::Request::new(()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(outgoing.metadata().get(HEADER).unwrap(), "req-42");
+        // Outside a call nothing is made up.
+        let bare = propagate(tonic::Request::new(())).unwrap();
+        assert!(bare.metadata().get(HEADER).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_served_call_keeps_the_callers_id_and_answers_with_it() {
+        let settings = crate::Settings::defaults().unwrap().server;
+        let bound = crate::server::Server::new("test", &settings)
+            .bind("127.0.0.1", 0)
+            .await
+            .unwrap();
+        let addr = bound.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(bound.run_until(async {
+            let _ = stopped.await;
+        }));
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let mut request = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        });
+        request
+            .metadata_mut()
+            .insert(HEADER, "caller-7".parse().unwrap());
+        let response = health.check(request).await.unwrap();
+        assert_eq!(response.metadata().get(HEADER).unwrap(), "caller-7");
+        // Without one, the server makes one up and says which.
+        let response = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap();
+        assert!(!response.metadata().get(HEADER).unwrap().is_empty());
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+}
