@@ -226,3 +226,48 @@ pub fn channel(
         .tcp_nodelay(true)
         .connect_lazy())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_health::pb::health_check_response::ServingStatus as Status;
+
+    #[tokio::test]
+    async fn shutdown_reports_not_serving_then_drains_with_a_bounded_wait() {
+        let mut settings = crate::Settings::defaults().unwrap().server;
+        settings.shutdown_grace_secs = 1;
+        let bound = Server::new("test", &settings)
+            .bind("127.0.0.1", 0)
+            .await
+            .unwrap();
+        let addr = bound.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(bound.run_until(async {
+            let _ = stopped.await;
+        }));
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        // A watch is a call that never ends by itself: the drain must not wait for it forever.
+        let mut watch = health
+            .watch(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            watch.message().await.unwrap().unwrap().status,
+            Status::Serving as i32
+        );
+        let _ = stop.send(());
+        assert_eq!(
+            watch.message().await.unwrap().unwrap().status,
+            Status::NotServing as i32
+        );
+        task.await.unwrap().unwrap();
+    }
+}
