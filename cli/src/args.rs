@@ -35,8 +35,19 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Show a case and its timeline.
     Status(StatusArgs),
-    /// Generate synthetic cases and submit them through the gateway.
+    /// Generate synthetic cases (and registry rulings for some of their debtors) and submit
+    /// them through the gateway.
     Demo(DemoArgs),
+    /// The registry of terminated-enforcement rulings (终本) that the pre-check matches.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
+    /// Pre-check certificates (预查废证明): a bank applies, anyone verifies.
+    Certificates {
+        #[command(subcommand)]
+        command: CertificatesCommand,
+    },
     /// Print a development token for grpcurl and other clients.
     Token(TokenArgs),
 }
@@ -95,6 +106,66 @@ pub struct SubmitArgs {
     /// Cases per stream message.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub chunk: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Import the enforcement system's CSV export of rulings through the gateway (court).
+    Import(RegistryImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryImportArgs {
+    /// The export: .csv (UTF-8) with the columns 终本裁定文书号, 法院, 被执行人姓名,
+    /// 被执行人身份证号, 执行立案日期, 终本日期, 未履行金额, 状态 (or their English names).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    /// Idempotency key [default: derived from the file's SHA-256, so re-importing the same
+    /// file replays the first result]
+    #[arg(long = "request-id", value_name = "ID")]
+    pub request_id: Option<String>,
+    /// Rulings per stream message.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub chunk: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertificatesCommand {
+    /// Apply, as a bank, for the certificates of matched (CERTIFIABLE) cases and save each
+    /// one's printable page.
+    Apply(CertificatesApplyArgs),
+    /// Check a certificate page with the court: genuine, unaltered, still standing. Needs no
+    /// token.
+    Verify(CertificatesVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(id = "cases", required = true, multiple = false, args = ["all", "case_ids"])]
+pub struct CertificatesApplyArgs {
+    /// The applying bank's code (a registered bank).
+    #[arg(long = "bank", value_name = "CODE")]
+    pub bank: String,
+    /// Every case of the bank that is CERTIFIABLE now.
+    #[arg(long)]
+    pub all: bool,
+    /// The cases to apply for.
+    #[arg(value_name = "CASE_ID")]
+    pub case_ids: Vec<String>,
+    /// Where each certificate's page is written.
+    #[arg(long, value_name = "DIR", default_value = "certificates")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CertificatesVerifyArgs {
+    /// A certificate page as `sieve certificates apply` saved it (.html).
+    pub file: PathBuf,
+    /// The gateway's URL [default: http://127.0.0.1:<services.gateway_port>]
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -206,9 +277,71 @@ mod tests {
                 service: Service::Intake
             }
         ));
+        let cli = parse(&["serve", "bad-debt-check"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Serve {
+                service: Service::BadDebtCheck
+            }
+        ));
         assert!(cli.command.runs_services());
         assert!(parse(&["serve", "nothing"]).is_err());
         assert!(parse(&["serve"]).is_err());
+    }
+
+    #[test]
+    fn registry_and_certificates_commands() {
+        let cli = parse(&["registry", "import", "rulings.csv", "--chunk", "10"]).expect("parses");
+        let Command::Registry {
+            command: RegistryCommand::Import(a),
+        } = cli.command
+        else {
+            panic!("not registry import")
+        };
+        assert_eq!((a.file, a.chunk), (PathBuf::from("rulings.csv"), 10));
+        assert!(parse(&["registry", "import"]).is_err());
+
+        let cli = parse(&["certificates", "apply", "--bank", "JY-RCB", "--all"]).expect("parses");
+        let Command::Certificates {
+            command: CertificatesCommand::Apply(a),
+        } = cli.command
+        else {
+            panic!("not certificates apply")
+        };
+        assert!(a.all && a.case_ids.is_empty());
+        assert_eq!(a.out, PathBuf::from("certificates"));
+        let cli = parse(&[
+            "certificates",
+            "apply",
+            "--bank",
+            "JY-RCB",
+            "c1",
+            "c2",
+            "--out",
+            "/tmp/x",
+        ])
+        .expect("parses");
+        let Command::Certificates {
+            command: CertificatesCommand::Apply(a),
+        } = cli.command
+        else {
+            panic!("not certificates apply")
+        };
+        assert_eq!(a.case_ids, ["c1", "c2"]);
+        assert_eq!(a.out, PathBuf::from("/tmp/x"));
+        // Exactly one of --all and case ids; a bank.
+        assert!(parse(&["certificates", "apply", "--bank", "B"]).is_err());
+        assert!(parse(&["certificates", "apply", "--bank", "B", "--all", "c1"]).is_err());
+        assert!(parse(&["certificates", "apply", "--all"]).is_err());
+
+        let cli = parse(&["certificates", "verify", "c.html"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Certificates {
+                command: CertificatesCommand::Verify(_)
+            }
+        ));
+        assert!(!cli.command.runs_services());
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
         None => return Err(FileError::NoHeader),
         Some(record) => {
             let record = record.map_err(csv_error)?;
-            let line = record.position().map_or(1, |p| p.line());
+            let line = record.position().map_or(1, |p| record_line(text, p));
             (line, record.iter().map(str::to_owned).collect::<Vec<_>>())
         }
     };
@@ -207,7 +207,9 @@ pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
     let mut rows = Vec::new();
     for record in records {
         let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(header_line + 1, |p| p.line());
+        let line = record
+            .position()
+            .map_or(header_line + 1, |p| record_line(text, p));
         let row = line.saturating_sub(header_line);
         let cells: Vec<Cell> = record.iter().map(|s| Cell::Text(s.to_owned())).collect();
         if cells.iter().all(Cell::is_blank) {
@@ -221,7 +223,27 @@ pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
     Ok(BatchFile { rows })
 }
 
-fn utf8_error(bytes: &[u8], valid_up_to: usize) -> FileError {
+/// The line a CSV record is on. The reader places a record at the end of the one before, so
+/// empty lines it skipped in between would count as the record's own: they are stepped over.
+pub(crate) fn record_line(text: &str, position: &csv::Position) -> u64 {
+    let mut line = position.line();
+    let mut rest = usize::try_from(position.byte())
+        .ok()
+        .and_then(|b| text.get(b..))
+        .unwrap_or_default();
+    loop {
+        if let Some(r) = rest.strip_prefix("\r\n") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('\n').or_else(|| rest.strip_prefix('\r')) {
+            rest = r;
+        } else {
+            return line;
+        }
+        line += 1;
+    }
+}
+
+pub(crate) fn utf8_error(bytes: &[u8], valid_up_to: usize) -> FileError {
     let before = &bytes[..valid_up_to];
     let newlines = before.iter().filter(|&&b| b == b'\n').count();
     let line_start = before
@@ -235,7 +257,7 @@ fn utf8_error(bytes: &[u8], valid_up_to: usize) -> FileError {
     }
 }
 
-fn csv_error(e: csv::Error) -> FileError {
+pub(crate) fn csv_error(e: csv::Error) -> FileError {
     let line = e.position().map(|p| p.line());
     FileError::Csv {
         line,
@@ -963,6 +985,17 @@ mod tests {
             file.rows.iter().map(|r| r.row).collect::<Vec<_>>(),
             vec![1, 4]
         );
+        // A row right after empty lines is numbered by its own line, CRLF or LF.
+        let text = format!("{HEADER_ZH}\r\n{ROW_1}\r\n\r\n\r\n{ROW_1}\r\n{ROW_1}\n\n{ROW_1}\n");
+        let file = read_str(&text).expect("reads");
+        assert_eq!(
+            file.rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+            vec![1, 4, 5, 7]
+        );
+        // Empty lines before the header do not shift the numbering.
+        let text = format!("\n\n{HEADER_ZH}\n{ROW_1}\n");
+        let file = read_str(&text).expect("reads");
+        assert_eq!(file.rows.iter().map(|r| r.row).collect::<Vec<_>>(), vec![1]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use sieve_gateway::token::{self, Claims, Role, SigningKey};
 use sieve_kernel::Settings;
 use sieve_proto::gateway::v1::bank_api_service_client::BankApiServiceClient;
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
+use sieve_proto::gateway::v1::public_api_service_client::PublicApiServiceClient;
 use sieve_proto::gateway::v1::{
     CourtApiServiceListBanksRequest, CourtApiServiceRegisterBankRequest,
 };
@@ -53,6 +54,8 @@ impl tonic::service::Interceptor for Bearer {
 
 pub type BankClient = BankApiServiceClient<InterceptedService<Channel, Bearer>>;
 pub type CourtClient = CourtApiServiceClient<InterceptedService<Channel, Bearer>>;
+/// The door that needs no token.
+pub type PublicClient = PublicApiServiceClient<Channel>;
 
 /// A (lazily connected) channel to the gateway.
 #[derive(Debug, Clone)]
@@ -97,6 +100,13 @@ impl Gateway {
                 .max_decoding_message_size(self.max_message_bytes)
                 .max_encoding_message_size(self.max_message_bytes),
         )
+    }
+
+    /// Calls anyone may make, without a token.
+    pub fn public(&self) -> PublicClient {
+        PublicApiServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(self.max_message_bytes)
+            .max_encoding_message_size(self.max_message_bytes)
     }
 }
 
@@ -208,6 +218,28 @@ impl Credentials {
             token,
             bank: Some(registered),
         })
+    }
+
+    /// A token for the registered bank with `code`. A given bank token is used as it is (the
+    /// gateway takes the bank from it); a given court token, or none, looks the bank up and
+    /// mints a token for it. Unlike [`Credentials::bank_session`], nothing is registered.
+    pub async fn bank_token_for_code(
+        &self,
+        gateway: &Gateway,
+        code: &str,
+    ) -> Result<String, CliError> {
+        let court = match (&self.token, self.token_role()) {
+            (Some(t), Some(Role::Court)) => t.clone(),
+            (Some(t), _) => return Ok(t.clone()),
+            (None, _) => self.mint_court(Some(CALL_TOKEN_TTL))?,
+        };
+        let banks = list_banks(gateway, &court).await?;
+        let bank = banks.iter().find(|b| b.code == code).ok_or_else(|| {
+            CliError::Usage(format!(
+                "no bank with code {code} is registered; `sieve submit --bank {code}` registers it"
+            ))
+        })?;
+        self.mint_bank(&bank.bank_id, Some(CALL_TOKEN_TTL))
     }
 }
 

@@ -12,12 +12,15 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
+use sieve_proto::bad_debt_check::v1::{RulingInput, RulingStatus};
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::intake::v1::CaseInput;
+
+use crate::registry::{CourtSpec, date_pb};
 
 /// The court's district: Jiayin County.
 pub const DISTRICT: &str = "230722";
@@ -134,6 +137,89 @@ pub fn generate_at(n: usize, seed: u64, reference: NaiveDate) -> Vec<DemoCase> {
                 generator.apply(&mut input, flaw);
             }
             DemoCase { input, flaw }
+        })
+        .collect()
+}
+
+/// Share of the valid cases whose debtors get a standing ruling in the demo's registry, in
+/// percent: those cases should match and become CERTIFIABLE.
+pub const MATCHED_PERCENT: usize = 10;
+/// Share of the valid cases whose debtors get a revoked ruling (enforcement resumed): listed
+/// in the registry, yet they must not match.
+pub const REVOKED_PERCENT: usize = 1;
+
+/// A ruling of the demo's registry, for the debtor of case `row`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoRuling {
+    pub input: RulingInput,
+    /// The case of the same row.
+    pub case_row: i64,
+    /// Standing (终本): the case should match. Otherwise revoked (已恢复执行).
+    pub standing: bool,
+}
+
+/// Rulings for the debtors of about [`MATCHED_PERCENT`] of the valid cases (standing, at
+/// least one when any case is valid) and about [`REVOKED_PERCENT`] more (revoked), chosen
+/// from `seed`. Each is valid for import: filed 4 to 23 months before it was terminated, in
+/// 2022-2024. Ruling numbers name the demo's seed and size, so demos of other seeds or sizes
+/// (whose debtors differ) never contradict each other's rulings.
+pub fn demo_rulings(cases: &[DemoCase], seed: u64, court: &CourtSpec) -> Vec<DemoRuling> {
+    let valid: Vec<&DemoCase> = cases.iter().filter(|c| c.flaw.is_none()).collect();
+    let percent = |p: usize| (valid.len().saturating_mul(p) + 50) / 100;
+    let matched = percent(MATCHED_PERCENT).max(usize::from(!valid.is_empty()));
+    let revoked = percent(REVOKED_PERCENT)
+        .max(usize::from(valid.len() > matched))
+        .min(valid.len() - matched);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7265_6769_7374_7279);
+    let mut chosen = rand::seq::index::sample(&mut rng, valid.len(), matched + revoked).into_vec();
+    // The first `matched` drawn stand; the order of the file follows the cases.
+    let standing: HashSet<usize> = chosen.iter().take(matched).copied().collect();
+    chosen.sort_unstable();
+    let n = cases.len();
+    chosen
+        .into_iter()
+        .filter_map(|i| {
+            let case = valid.get(i)?;
+            let debtor = case.input.debtor.as_ref()?;
+            let row = case.input.row;
+            let terminated = default_reference_date()
+                .checked_sub_days(chrono::Days::new(rng.random_range(30..=800)))?;
+            let filed = terminated.checked_sub_months(Months::new(rng.random_range(4..=23)))?;
+            let unpaid = case
+                .input
+                .claim
+                .as_ref()
+                .map_or(0, |c| c.principal_fen.saturating_add(c.interest_fen));
+            let is_standing = standing.contains(&i);
+            Some(DemoRuling {
+                input: RulingInput {
+                    ruling_number: format!(
+                        "({}){}执{row}号之演示{seed}x{n}",
+                        filed.year(),
+                        court.code
+                    ),
+                    court: Some(court.court_of(&court.name)),
+                    debtor_name: debtor.name.clone(),
+                    debtor_id_number: debtor.id_number.clone(),
+                    enforcement_filed_on: Some(date_pb(filed)),
+                    terminated_on: Some(date_pb(terminated)),
+                    unpaid_fen: unpaid,
+                    status: if is_standing {
+                        RulingStatus::Standing
+                    } else {
+                        RulingStatus::Revoked
+                    } as i32,
+                    row: 0,
+                },
+                case_row: row,
+                standing: is_standing,
+            })
+        })
+        .enumerate()
+        .map(|(k, mut r)| {
+            // Rows of the import, in order.
+            r.input.row = i64::try_from(k + 1).unwrap_or(i64::MAX);
+            r
         })
         .collect()
 }
@@ -662,6 +748,49 @@ mod tests {
         assert!(code.starts_with("91230722"));
         let body: u32 = code[8..16].parse().expect("numeric body");
         assert_eq!(&unified_social_credit_code(DISTRICT, body), code);
+    }
+
+    #[test]
+    fn about_a_tenth_of_valid_debtors_get_a_standing_ruling_and_a_few_a_revoked_one() {
+        let court = CourtSpec {
+            code: "黑0722".into(),
+            name: "嘉荫县人民法院".into(),
+        };
+        let cases = generate(1000, 9);
+        let rulings = demo_rulings(&cases, 9, &court);
+        assert_eq!(rulings, demo_rulings(&cases, 9, &court), "deterministic");
+        let valid = cases.iter().filter(|c| c.flaw.is_none()).count();
+        let standing = rulings.iter().filter(|r| r.standing).count();
+        assert_eq!(standing, (valid * 10 + 50) / 100);
+        assert_eq!(rulings.len() - standing, (valid + 50) / 100);
+        let today = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
+        let mut ids = HashSet::new();
+        let mut numbers = HashSet::new();
+        for (k, r) in rulings.iter().enumerate() {
+            assert_eq!(r.input.row, k as i64 + 1);
+            let case = &cases[(r.case_row - 1) as usize];
+            assert!(case.flaw.is_none());
+            let debtor = case.input.debtor.as_ref().expect("debtor");
+            assert_eq!(r.input.debtor_id_number, debtor.id_number);
+            assert!(
+                ids.insert(r.input.debtor_id_number.clone()),
+                "one ruling a debtor"
+            );
+            assert!(numbers.insert(r.input.ruling_number.clone()));
+            assert!(r.input.ruling_number.ends_with("之演示9x1000"));
+            assert_eq!(
+                r.input.court.as_ref().map(|c| c.code.as_str()),
+                Some("黑0722")
+            );
+            let draft = sieve_bad_debt_check::convert::draft(&r.input);
+            let violations = sieve_bad_debt_check::domain::ruling::validate(&draft, today);
+            assert!(violations.is_empty(), "{violations:?}");
+        }
+        // Tiny demos still get one matching debtor.
+        let one = generate(1, 3);
+        let rulings = demo_rulings(&one, 3, &court);
+        assert_eq!(rulings.len(), usize::from(one[0].flaw.is_none()));
+        assert!(rulings.iter().all(|r| r.standing));
     }
 
     #[test]

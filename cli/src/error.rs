@@ -44,6 +44,11 @@ pub enum CliError {
     Key(String),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot write {0}")]
+    Output(String),
+    /// The command ran and its answer is a refusal (a certificate that is not valid).
+    #[error("{0}")]
+    Rejected(String),
     #[error("the server broke the contract: {0}")]
     Protocol(String),
 }

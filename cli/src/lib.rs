@@ -6,10 +6,12 @@
 
 pub mod args;
 pub mod batch_file;
+pub mod certificates;
 pub mod client;
 pub mod demo;
 pub mod error;
 pub mod format;
+pub mod registry;
 pub mod status;
 pub mod submit;
 pub mod suite;
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use sieve_kernel::Settings;
 
-pub use args::{Cli, Command};
+pub use args::{CertificatesCommand, Cli, Command, RegistryCommand};
 pub use client::{BankSpec, Credentials, Gateway};
 pub use error::CliError;
 pub use suite::{Launch, Service, Suite};
@@ -60,15 +62,72 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Demo(a) => {
             let gateway = gateway(a.gateway.gateway.as_deref(), &settings)?;
             let credentials = Credentials::load(&settings, a.gateway.token)?;
-            let options = submit::SubmitOptions {
-                chunk: a.chunk as usize,
-                progress: true,
-                ..submit::SubmitOptions::new(demo_bank(&a.bank))
+            let options = DemoOptions {
+                cases: a.cases as usize,
+                seed: a.seed,
+                submit: submit::SubmitOptions {
+                    chunk: a.chunk as usize,
+                    progress: true,
+                    ..submit::SubmitOptions::new(demo_bank(&a.bank))
+                },
+                registry: registry::ImportOptions {
+                    chunk: a.chunk as usize,
+                    progress: true,
+                    ..registry::ImportOptions::new(registry::CourtSpec::from_settings(&settings))
+                },
+                recency_window_months: recency_window(&settings),
             };
-            let report =
-                demo_batch(&gateway, &credentials, a.cases as usize, a.seed, &options).await?;
+            let report = demo_batch(&gateway, &credentials, &options).await?;
             print!("{}", render_demo(&report));
             Ok(())
+        }
+        Command::Registry {
+            command: RegistryCommand::Import(a),
+        } => {
+            let gateway = gateway(a.gateway.gateway.as_deref(), &settings)?;
+            let credentials = Credentials::load(&settings, a.gateway.token)?;
+            let options = registry::ImportOptions {
+                request_id: a.request_id,
+                chunk: a.chunk as usize,
+                progress: true,
+                ..registry::ImportOptions::new(registry::CourtSpec::from_settings(&settings))
+            };
+            let report = registry::import_file(&gateway, &credentials, &a.file, &options).await?;
+            print!("{}", registry::render_report(&report));
+            Ok(())
+        }
+        Command::Certificates {
+            command: CertificatesCommand::Apply(a),
+        } => {
+            let gateway = gateway(a.gateway.gateway.as_deref(), &settings)?;
+            let credentials = Credentials::load(&settings, a.gateway.token)?;
+            let selection = if a.all {
+                certificates::Selection::AllCertifiable
+            } else {
+                certificates::Selection::Cases(a.case_ids)
+            };
+            let options = certificates::ApplyOptions {
+                bank_code: a.bank,
+                out_dir: a.out,
+            };
+            let report = certificates::apply(&gateway, &credentials, &selection, &options).await?;
+            print!("{}", certificates::render_apply(&report));
+            Ok(())
+        }
+        Command::Certificates {
+            command: CertificatesCommand::Verify(a),
+        } => {
+            let gateway = gateway(a.gateway.as_deref(), &settings)?;
+            let verification = certificates::verify_file(&gateway, &a.file).await?;
+            print!("{}", certificates::render_verification(&verification));
+            if verification.is_valid() {
+                Ok(())
+            } else {
+                Err(CliError::Rejected(format!(
+                    "{} is not a valid certificate",
+                    a.file.display()
+                )))
+            }
         }
         Command::Token(a) => {
             let credentials = Credentials::load(&settings, None)?;
@@ -144,6 +203,24 @@ pub fn demo_bank(code: &str) -> BankSpec {
     }
 }
 
+/// The configured recency window of the pre-check, `None` when any ruling counts.
+pub fn recency_window(settings: &Settings) -> Option<u32> {
+    let months = settings.bad_debt_check.recency_window_months;
+    (months > 0).then_some(months)
+}
+
+/// What `sieve demo` makes and how.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub cases: usize,
+    pub seed: u64,
+    pub submit: submit::SubmitOptions,
+    pub registry: registry::ImportOptions,
+    /// The pre-check's recency window (`bad_debt_check.recency_window_months`), to tell which
+    /// rulings will count.
+    pub recency_window_months: Option<u32>,
+}
+
 /// What `sieve demo` generated and how the suite answered.
 #[derive(Debug, Clone)]
 pub struct DemoReport {
@@ -151,59 +228,147 @@ pub struct DemoReport {
     /// Cases made invalid on purpose: the suite should refuse exactly these.
     pub flawed: usize,
     pub request_id: String,
+    /// The demo bank's code.
+    pub bank_code: String,
+    /// The rulings seeded into the registry before the cases were submitted.
+    pub rulings: registry::ImportOutcome,
+    /// Cases whose debtor has a standing ruling that counts: they should become CERTIFIABLE.
+    pub should_match: usize,
+    /// Cases whose debtor's ruling was revoked: listed, yet they must not match.
+    pub revoked_rulings: usize,
     pub outcome: submit::BatchOutcome,
 }
 
-/// Generates `n` cases from `seed` and submits them as one batch. The request id follows
-/// from `(n, seed)`, so running the same demo twice replays the first result.
+/// Generates `n` cases from `seed`, seeds the registry with rulings for some of their debtors
+/// (see [`demo::demo_rulings`]), then submits the cases as one batch. The request ids follow
+/// from `(n, seed)`, so running the same demo twice replays the first results.
 pub async fn demo_batch(
     gateway: &Gateway,
     credentials: &Credentials,
-    n: usize,
-    seed: u64,
-    options: &submit::SubmitOptions,
+    options: &DemoOptions,
 ) -> Result<DemoReport, CliError> {
-    let generated = tokio::task::spawn_blocking(move || demo::generate(n, seed))
-        .await
-        .map_err(|e| CliError::Crashed(format!("generating cases: {e}")))?;
+    let (n, seed) = (options.cases, options.seed);
+    let court = options.registry.court.clone();
+    let (generated, rulings) = tokio::task::spawn_blocking(move || {
+        let generated = demo::generate(n, seed);
+        let rulings = demo::demo_rulings(&generated, seed, &court);
+        (generated, rulings)
+    })
+    .await
+    .map_err(|e| CliError::Crashed(format!("generating cases: {e}")))?;
     let flawed = generated
         .iter()
         .filter(|c| c.is_intentionally_invalid())
         .count();
+    let today = sieve_kernel::clock::system().today();
+    let should_match = rulings
+        .iter()
+        .filter(|r| {
+            r.standing
+                && r.input.terminated_on.as_ref().is_some_and(|d| {
+                    chrono::NaiveDate::from_ymd_opt(
+                        d.year,
+                        u32::try_from(d.month).unwrap_or(0),
+                        u32::try_from(d.day).unwrap_or(0),
+                    )
+                    .is_some_and(|t| {
+                        sieve_bad_debt_check::domain::ruling::within_window(
+                            t,
+                            today,
+                            options.recency_window_months,
+                        )
+                    })
+                })
+        })
+        .count();
+    let revoked_rulings = rulings.iter().filter(|r| !r.standing).count();
+
+    // The registry first, so the pre-check finds the rulings when the cases arrive.
+    let ruling_inputs = rulings.into_iter().map(|r| r.input).collect();
+    let rulings = registry::import_rulings(
+        gateway,
+        credentials,
+        ruling_inputs,
+        &format!("demo-rulings:seed={seed}:cases={n}"),
+        format!("sieve demo --cases {n} --seed {seed} (rulings)"),
+        &options.registry,
+    )
+    .await?;
+
     // Rows are numbered 1..=n by the generator.
     let cases = generated.into_iter().map(|c| c.input).collect();
     let request_id = options
+        .submit
         .request_id
         .clone()
         .unwrap_or_else(|| format!("demo:seed={seed}:cases={n}"));
     let label = format!("sieve demo --cases {n} --seed {seed}");
-    let outcome =
-        submit::submit_cases(gateway, credentials, cases, &request_id, label, options).await?;
+    let outcome = submit::submit_cases(
+        gateway,
+        credentials,
+        cases,
+        &request_id,
+        label,
+        &options.submit,
+    )
+    .await?;
     Ok(DemoReport {
         generated: n,
         flawed,
         request_id,
+        bank_code: options.submit.bank.code.clone(),
+        rulings,
+        should_match,
+        revoked_rulings,
         outcome,
     })
 }
 
 pub fn render_demo(report: &DemoReport) -> String {
     let mut out = String::new();
+    let r = &report.rulings.import;
+    let _ = writeln!(
+        out,
+        "registry: {} rulings for the demo's debtors ({} revoked), added {}, unchanged {}, \
+         refused {}{}",
+        r.received_rulings,
+        report.revoked_rulings,
+        r.added_rulings,
+        r.unchanged_rulings,
+        r.refused_rulings,
+        if report.rulings.replayed {
+            " (replayed)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(
         out,
         "generated {} cases, {} of them flawed on purpose (request id {})",
         report.generated, report.flawed, report.request_id
     );
     submit::render_outcome(&mut out, &report.outcome, Some(DEMO_REFUSALS_SHOWN));
+    let _ = writeln!(
+        out,
+        "{} cases should match the registry and become CERTIFIABLE; the other admitted cases \
+         go on to PRESERVATION",
+        report.should_match
+    );
     if let Some(id) = &report.outcome.first_case_id {
         let _ = writeln!(out, "try: sieve status {id}");
     }
+    let _ = writeln!(
+        out,
+        "then: sieve certificates apply --bank {} --all",
+        report.bank_code
+    );
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sieve_proto::bad_debt_check::v1::RulingImport;
     use sieve_proto::intake::v1::Batch;
 
     #[test]
@@ -212,6 +377,18 @@ mod tests {
             generated: 100,
             flawed: 3,
             request_id: "demo:seed=1:cases=100".into(),
+            bank_code: "DEMO-BANK".into(),
+            rulings: registry::ImportOutcome {
+                import: RulingImport {
+                    received_rulings: 11,
+                    added_rulings: 11,
+                    ..Default::default()
+                },
+                replayed: false,
+                refused: Vec::new(),
+            },
+            should_match: 10,
+            revoked_rulings: 1,
             outcome: submit::BatchOutcome {
                 batch: Batch {
                     batch_id: "b".into(),
@@ -231,5 +408,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("try: sieve status 0193abc"), "{text}");
+        assert!(
+            text.contains("registry: 11 rulings for the demo's debtors (1 revoked), added 11"),
+            "{text}"
+        );
+        assert!(
+            text.contains("10 cases should match the registry"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sieve certificates apply --bank DEMO-BANK --all"),
+            "{text}"
+        );
     }
 }

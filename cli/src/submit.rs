@@ -156,7 +156,7 @@ pub async fn submit_cases(
     let bank_id = session.bank.map(|b| b.bank_id).unwrap_or_default();
 
     let total = cases.len();
-    let bar = progress_bar(total as u64, options.progress);
+    let bar = progress_bar(total as u64, options.progress, "cases");
     let header = wrap(Item::Header(BatchHeader {
         bank_id,
         request_id: request_id.to_owned(),
@@ -224,14 +224,15 @@ fn wrap(item: Item) -> BankApiServiceSubmitBatchRequest {
     }
 }
 
-fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
+/// A bar counting `unit` sent (on stdout, and only when it is a terminal and `wanted`).
+pub(crate) fn progress_bar(total: u64, wanted: bool, unit: &str) -> ProgressBar {
     if !wanted || !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stdout());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{bar:30}] {human_pos}/{human_len} cases sent, {eta} left {msg}",
-    ) {
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{spinner}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} sent, {{eta}} left {{msg}}"
+    )) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -239,7 +240,9 @@ fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
 }
 
 /// Refusals grouped by row, rows in order.
-fn group_refusals<'a>(refusals: impl Iterator<Item = &'a RowRefusal>) -> Vec<RefusedRow> {
+pub(crate) fn group_refusals<'a>(
+    refusals: impl Iterator<Item = &'a RowRefusal>,
+) -> Vec<RefusedRow> {
     let mut rows: BTreeMap<i64, RefusedRow> = BTreeMap::new();
     for r in refusals {
         rows.entry(r.row)

@@ -1,8 +1,10 @@
 //! Running services in this process: every one for `sieve up`, one for `sieve serve`.
 //!
-//! Services start in [`Service::ALL`] order, so each finds the ones it calls already bound
-//! and is given their actual addresses; all stop together, each draining its calls. Adding a
-//! service is one variant, one entry in `ALL` and one arm in [`Suite::launch`].
+//! Services are built (each binding its port) in [`Service::ALL`] order, so each finds the
+//! ones it calls already bound and is given their actual addresses; calls back to a service
+//! built later (intake announcing cases to bad-debt-check) are wired once every service is
+//! bound, then all start serving. All stop together, each draining its calls. Adding a
+//! service is one variant, one entry in `ALL` and one arm in [`Suite::build`].
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -19,16 +21,19 @@ use crate::error::CliError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Service {
     Intake,
+    BadDebtCheck,
     Gateway,
 }
 
 impl Service {
-    /// Every service, in start order: a service comes after those it calls.
-    pub const ALL: &[Service] = &[Service::Intake, Service::Gateway];
+    /// Every service, in build order: a service comes after those it calls, except intake's
+    /// announcements to bad-debt-check, wired once both are bound.
+    pub const ALL: &[Service] = &[Service::Intake, Service::BadDebtCheck, Service::Gateway];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Intake => sieve_intake::SERVICE,
+            Service::BadDebtCheck => sieve_bad_debt_check::SERVICE,
             Service::Gateway => sieve_gateway::SERVICE,
         }
     }
@@ -37,9 +42,28 @@ impl Service {
     pub fn configured_port(self, settings: &Settings) -> u16 {
         match self {
             Service::Intake => settings.services.intake_port,
+            Service::BadDebtCheck => settings.services.bad_debt_check_port,
             Service::Gateway => settings.services.gateway_port,
         }
     }
+
+    /// The URL configured for reaching the service on another host, if any
+    /// (`services.intake_url`, `services.bad_debt_check_url`).
+    fn configured_url(self, settings: &Settings) -> Option<&str> {
+        let url = match self {
+            Service::Intake => settings.services.intake_url.trim(),
+            Service::BadDebtCheck => settings.services.bad_debt_check_url.trim(),
+            Service::Gateway => "",
+        };
+        (!url.is_empty()).then_some(url)
+    }
+}
+
+/// A service built and bound, not yet serving.
+enum Built {
+    Intake(sieve_intake::Application),
+    BadDebtCheck(sieve_bad_debt_check::Application),
+    Gateway(sieve_gateway::Application),
 }
 
 /// How to start services beyond what the settings say.
@@ -78,65 +102,113 @@ impl Suite {
         let mut ordered: Vec<Service> = services.to_vec();
         ordered.sort_by_key(|s| Service::ALL.iter().position(|a| a == s));
         ordered.dedup();
+        // Every service binds before any serves; one that fails to build drops the others
+        // unstarted, releasing their ports.
+        let mut built = Vec::with_capacity(ordered.len());
         for service in ordered {
-            if let Err(e) = suite.launch(service, settings, launch).await {
-                let _ = suite.shutdown().await;
-                return Err(e);
-            }
+            let app = suite.build(service, settings, launch).await?;
+            built.push(app);
+        }
+        for app in built {
+            suite.spawn(app, settings)?;
         }
         Ok(suite)
     }
 
-    async fn launch(
+    /// Builds `service`, bound to its port and recorded in [`Suite::addrs`], not serving.
+    async fn build(
         &mut self,
         service: Service,
         settings: &Settings,
         launch: &Launch,
-    ) -> Result<(), CliError> {
+    ) -> Result<Built, CliError> {
         let port = if launch.any_port {
             0
         } else {
             service.configured_port(settings)
         };
-        let built = |source| CliError::Build {
+        let failed = |source| CliError::Build {
             service: service.name(),
             source,
         };
-        let mut stopped = self.stop.subscribe();
-        let shutdown = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
+        let target = || {
+            launch
+                .targets
+                .get(&service)
+                .cloned()
+                .unwrap_or_else(|| Target::for_service(&settings.database, service.name()))
         };
-        let (addr, run) = match service {
+        let (addr, app) = match service {
             Service::Intake => {
-                let target = launch.targets.get(&service).cloned().unwrap_or_else(|| {
-                    Target::for_service(&settings.database, sieve_intake::SERVICE)
-                });
                 let app = sieve_intake::Application::build(
                     settings,
-                    &target,
+                    &target(),
                     sieve_kernel::clock::system(),
                     port,
                 )
                 .await
-                .map_err(built)?;
-                (
-                    app.local_addr(),
-                    Box::pin(app.run_until(shutdown)) as Running,
+                .map_err(failed)?;
+                (app.local_addr(), Built::Intake(app))
+            }
+            Service::BadDebtCheck => {
+                let intake = self.url_of(Service::Intake, settings);
+                let app = sieve_bad_debt_check::Application::build(
+                    settings,
+                    &target(),
+                    sieve_kernel::clock::system(),
+                    port,
+                    &intake,
                 )
+                .await
+                .map_err(failed)?;
+                (app.local_addr(), Built::BadDebtCheck(app))
             }
             Service::Gateway => {
                 let intake = self.url_of(Service::Intake, settings);
-                let app = sieve_gateway::Application::build(settings, &intake, port)
-                    .await
-                    .map_err(built)?;
+                let bad_debt_check = self.url_of(Service::BadDebtCheck, settings);
+                let app =
+                    sieve_gateway::Application::build(settings, &intake, &bad_debt_check, port)
+                        .await
+                        .map_err(failed)?;
+                (app.local_addr(), Built::Gateway(app))
+            }
+        };
+        self.addrs.push((service, addr));
+        Ok(app)
+    }
+
+    /// Starts a built service serving until the suite stops.
+    fn spawn(&mut self, app: Built, settings: &Settings) -> Result<(), CliError> {
+        let mut stopped = self.stop.subscribe();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let (service, run) = match app {
+            Built::Intake(app) => {
+                // Every service is bound by now, so bad-debt-check's address is known when it
+                // runs here.
+                let bad_debt_check = self.url_of(Service::BadDebtCheck, settings);
+                let app = app
+                    .deliver_to_bad_debt_check(&bad_debt_check)
+                    .map_err(|source| CliError::Build {
+                        service: Service::Intake.name(),
+                        source,
+                    })?;
                 (
-                    app.local_addr(),
+                    Service::Intake,
                     Box::pin(app.run_until(shutdown)) as Running,
                 )
             }
+            Built::BadDebtCheck(app) => (
+                Service::BadDebtCheck,
+                Box::pin(app.run_until(shutdown)) as Running,
+            ),
+            Built::Gateway(app) => (
+                Service::Gateway,
+                Box::pin(app.run_until(shutdown)) as Running,
+            ),
         };
         self.tasks.spawn(async move { (service, run.await) });
-        self.addrs.push((service, addr));
         Ok(())
     }
 
@@ -153,13 +225,14 @@ impl Suite {
     }
 
     /// Where `service` answers: its bound address when it runs here, else the configured
-    /// URL (`services.intake_url`) or this host's configured port.
+    /// URL (`services.intake_url`, `services.bad_debt_check_url`) or this host's configured
+    /// port.
     pub fn url_of(&self, service: Service, settings: &Settings) -> String {
         if let Some(addr) = self.addr(service) {
             return url(addr);
         }
-        if service == Service::Intake && !settings.services.intake_url.trim().is_empty() {
-            return settings.services.intake_url.trim().to_owned();
+        if let Some(configured) = service.configured_url(settings) {
+            return configured.to_owned();
         }
         let host = match settings.server.host.parse::<IpAddr>() {
             Ok(ip) => ip,
@@ -225,9 +298,9 @@ fn url(addr: SocketAddr) -> String {
 /// when the development key is in use.
 pub fn render_started(suite: &Suite, court_dev_token: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<10} address", "service");
+    let _ = writeln!(out, "{:<16} address", "service");
     for (service, addr) in suite.addrs() {
-        let _ = writeln!(out, "{:<10} {addr}", service.name());
+        let _ = writeln!(out, "{:<16} {addr}", service.name());
     }
     let _ = writeln!(
         out,
@@ -263,6 +336,35 @@ mod tests {
     #[test]
     fn all_services_are_listed_once_callers_last() {
         let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["intake", "gateway"]);
+        assert_eq!(names, ["intake", "bad-debt-check", "gateway"]);
+    }
+
+    #[test]
+    fn services_alone_reach_the_others_by_configuration_or_this_hosts_port() {
+        let mut settings = Settings::defaults().expect("defaults");
+        let (stop, _) = watch::channel(false);
+        let suite = Suite {
+            addrs: Vec::new(),
+            tasks: JoinSet::new(),
+            stop,
+        };
+        assert_eq!(
+            suite.url_of(Service::BadDebtCheck, &settings),
+            "http://127.0.0.1:50052"
+        );
+        assert_eq!(
+            suite.url_of(Service::Intake, &settings),
+            "http://127.0.0.1:50051"
+        );
+        settings.services.bad_debt_check_url = " http://bad-debt-check:50052 ".into();
+        settings.services.intake_url = "http://intake:50051".into();
+        assert_eq!(
+            suite.url_of(Service::BadDebtCheck, &settings),
+            "http://bad-debt-check:50052"
+        );
+        assert_eq!(
+            suite.url_of(Service::Intake, &settings),
+            "http://intake:50051"
+        );
     }
 }

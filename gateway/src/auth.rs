@@ -2,6 +2,7 @@
 //! checked against the door, and the organisation's call rate held to its limit.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ pub struct Caller {
 pub struct Gate {
     keys: Vec<SigningKey>,
     limiter: RateLimiter,
+    /// Callers without a token (the public door), one bucket per client address.
+    anonymous: RateLimiter,
 }
 
 impl Gate {
@@ -30,7 +33,16 @@ impl Gate {
         Self {
             keys,
             limiter: RateLimiter::new(rate_per_second),
+            anonymous: RateLimiter::new(rate_per_second),
         }
+    }
+
+    /// Admits a call that needs no token, holding its client address (the TCP peer; a
+    /// caller whose address is unknown shares one bucket with the others) to the rate limit.
+    pub fn admit_anonymous(&self, remote: Option<SocketAddr>) -> Result<(), Status> {
+        let key = remote.map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+        // The address identifies a person as much as a phone number does: not logged.
+        self.anonymous.admit(&key, "anonymous")
     }
 
     /// The caller of a call to the door of `role`, or why it is refused.
@@ -55,7 +67,7 @@ impl Gate {
                 "the token names no organisation",
             ));
         }
-        self.limiter.admit(&claims.org_id)?;
+        self.limiter.admit(&claims.org_id, &claims.org_id)?;
         Ok(Caller {
             org_id: claims.org_id,
             role: claims.role,
@@ -99,7 +111,11 @@ fn unauthenticated(reason: &'static str, message: &str) -> Status {
     Error::new(ErrorCode::Unauthenticated, reason, message).into()
 }
 
-/// A token bucket per organisation: `rate` tokens a second, holding at most `rate`.
+/// Buckets kept before full ones are forgotten: a full bucket is the same as none, so
+/// forgetting it changes nothing but the memory a flood of distinct callers could take.
+const MAX_BUCKETS: usize = 65_536;
+
+/// A token bucket per caller: `rate` tokens a second, holding at most `rate`.
 struct RateLimiter {
     rate: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -118,7 +134,8 @@ impl RateLimiter {
         }
     }
 
-    fn admit(&self, org_id: &str) -> Result<(), Status> {
+    /// Takes a token from `key`'s bucket; `shown` is what a refusal logs.
+    fn admit(&self, key: &str, shown: &str) -> Result<(), Status> {
         let now = Instant::now();
         // A poisoned lock only means another call panicked mid-update; the counts are still
         // usable.
@@ -126,7 +143,13 @@ impl RateLimiter {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bucket = buckets.entry(org_id.to_string()).or_insert(Bucket {
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
+            let rate = self.rate;
+            buckets.retain(|_, b| {
+                b.tokens + now.duration_since(b.refilled).as_secs_f64() * rate < rate
+            });
+        }
+        let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
             tokens: self.rate,
             refilled: now,
         });
@@ -139,7 +162,7 @@ impl RateLimiter {
         }
         let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate);
         drop(buckets);
-        tracing::warn!(org_id, "rate limited");
+        tracing::warn!(caller = shown, "rate limited");
         let mut details = ErrorDetails::new();
         details.set_error_info(
             "RATE_LIMITED",
@@ -150,7 +173,7 @@ impl RateLimiter {
         Err(Status::with_error_details(
             Code::ResourceExhausted,
             format!(
-                "more than {} calls a second from this organisation; retry shortly",
+                "more than {} calls a second from this caller; retry shortly",
                 self.rate
             ),
             details,
@@ -166,15 +189,15 @@ mod tests {
     fn bucket_allows_a_burst_then_refuses() {
         let limiter = RateLimiter::new(3);
         for _ in 0..3 {
-            limiter.admit("a").unwrap();
+            limiter.admit("a", "a").unwrap();
         }
-        let status = limiter.admit("a").unwrap_err();
+        let status = limiter.admit("a", "a").unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(
             status.get_error_details().error_info().unwrap().reason,
             "RATE_LIMITED"
         );
         // Another organisation has its own bucket.
-        limiter.admit("b").unwrap();
+        limiter.admit("b", "b").unwrap();
     }
 }

@@ -2,6 +2,7 @@
 
 use futures::StreamExt;
 use sieve_kernel::Error;
+use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::gateway::v1::bank_api_service_server::BankApiService;
 use sieve_proto::gateway::v1::*;
 use sieve_proto::intake::v1 as intake;
@@ -9,7 +10,10 @@ use sieve_proto::intake::v1::submit_batch_request::Item;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use crate::forward::{Context, door, own_bank_id, own_batch, own_case};
+use crate::forward::{
+    Context, door, own_bank_id, own_batch, own_case, own_certificate, pass_through,
+    public_verification, stage_records,
+};
 use crate::token::Role;
 
 const ROLE: Role = Role::Bank;
@@ -56,17 +60,7 @@ door! {
                 // Chunks pass through one by one as they arrive. If the caller's stream
                 // breaks, the call to intake is dropped (not ended cleanly), so intake
                 // aborts the batch rather than judging a truncated one.
-                let (broken_tx, broken_rx) = tokio::sync::oneshot::channel::<Status>();
-                let mut broken_tx = Some(broken_tx);
-                let rest = tokio_stream::StreamExt::map_while(inbound, move |item| match item {
-                    Ok(m) => Some(m.request.unwrap_or_default()),
-                    Err(status) => {
-                        if let Some(tx) = broken_tx.take() {
-                            let _ = tx.send(status);
-                        }
-                        None
-                    }
-                });
+                let (rest, broken_rx) = pass_through(inbound, |m| m.request.unwrap_or_default());
                 let outbound = futures::stream::once(async { first }).chain(rest);
                 let answer = tokio::select! {
                     biased;
@@ -125,12 +119,17 @@ door! {
             &self,
             request: Request<BankApiServiceGetCaseRequest>,
         ) -> Result<Response<BankApiServiceGetCaseResponse>, Status> {
+            let pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let case = own_case(&mut intake, &caller, &r.case_id).await?;
-                // The stage services are not deployed yet, so no stage has a record to show.
+                // Fetched together; the records are shown only once the case proves the
+                // caller's.
+                let (case, records) = tokio::join!(
+                    own_case(&mut intake, &caller, &r.case_id),
+                    stage_records(&pre_check, &r.case_id),
+                );
                 Ok(BankApiServiceGetCaseResponse {
-                    case: Some(case),
-                    records: Some(StageRecords::default()),
+                    case: Some(case?),
+                    records: Some(records),
                 })
             })
             .await
@@ -180,6 +179,93 @@ door! {
             .await
         }
 
+        async fn apply_certificates(
+            &self,
+            request: Request<BankApiServiceApplyCertificatesRequest>,
+        ) -> Result<Response<BankApiServiceApplyCertificatesResponse>, Status> {
+            let mut pre_check = self.ctx.pre_check.clone();
+            self.ctx.call(request, ROLE, |caller, _, r| async move {
+                let mut r = r.request.unwrap_or_default();
+                // The pre-check refuses, row by row, cases that are not this bank's.
+                own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
+                let response = pre_check.apply_certificates(r).await?.into_inner();
+                Ok(BankApiServiceApplyCertificatesResponse { response: Some(response) })
+            })
+            .await
+        }
+
+        async fn get_certificate(
+            &self,
+            request: Request<BankApiServiceGetCertificateRequest>,
+        ) -> Result<Response<BankApiServiceGetCertificateResponse>, Status> {
+            let mut pre_check = self.ctx.pre_check.clone();
+            self.ctx.call(request, ROLE, |caller, _, r| async move {
+                let key = r.request.unwrap_or_default().key;
+                let certificate = own_certificate(&mut pre_check, &caller, key).await?;
+                Ok(BankApiServiceGetCertificateResponse {
+                    response: Some(bdc::GetCertificateResponse {
+                        certificate: Some(certificate),
+                    }),
+                })
+            })
+            .await
+        }
+
+        async fn get_certificate_document(
+            &self,
+            request: Request<BankApiServiceGetCertificateDocumentRequest>,
+        ) -> Result<Response<BankApiServiceGetCertificateDocumentResponse>, Status> {
+            use bdc::get_certificate_document_request::Key as DocumentKey;
+            use bdc::get_certificate_request::Key;
+            let mut pre_check = self.ctx.pre_check.clone();
+            self.ctx.call(request, ROLE, |caller, _, r| async move {
+                let r = r.request.unwrap_or_default();
+                let key = match &r.key {
+                    Some(DocumentKey::CertificateId(v)) => Some(Key::CertificateId(v.clone())),
+                    Some(DocumentKey::CertificateNumber(v)) => {
+                        Some(Key::CertificateNumber(v.clone()))
+                    }
+                    None => {
+                        return Err(Error::invalid_field(
+                            "request.key",
+                            "certificate_id or certificate_number",
+                        )
+                        .into());
+                    }
+                };
+                // Fetched together; the document is shown only once the certificate proves
+                // the caller's.
+                let mut documents = pre_check.clone();
+                let (_, document) = tokio::try_join!(
+                    own_certificate(&mut pre_check, &caller, key),
+                    async { Ok(documents.get_certificate_document(r).await?.into_inner()) },
+                )?;
+                Ok(BankApiServiceGetCertificateDocumentResponse { response: Some(document) })
+            })
+            .await
+        }
+
+        async fn verify_certificate(
+            &self,
+            request: Request<BankApiServiceVerifyCertificateRequest>,
+        ) -> Result<Response<BankApiServiceVerifyCertificateResponse>, Status> {
+            let mut pre_check = self.ctx.pre_check.clone();
+            self.ctx.call(request, ROLE, |caller, _, r| async move {
+                let answer = pre_check
+                    .verify_certificate(r.request.unwrap_or_default())
+                    .await?
+                    .into_inner();
+                // The bank's own certificate in full; another's as anyone may see it.
+                let own = answer
+                    .certificate
+                    .as_ref()
+                    .is_some_and(|c| c.bank_id == caller.org_id);
+                let answer = if own { answer } else { public_verification(answer) };
+                Ok(BankApiServiceVerifyCertificateResponse { response: Some(answer) })
+            })
+            .await
+        }
+
         async fn report_settlement(
             &self,
             request: Request<BankApiServiceReportSettlementRequest>,
@@ -194,10 +280,6 @@ door! {
         }
     }
     not_deployed {
-        apply_certificates(BankApiServiceApplyCertificatesRequest) -> BankApiServiceApplyCertificatesResponse => BadDebtCheck;
-        get_certificate(BankApiServiceGetCertificateRequest) -> BankApiServiceGetCertificateResponse => BadDebtCheck;
-        get_certificate_document(BankApiServiceGetCertificateDocumentRequest) -> BankApiServiceGetCertificateDocumentResponse => BadDebtCheck;
-        verify_certificate(BankApiServiceVerifyCertificateRequest) -> BankApiServiceVerifyCertificateResponse => BadDebtCheck;
         apply_preservation(BankApiServiceApplyPreservationRequest) -> BankApiServiceApplyPreservationResponse => Preservation;
         get_preservation(BankApiServiceGetPreservationRequest) -> BankApiServiceGetPreservationResponse => Preservation;
         record_callback(BankApiServiceRecordCallbackRequest) -> BankApiServiceRecordCallbackResponse => Preservation;

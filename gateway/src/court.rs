@@ -1,13 +1,14 @@
-//! The court's door: every case, the bank registry, and (once deployed) rulings and
-//! statistics.
+//! The court's door: every case, the bank registry, the terminated-enforcement registry and
+//! every certificate; (once deployed) the later stages and statistics.
 
 use sieve_kernel::Error;
 use sieve_proto::gateway::v1::court_api_service_server::CourtApiService;
 use sieve_proto::gateway::v1::*;
 use sieve_proto::intake::v1 as intake;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
-use crate::forward::{Context, door};
+use crate::forward::{Context, door, pass_through, stage_records};
 use crate::token::Role;
 
 const ROLE: Role = Role::Court;
@@ -27,14 +28,19 @@ door! {
             &self,
             request: Request<CourtApiServiceGetCaseDossierRequest>,
         ) -> Result<Response<CourtApiServiceGetCaseDossierResponse>, Status> {
+            let pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |_, intake, r| async move {
                 let (mut case_client, mut timeline_client) = (intake.clone(), intake);
-                let (case, timeline) = tokio::try_join!(
+                // The case, its timeline and every stage's record, all at once; a stage
+                // service that does not answer leaves its record out, not the dossier.
+                let (case, timeline, records) = tokio::join!(
                     case_client.get_case(intake::GetCaseRequest { case_id: r.case_id.clone() }),
                     timeline_client.get_timeline(intake::GetTimelineRequest {
                         case_id: r.case_id.clone(),
                     }),
-                )?;
+                    stage_records(&pre_check, &r.case_id),
+                );
+                let (case, timeline) = (case?, timeline?);
                 let case = case
                     .into_inner()
                     .case
@@ -43,8 +49,7 @@ door! {
                     dossier: Some(CaseDossier {
                         case: Some(case),
                         timeline: timeline.into_inner().events,
-                        // The stage services are not deployed yet: no stage has a record.
-                        records: Some(StageRecords::default()),
+                        records: Some(records),
                         flags: Vec::new(),
                         assembled_at: Some(now()),
                     }),
@@ -86,6 +91,114 @@ door! {
             .await
         }
 
+        async fn import_rulings(
+            &self,
+            request: Request<Streaming<CourtApiServiceImportRulingsRequest>>,
+        ) -> Result<Response<CourtApiServiceImportRulingsResponse>, Status> {
+            let caller = self.ctx.gate.authorize(request.metadata(), ROLE)?;
+            let span = tracing::info_span!("caller", org_id = %caller.org_id, role = %caller.role);
+            let mut registry = self.ctx.registry.clone();
+            // Message by message as they arrive; a broken stream from the court drops the
+            // call, so the registry aborts the import rather than judging a truncated one.
+            let (outbound, broken) = pass_through(request.into_inner(), |m| {
+                m.request.unwrap_or_default()
+            });
+            async move {
+                let answer = tokio::select! {
+                    biased;
+                    Ok(status) = broken => return Err(status),
+                    answer = registry.import_rulings(outbound) => answer?,
+                };
+                Ok(Response::new(CourtApiServiceImportRulingsResponse {
+                    response: Some(answer.into_inner()),
+                }))
+            }
+            .instrument(span)
+            .await
+        }
+
+        async fn list_import_refusals(
+            &self,
+            request: Request<CourtApiServiceListImportRefusalsRequest>,
+        ) -> Result<Response<CourtApiServiceListImportRefusalsResponse>, Status> {
+            let mut registry = self.ctx.registry.clone();
+            self.ctx.call(request, ROLE, |_, _, r| async move {
+                let response = registry
+                    .list_import_refusals(r.request.unwrap_or_default())
+                    .await?;
+                Ok(CourtApiServiceListImportRefusalsResponse {
+                    response: Some(response.into_inner()),
+                })
+            })
+            .await
+        }
+
+        async fn revoke_ruling(
+            &self,
+            request: Request<CourtApiServiceRevokeRulingRequest>,
+        ) -> Result<Response<CourtApiServiceRevokeRulingResponse>, Status> {
+            let mut registry = self.ctx.registry.clone();
+            self.ctx.call(request, ROLE, |_, _, r| async move {
+                let response = registry.revoke_ruling(r.request.unwrap_or_default()).await?;
+                Ok(CourtApiServiceRevokeRulingResponse { response: Some(response.into_inner()) })
+            })
+            .await
+        }
+
+        async fn get_ruling(
+            &self,
+            request: Request<CourtApiServiceGetRulingRequest>,
+        ) -> Result<Response<CourtApiServiceGetRulingResponse>, Status> {
+            let mut registry = self.ctx.registry.clone();
+            self.ctx.call(request, ROLE, |_, _, r| async move {
+                let response = registry.get_ruling(r.request.unwrap_or_default()).await?;
+                Ok(CourtApiServiceGetRulingResponse { response: Some(response.into_inner()) })
+            })
+            .await
+        }
+
+        async fn get_certificate(
+            &self,
+            request: Request<CourtApiServiceGetCertificateRequest>,
+        ) -> Result<Response<CourtApiServiceGetCertificateResponse>, Status> {
+            let mut pre_check = self.ctx.pre_check.clone();
+            self.ctx.call(request, ROLE, |_, _, r| async move {
+                let response = pre_check.get_certificate(r.request.unwrap_or_default()).await?;
+                Ok(CourtApiServiceGetCertificateResponse { response: Some(response.into_inner()) })
+            })
+            .await
+        }
+
+        async fn get_certificate_document(
+            &self,
+            request: Request<CourtApiServiceGetCertificateDocumentRequest>,
+        ) -> Result<Response<CourtApiServiceGetCertificateDocumentResponse>, Status> {
+            let mut pre_check = self.ctx.pre_check.clone();
+            self.ctx.call(request, ROLE, |_, _, r| async move {
+                let response = pre_check
+                    .get_certificate_document(r.request.unwrap_or_default())
+                    .await?;
+                Ok(CourtApiServiceGetCertificateDocumentResponse {
+                    response: Some(response.into_inner()),
+                })
+            })
+            .await
+        }
+
+        async fn verify_certificate(
+            &self,
+            request: Request<CourtApiServiceVerifyCertificateRequest>,
+        ) -> Result<Response<CourtApiServiceVerifyCertificateResponse>, Status> {
+            let mut pre_check = self.ctx.pre_check.clone();
+            self.ctx.call(request, ROLE, |_, _, r| async move {
+                let response = pre_check.verify_certificate(r.request.unwrap_or_default()).await?;
+                Ok(CourtApiServiceVerifyCertificateResponse {
+                    response: Some(response.into_inner()),
+                })
+            })
+            .await
+        }
+
         async fn list_banks(
             &self,
             request: Request<CourtApiServiceListBanksRequest>,
@@ -99,13 +212,6 @@ door! {
     }
     not_deployed {
         get_funnel(CourtApiServiceGetFunnelRequest) -> CourtApiServiceGetFunnelResponse => Funnel;
-        import_rulings(Streaming<CourtApiServiceImportRulingsRequest>) -> CourtApiServiceImportRulingsResponse => BadDebtCheck;
-        list_import_refusals(CourtApiServiceListImportRefusalsRequest) -> CourtApiServiceListImportRefusalsResponse => BadDebtCheck;
-        revoke_ruling(CourtApiServiceRevokeRulingRequest) -> CourtApiServiceRevokeRulingResponse => BadDebtCheck;
-        get_ruling(CourtApiServiceGetRulingRequest) -> CourtApiServiceGetRulingResponse => BadDebtCheck;
-        get_certificate(CourtApiServiceGetCertificateRequest) -> CourtApiServiceGetCertificateResponse => BadDebtCheck;
-        get_certificate_document(CourtApiServiceGetCertificateDocumentRequest) -> CourtApiServiceGetCertificateDocumentResponse => BadDebtCheck;
-        verify_certificate(CourtApiServiceVerifyCertificateRequest) -> CourtApiServiceVerifyCertificateResponse => BadDebtCheck;
         rule_on_preservation_applications(CourtApiServiceRuleOnPreservationApplicationsRequest) -> CourtApiServiceRuleOnPreservationApplicationsResponse => Preservation;
         get_preservation(CourtApiServiceGetPreservationRequest) -> CourtApiServiceGetPreservationResponse => Preservation;
         lift_preservation(CourtApiServiceLiftPreservationRequest) -> CourtApiServiceLiftPreservationResponse => Preservation;

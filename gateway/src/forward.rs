@@ -1,16 +1,23 @@
-//! What every door shares: the authenticated call wrapper, the intake client, tenancy checks
-//! and the honest answer for services that are not deployed yet.
+//! What every door shares: the authenticated call wrapper, the backend clients, tenancy
+//! checks, stage records, streams passed through, and the honest answer for services that
+//! are not deployed yet.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::Stream;
 use sieve_kernel::error::ERROR_DOMAIN;
 use sieve_kernel::{Error, ErrorCode};
+use sieve_proto::bad_debt_check::v1 as bdc;
+use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
+use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;
+use sieve_proto::gateway::v1::StageRecords;
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt};
 use tracing::Instrument;
 
@@ -18,9 +25,16 @@ use crate::auth::{Caller, Gate};
 use crate::token::Role;
 
 type Propagate = fn(Request<()>) -> Result<Request<()>, Status>;
+type Propagating = InterceptedService<Channel, Propagate>;
 
 /// Intake, reached over one lazily connected channel, carrying the request id.
-pub type IntakeClient = IntakeServiceClient<InterceptedService<Channel, Propagate>>;
+pub type IntakeClient = IntakeServiceClient<Propagating>;
+/// Bad-debt-check's two services, sharing one lazily connected channel.
+pub type RegistryClient = RegistryServiceClient<Propagating>;
+pub type PreCheckClient = PreCheckServiceClient<Propagating>;
+
+/// How long a dossier waits for a stage service's record before showing it as unavailable.
+const STAGE_RECORD_WAIT: Duration = Duration::from_secs(3);
 
 pub fn intake_client(channel: Channel, max_message_bytes: usize) -> IntakeClient {
     IntakeServiceClient::with_interceptor(channel, sieve_kernel::request_id::propagate as Propagate)
@@ -28,11 +42,31 @@ pub fn intake_client(channel: Channel, max_message_bytes: usize) -> IntakeClient
         .max_encoding_message_size(max_message_bytes)
 }
 
+pub fn registry_client(channel: Channel, max_message_bytes: usize) -> RegistryClient {
+    RegistryServiceClient::with_interceptor(
+        channel,
+        sieve_kernel::request_id::propagate as Propagate,
+    )
+    .max_decoding_message_size(max_message_bytes)
+    .max_encoding_message_size(max_message_bytes)
+}
+
+pub fn pre_check_client(channel: Channel, max_message_bytes: usize) -> PreCheckClient {
+    PreCheckServiceClient::with_interceptor(
+        channel,
+        sieve_kernel::request_id::propagate as Propagate,
+    )
+    .max_decoding_message_size(max_message_bytes)
+    .max_encoding_message_size(max_message_bytes)
+}
+
 /// What each door holds: the gate and the backends.
 #[derive(Clone)]
 pub struct Context {
     pub gate: Arc<Gate>,
     pub intake: IntakeClient,
+    pub registry: RegistryClient,
+    pub pre_check: PreCheckClient,
 }
 
 impl Context {
@@ -73,7 +107,6 @@ impl Context {
 /// The internal services behind the doors that do not run yet.
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
-    BadDebtCheck,
     Preservation,
     Mediation,
     Notarization,
@@ -85,7 +118,6 @@ pub enum Backend {
 impl Backend {
     fn name(self) -> &'static str {
         match self {
-            Backend::BadDebtCheck => "bad-debt-check",
             Backend::Preservation => "preservation",
             Backend::Mediation => "mediation",
             Backend::Notarization => "notarization",
@@ -198,3 +230,138 @@ macro_rules! door {
     };
 }
 pub(crate) use door;
+
+/// A caller's client stream, passed on message by message as it arrives (never buffered),
+/// each message mapped by `unwrap`. When the caller's stream breaks, the stream passed on
+/// never ends (so the service behind cannot mistake it for a complete one) and the caller's
+/// error arrives on the receiver: the forwarding call should then be dropped, which resets
+/// the stream to the service, and that error answered.
+pub fn pass_through<T, U>(
+    inbound: Streaming<T>,
+    unwrap: fn(T) -> U,
+) -> (
+    impl Stream<Item = U> + Send + 'static,
+    tokio::sync::oneshot::Receiver<Status>,
+)
+where
+    T: Send + 'static,
+    U: Send + 'static,
+{
+    let (broken_tx, broken_rx) = tokio::sync::oneshot::channel::<Status>();
+    let stream = futures::stream::unfold(
+        (inbound, Some(broken_tx)),
+        move |(mut inbound, mut broken)| async move {
+            match inbound.message().await {
+                Ok(Some(message)) => Some((unwrap(message), (inbound, broken))),
+                Ok(None) => None,
+                Err(status) => {
+                    if let Some(tx) = broken.take() {
+                        let _ = tx.send(status);
+                    }
+                    std::future::pending::<Option<(U, (Streaming<T>, _))>>().await
+                }
+            }
+        },
+    );
+    (stream, broken_rx)
+}
+
+/// A stage service's record of a case: `Ok(None)` when it holds none (NotFound), `Err(())`
+/// when it did not answer in time or failed (logged).
+async fn stage_record<T>(
+    service: &'static str,
+    call: impl Future<Output = Result<Response<T>, Status>>,
+) -> Result<Option<T>, ()> {
+    match tokio::time::timeout(STAGE_RECORD_WAIT, call).await {
+        Ok(Ok(response)) => Ok(Some(response.into_inner())),
+        Ok(Err(status)) if status.code() == Code::NotFound => Ok(None),
+        Ok(Err(status)) => {
+            tracing::warn!(service, code = ?status.code(), "stage record unavailable");
+            Err(())
+        }
+        Err(_) => {
+            tracing::warn!(
+                service,
+                wait_ms = STAGE_RECORD_WAIT.as_millis() as u64,
+                "stage record did not arrive in time"
+            );
+            Err(())
+        }
+    }
+}
+
+/// Every deployed stage service's record of `case_id`, fetched in parallel. A service that
+/// does not answer in time is named in `unavailable_services` rather than failing the call.
+pub async fn stage_records(pre_check: &PreCheckClient, case_id: &str) -> StageRecords {
+    let (mut checks, mut certificates) = (pre_check.clone(), pre_check.clone());
+    let (check, certificate) = tokio::join!(
+        stage_record(
+            "bad-debt-check",
+            checks.get_check(bdc::GetCheckRequest {
+                key: Some(bdc::get_check_request::Key::CaseId(case_id.to_string())),
+            }),
+        ),
+        stage_record(
+            "bad-debt-check",
+            certificates.get_certificate(bdc::GetCertificateRequest {
+                key: Some(bdc::get_certificate_request::Key::CaseId(
+                    case_id.to_string()
+                )),
+            }),
+        ),
+    );
+    let mut records = StageRecords::default();
+    match (check, certificate) {
+        (Ok(check), Ok(certificate)) => {
+            records.check = check.and_then(|c| c.check);
+            records.certificate = certificate.and_then(|c| c.certificate);
+        }
+        _ => records
+            .unavailable_services
+            .push("bad-debt-check".to_string()),
+    }
+    records
+}
+
+/// The key a certificate was asked by, as the pre-check names it in NotFound.
+fn certificate_key_text(key: Option<&bdc::get_certificate_request::Key>) -> String {
+    use bdc::get_certificate_request::Key;
+    match key {
+        Some(Key::CertificateId(v) | Key::CaseId(v)) => v.clone(),
+        Some(Key::CertificateNumber(v)) => v.trim().to_string(),
+        None => String::new(),
+    }
+}
+
+/// The certificate, if it was issued to the calling bank. Another bank's answers NotFound,
+/// exactly as a certificate that does not exist.
+pub async fn own_certificate(
+    pre_check: &mut PreCheckClient,
+    caller: &Caller,
+    key: Option<bdc::get_certificate_request::Key>,
+) -> Result<bdc::Certificate, Status> {
+    let shown = certificate_key_text(key.as_ref());
+    let certificate = pre_check
+        .get_certificate(bdc::GetCertificateRequest { key })
+        .await?
+        .into_inner()
+        .certificate;
+    match certificate {
+        Some(c) if c.bank_id == caller.org_id => Ok(c),
+        _ => Err(Error::not_found("certificate", shown).into()),
+    }
+}
+
+/// A verification as anyone may see it: the certificate as issued and why it was revoked
+/// only when the presented content is genuine (the holder then has all of it already);
+/// otherwise the verdicts and the altered field names alone.
+pub fn public_verification(
+    mut answer: bdc::VerifyCertificateResponse,
+) -> bdc::VerifyCertificateResponse {
+    if !answer.genuine {
+        answer.certificate = None;
+        answer.revocation_reason.clear();
+        answer.revoked_at = None;
+    }
+    answer
+}

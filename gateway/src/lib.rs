@@ -3,7 +3,8 @@
 //! tenancy, rate-limits per organisation and forwards to the internal services.
 //!
 //! `token` mints and verifies tokens, `auth` admits callers, `forward` holds what the doors
-//! share; `bank`, `court`, `notary` and `mediator` are the four doors.
+//! share; `bank`, `court`, `notary` and `mediator` are the four organisations' doors, and
+//! `public` the door that needs no token (certificate verification).
 
 mod auth;
 mod bank;
@@ -11,6 +12,7 @@ mod court;
 mod forward;
 mod mediator;
 mod notary;
+mod public;
 pub mod token;
 
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use sieve_proto::gateway::v1::bank_api_service_server::BankApiServiceServer;
 use sieve_proto::gateway::v1::court_api_service_server::CourtApiServiceServer;
 use sieve_proto::gateway::v1::mediator_api_service_server::MediatorApiServiceServer;
 use sieve_proto::gateway::v1::notary_api_service_server::NotaryApiServiceServer;
+use sieve_proto::gateway::v1::public_api_service_server::PublicApiServiceServer;
 
 use crate::forward::Context;
 use crate::token::SigningKey;
@@ -35,21 +38,28 @@ pub struct Application {
 
 impl Application {
     /// Binds `port` (0: any free port) and forwards to intake at `intake_url`
-    /// (e.g. `http://127.0.0.1:50051`). Intake is connected on first use, so it may start
-    /// after the gateway.
+    /// (e.g. `http://127.0.0.1:50051`) and to bad-debt-check at `bad_debt_check_url`. Each
+    /// is connected on first use, so they may start after the gateway.
     pub async fn build(
         settings: &Settings,
         intake_url: &str,
+        bad_debt_check_url: &str,
         port: u16,
     ) -> Result<Self, BuildError> {
         let keys = signing_keys(settings)?;
         let gate = auth::Gate::new(keys, settings.gateway.rate_limit_per_second);
-        let channel = sieve_kernel::server::channel(intake_url, &settings.server)
+        let intake = sieve_kernel::server::channel(intake_url, &settings.server)
             .map_err(|e| invalid_input(format!("intake url `{intake_url}`: {e}")))?;
+        let bad_debt_check = sieve_kernel::server::channel(bad_debt_check_url, &settings.server)
+            .map_err(|e| {
+                invalid_input(format!("bad-debt-check url `{bad_debt_check_url}`: {e}"))
+            })?;
         let max = settings.server.max_message_bytes;
         let ctx = Context {
             gate: Arc::new(gate),
-            intake: forward::intake_client(channel, max),
+            intake: forward::intake_client(intake, max),
+            registry: forward::registry_client(bad_debt_check.clone(), max),
+            pre_check: forward::pre_check_client(bad_debt_check, max),
         };
         // Generated servers share one builder shape; each gets the configured size limits.
         macro_rules! limited {
@@ -74,8 +84,9 @@ impl Application {
             ))
             .add_service(limited!(
                 MediatorApiServiceServer,
-                mediator::MediatorApi { ctx }
+                mediator::MediatorApi { ctx: ctx.clone() }
             ))
+            .add_service(limited!(PublicApiServiceServer, public::PublicApi { ctx }))
             .bind(&settings.server.host, port)
             .await?;
         Ok(Self { server })

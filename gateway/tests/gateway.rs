@@ -1,5 +1,6 @@
-//! The gateway over real TCP in front of a real intake (fresh database per test): tokens,
-//! roles, tenancy between banks, streaming batches and rate limits.
+//! The gateway over real TCP in front of a real intake and bad-debt-check (fresh databases
+//! per test): tokens, roles, tenancy between banks, streaming batches and rulings,
+//! certificates, the public door and rate limits.
 
 use std::net::SocketAddr;
 
@@ -37,6 +38,12 @@ async fn start(rate_limit_per_second: u32) -> Suite {
         .insert(key.kid.clone(), key.secret_base64());
     settings.gateway.rate_limit_per_second = rate_limit_per_second;
 
+    // A configured court key, so bad-debt-check writes no development key file.
+    let court_key = sieve_bad_debt_check::domain::certificate::CourtKey::generate("court-test");
+    settings.bad_debt_check.signing_key_id = court_key.key_id().to_string();
+    settings.bad_debt_check.signing_key_secret = court_key.secret_base64();
+
+    // Each calls the other: both bind first, then learn the other's address, then serve.
     let intake = sieve_intake::Application::build(
         &settings,
         &sieve_kernel::db::testing::fresh_target("intake"),
@@ -46,12 +53,29 @@ async fn start(rate_limit_per_second: u32) -> Suite {
     .await
     .expect("build intake");
     let intake_url = format!("http://{}", intake.local_addr());
+    let pre_check = sieve_bad_debt_check::Application::build(
+        &settings,
+        &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
+        sieve_kernel::clock::system(),
+        0,
+        &intake_url,
+    )
+    .await
+    .expect("build bad-debt-check");
+    let pre_check_url = format!("http://{}", pre_check.local_addr());
+    let intake = intake
+        .deliver_to_bad_debt_check(&pre_check_url)
+        .expect("bad-debt-check url");
     let (stop_intake, rx) = oneshot::channel::<()>();
     tokio::spawn(intake.run_until(async {
         let _ = rx.await;
     }));
+    let (stop_pre_check, rx) = oneshot::channel::<()>();
+    tokio::spawn(pre_check.run_until(async {
+        let _ = rx.await;
+    }));
 
-    let gateway = sieve_gateway::Application::build(&settings, &intake_url, 0)
+    let gateway = sieve_gateway::Application::build(&settings, &intake_url, &pre_check_url, 0)
         .await
         .expect("build gateway");
     let addr = gateway.local_addr();
@@ -62,7 +86,7 @@ async fn start(rate_limit_per_second: u32) -> Suite {
     Suite {
         gateway: addr,
         key,
-        _stops: vec![stop_intake, stop_gateway],
+        _stops: vec![stop_intake, stop_pre_check, stop_gateway],
     }
 }
 
@@ -691,13 +715,13 @@ async fn calls_of_services_not_deployed_yet_say_so() {
     let bank_token = suite.token("bank-1", Role::Bank);
     let status = suite
         .bank_client()
-        .apply_certificates(authed(
-            BankApiServiceApplyCertificatesRequest::default(),
+        .apply_preservation(authed(
+            BankApiServiceApplyPreservationRequest::default(),
             &bank_token,
         ))
         .await
         .unwrap_err();
-    expect(status, "bad-debt-check");
+    expect(status, "preservation");
     let status = suite
         .court_client()
         .get_funnel(authed(
@@ -738,9 +762,10 @@ async fn the_development_key_is_used_when_none_is_configured() {
     let dir = std::env::temp_dir().join(format!("sieve-gateway-dev-{}", uuid_like(),));
     let mut settings = Settings::defaults().expect("defaults");
     settings.database.data_dir = dir.clone();
-    let gateway = sieve_gateway::Application::build(&settings, "http://127.0.0.1:1", 0)
-        .await
-        .expect("build gateway");
+    let gateway =
+        sieve_gateway::Application::build(&settings, "http://127.0.0.1:1", "http://127.0.0.1:1", 0)
+            .await
+            .expect("build gateway");
     let addr = gateway.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(gateway.run_until(async {
@@ -780,4 +805,582 @@ fn uuid_like() -> String {
             .unwrap()
             .as_nanos()
     )
+}
+
+use sieve_proto::bad_debt_check::v1 as bdc;
+use sieve_proto::common::v1::{Court, Date, RowOutcome, Stage};
+use sieve_proto::gateway::v1::public_api_service_client::PublicApiServiceClient;
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+/// A ruling for the debtor of `case(_, i)`: filed 2024-01-10, terminated 2024-06-20.
+fn ruling(number: &str, i: usize, revoked: bool, row: i64) -> bdc::RulingInput {
+    bdc::RulingInput {
+        ruling_number: number.into(),
+        court: Some(Court {
+            code: "黑0722".into(),
+            name: "嘉荫县人民法院".into(),
+        }),
+        debtor_name: "王芳".into(),
+        debtor_id_number: id_number(i),
+        enforcement_filed_on: date(2024, 1, 10),
+        terminated_on: date(2024, 6, 20),
+        unpaid_fen: 1_595_750,
+        status: if revoked {
+            bdc::RulingStatus::Revoked
+        } else {
+            bdc::RulingStatus::Standing
+        } as i32,
+        row,
+    }
+}
+
+fn import_stream(
+    request_id: &str,
+    expected: i64,
+    rulings: Vec<bdc::RulingInput>,
+) -> impl tokio_stream::Stream<Item = CourtApiServiceImportRulingsRequest> + Send + 'static {
+    use bdc::import_rulings_request::Item as RulingItem;
+    let header = bdc::ImportRulingsRequest {
+        item: Some(RulingItem::Header(bdc::ImportHeader {
+            request_id: request_id.into(),
+            source_court: Some(Court {
+                code: "黑0722".into(),
+                name: "嘉荫县人民法院".into(),
+            }),
+            expected_rulings: expected,
+            label: "gateway-rulings.csv".into(),
+        })),
+    };
+    let chunk = bdc::ImportRulingsRequest {
+        item: Some(RulingItem::Chunk(bdc::RulingChunk { rulings })),
+    };
+    tokio_stream::iter(
+        [header, chunk]
+            .into_iter()
+            .map(|r| CourtApiServiceImportRulingsRequest { request: Some(r) }),
+    )
+}
+
+impl Suite {
+    fn public_client(&self) -> PublicApiServiceClient<Channel> {
+        PublicApiServiceClient::new(self.channel())
+    }
+
+    async fn import(
+        &self,
+        request_id: &str,
+        rulings: Vec<bdc::RulingInput>,
+    ) -> Result<bdc::ImportRulingsResponse, Status> {
+        let n = rulings.len() as i64;
+        self.court_client()
+            .import_rulings(authed(
+                import_stream(request_id, n, rulings),
+                &self.court_token(),
+            ))
+            .await
+            .map(|r| r.into_inner().response.unwrap())
+    }
+
+    /// Polls the case (as its bank) until it reaches `stage`; the outbox relays move it.
+    async fn wait_for_stage(&self, token: &str, case_id: &str, stage: Stage) -> pb::Case {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let case = self
+                .bank_client()
+                .get_case(authed(
+                    BankApiServiceGetCaseRequest {
+                        case_id: case_id.into(),
+                    },
+                    token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .case
+                .unwrap();
+            if case.stage == stage as i32 {
+                return case;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "case {case_id} stayed in {:?}, expected {stage:?}",
+                Stage::try_from(case.stage)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn verify_request(
+    proof: &sieve_bad_debt_check::domain::certificate::DocumentProof,
+) -> bdc::VerifyCertificateRequest {
+    bdc::VerifyCertificateRequest {
+        certificate_number: proof.number.clone(),
+        content: proof.content.clone(),
+        signature: proof.signature.clone(),
+        key_id: proof.key_id.clone(),
+    }
+}
+
+#[tokio::test]
+async fn rulings_stream_through_the_court_door() {
+    let suite = start(200).await;
+    let mut rulings = vec![
+        ruling("(2024)黑0722执300号之一", 0, false, 1),
+        ruling("(2024)黑0722执301号之一", 1, true, 2),
+    ];
+    let mut too_soon = ruling("(2025)黑0722执88号之一", 2, false, 3);
+    too_soon.enforcement_filed_on = date(2025, 3, 1);
+    too_soon.terminated_on = date(2025, 4, 15);
+    rulings.push(too_soon);
+
+    let answer = suite.import("rulings-1", rulings.clone()).await.unwrap();
+    let import = answer.ruling_import.unwrap();
+    assert!(!answer.replayed);
+    assert_eq!(import.status, bdc::ImportStatus::Completed as i32);
+    assert_eq!(
+        (import.added_rulings, import.refused_rulings),
+        (2, 1),
+        "{:?}",
+        answer.refusals
+    );
+    assert_eq!(answer.refusals.len(), 1);
+    assert_eq!(answer.refusals[0].row, 3);
+    assert_eq!(answer.refusals[0].rule, "ruling.three_months");
+
+    // The same key replays; the refusals page through the gateway too.
+    let replay = suite.import("rulings-1", rulings).await.unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.ruling_import.unwrap().import_id, import.import_id);
+    let page = suite
+        .court_client()
+        .list_import_refusals(authed(
+            CourtApiServiceListImportRefusalsRequest {
+                request: Some(bdc::ListImportRefusalsRequest {
+                    import_id: import.import_id.clone(),
+                    page: None,
+                }),
+            },
+            &suite.court_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert_eq!(page.refusals.len(), 1);
+
+    let got = suite
+        .court_client()
+        .get_ruling(authed(
+            CourtApiServiceGetRulingRequest {
+                request: Some(bdc::GetRulingRequest {
+                    key: Some(bdc::get_ruling_request::Key::RulingNumber(
+                        "(2024)黑0722执301号之一".into(),
+                    )),
+                }),
+            },
+            &suite.court_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap()
+        .ruling
+        .unwrap();
+    assert_eq!(got.status, bdc::RulingStatus::Revoked as i32);
+
+    // The registry's own refusals pass through: a chunk before the header.
+    let headless = tokio_stream::iter(vec![CourtApiServiceImportRulingsRequest {
+        request: Some(bdc::ImportRulingsRequest {
+            item: Some(bdc::import_rulings_request::Item::Chunk(bdc::RulingChunk {
+                rulings: vec![ruling("(2024)黑0722执1号", 0, false, 1)],
+            })),
+        }),
+    }]);
+    let status = suite
+        .court_client()
+        .import_rulings(authed(headless, &suite.court_token()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(reason(&status), "HEADER_FIRST");
+
+    // Only the court imports.
+    let status = suite
+        .court_client()
+        .import_rulings(authed(
+            import_stream(
+                "rulings-2",
+                1,
+                vec![ruling("(2024)黑0722执2号", 0, false, 1)],
+            ),
+            &suite.token("bank-x", Role::Bank),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason(&status), "WRONG_ROLE");
+}
+
+#[tokio::test]
+async fn certificates_are_issued_to_and_seen_by_their_own_bank() {
+    let suite = start(200).await;
+    let bank_a = suite.register_bank("BANK-A").await;
+    let bank_b = suite.register_bank("BANK-B").await;
+    let token_a = suite.token(&bank_a, Role::Bank);
+    let token_b = suite.token(&bank_b, Role::Bank);
+    let court = suite.court_token();
+
+    // Debtor 0 has a standing ruling, debtor 1 a revoked one, debtor 2 none.
+    let imported = suite
+        .import(
+            "rulings-cert",
+            vec![
+                ruling("(2024)黑0722执300号之一", 0, false, 1),
+                ruling("(2024)黑0722执301号之一", 1, true, 2),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(imported.ruling_import.unwrap().added_rulings, 2);
+    let cases = submit_cases(&suite, &token_a, "A", 3).await;
+    suite
+        .wait_for_stage(&token_a, &cases[0], Stage::Certifiable)
+        .await;
+    suite
+        .wait_for_stage(&token_a, &cases[1], Stage::Preservation)
+        .await;
+    suite
+        .wait_for_stage(&token_a, &cases[2], Stage::Preservation)
+        .await;
+
+    let apply = |bank_id: &str, case_ids: Vec<String>, request_id: &str| {
+        BankApiServiceApplyCertificatesRequest {
+            request: Some(bdc::ApplyCertificatesRequest {
+                request_id: request_id.into(),
+                bank_id: bank_id.into(),
+                case_ids,
+            }),
+        }
+    };
+    let mut bank = suite.bank_client();
+
+    // Bank B cannot apply in bank A's name, nor for bank A's case in its own.
+    let status = bank
+        .apply_certificates(authed(
+            apply(&bank_a, vec![cases[0].clone()], "b-1"),
+            &token_b,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason(&status), "BANK_MISMATCH");
+    let rows = bank
+        .apply_certificates(authed(apply("", vec![cases[0].clone()], "b-2"), &token_b))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap()
+        .rows;
+    assert_eq!(rows[0].outcome, RowOutcome::Refused as i32);
+    assert_eq!(rows[0].refusals[0].rule, "pre_check.not_checked");
+
+    // Bank A gets a certificate for the matched case, a refusal for the unmatched one.
+    let rows = bank
+        .apply_certificates(authed(
+            apply("", vec![cases[0].clone(), cases[1].clone()], "a-1"),
+            &token_a,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap()
+        .rows;
+    assert_eq!(rows[0].outcome, RowOutcome::Accepted as i32, "{rows:?}");
+    let certificate = rows[0].certificate.clone().unwrap();
+    assert_eq!(certificate.bank_id, bank_a);
+    assert!(
+        certificate.certificate_number.contains("黑0722预查废第"),
+        "{}",
+        certificate.certificate_number
+    );
+    assert_eq!(rows[1].outcome, RowOutcome::Refused as i32);
+    assert_eq!(rows[1].refusals[0].rule, "pre_check.no_match");
+    suite
+        .wait_for_stage(&token_a, &cases[0], Stage::Certified)
+        .await;
+
+    // Another bank's certificate is unknown to bank B, whichever key it asks by.
+    use bdc::get_certificate_request::Key;
+    let get = |key: Key| BankApiServiceGetCertificateRequest {
+        request: Some(bdc::GetCertificateRequest { key: Some(key) }),
+    };
+    let unknown = bank
+        .get_certificate(authed(get(Key::CertificateId("nope".into())), &token_b))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    for key in [
+        Key::CertificateId(certificate.certificate_id.clone()),
+        Key::CertificateNumber(certificate.certificate_number.clone()),
+        Key::CaseId(cases[0].clone()),
+    ] {
+        let status = bank
+            .get_certificate(authed(get(key.clone()), &token_b))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{key:?}");
+        assert_eq!(reason(&status), reason(&unknown));
+        let own = bank
+            .get_certificate(authed(get(key), &token_a))
+            .await
+            .unwrap()
+            .into_inner()
+            .response
+            .unwrap()
+            .certificate
+            .unwrap();
+        assert_eq!(own.certificate_id, certificate.certificate_id);
+    }
+    let document_request = || BankApiServiceGetCertificateDocumentRequest {
+        request: Some(bdc::GetCertificateDocumentRequest {
+            key: Some(
+                bdc::get_certificate_document_request::Key::CertificateNumber(
+                    certificate.certificate_number.clone(),
+                ),
+            ),
+        }),
+    };
+    let status = bank
+        .get_certificate_document(authed(document_request(), &token_b))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let document = bank
+        .get_certificate_document(authed(document_request(), &token_a))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert!(document.file_name.ends_with(".html"));
+    let proof = sieve_bad_debt_check::domain::certificate::read_document(&document.html).unwrap();
+    assert_eq!(proof.number, certificate.certificate_number);
+
+    // Anyone may verify; the certificate itself only comes back for genuine content (or to
+    // its own bank).
+    let verdict = suite
+        .public_client()
+        .verify_certificate(PublicApiServiceVerifyCertificateRequest {
+            request: Some(verify_request(&proof)),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert!(verdict.genuine && verdict.unaltered && !verdict.revoked);
+    assert!(verdict.certificate.is_some());
+    let mut forged = verify_request(&proof);
+    let text = String::from_utf8(forged.content.clone()).unwrap();
+    forged.content = text
+        .replace("principal_fen=1000000", "principal_fen=9000000")
+        .into_bytes();
+    assert_ne!(forged.content, proof.content);
+    let verdict = suite
+        .public_client()
+        .verify_certificate(PublicApiServiceVerifyCertificateRequest {
+            request: Some(forged.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert!(!verdict.genuine && !verdict.unaltered);
+    assert_eq!(verdict.altered_fields, ["principal_fen"]);
+    assert!(
+        verdict.certificate.is_none(),
+        "no debtor data for a forgery"
+    );
+    let verify = |request: bdc::VerifyCertificateRequest| BankApiServiceVerifyCertificateRequest {
+        request: Some(request),
+    };
+    let for_b = bank
+        .verify_certificate(authed(verify(forged.clone()), &token_b))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert!(for_b.certificate.is_none());
+    let for_a = bank
+        .verify_certificate(authed(verify(forged), &token_a))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert!(
+        for_a.certificate.is_some(),
+        "a bank sees its own certificate"
+    );
+
+    // The court sees it all: the dossier carries the check and the certificate.
+    let dossier = suite
+        .court_client()
+        .get_case_dossier(authed(
+            CourtApiServiceGetCaseDossierRequest {
+                case_id: cases[0].clone(),
+            },
+            &court,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .dossier
+        .unwrap();
+    let records = dossier.records.unwrap();
+    assert!(records.unavailable_services.is_empty());
+    let check = records.check.unwrap();
+    assert_eq!(check.outcome, bdc::CheckOutcome::Matched as i32);
+    assert_eq!(check.matches[0].ruling_number, "(2024)黑0722执300号之一");
+    assert_eq!(
+        records.certificate.unwrap().certificate_number,
+        certificate.certificate_number
+    );
+    let no_match = suite
+        .court_client()
+        .get_case_dossier(authed(
+            CourtApiServiceGetCaseDossierRequest {
+                case_id: cases[2].clone(),
+            },
+            &court,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .dossier
+        .unwrap()
+        .records
+        .unwrap();
+    assert_eq!(
+        no_match.check.unwrap().outcome,
+        bdc::CheckOutcome::NoMatch as i32
+    );
+    assert!(no_match.certificate.is_none());
+    let court_copy = suite
+        .court_client()
+        .get_certificate_document(authed(
+            CourtApiServiceGetCertificateDocumentRequest {
+                request: Some(bdc::GetCertificateDocumentRequest {
+                    key: Some(bdc::get_certificate_document_request::Key::CertificateId(
+                        certificate.certificate_id.clone(),
+                    )),
+                }),
+            },
+            &court,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert_eq!(court_copy.file_name, document.file_name);
+
+    // Enforcement resumes: the certificate verifies as revoked.
+    let revoked = suite
+        .court_client()
+        .revoke_ruling(authed(
+            CourtApiServiceRevokeRulingRequest {
+                request: Some(bdc::RevokeRulingRequest {
+                    request_id: "revoke-1".into(),
+                    ruling_number: "(2024)黑0722执300号之一".into(),
+                    reason: "发现财产 / property found".into(),
+                    resumed_case_number: "(2026)黑0722执恢1号".into(),
+                }),
+            },
+            &court,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert_eq!(
+        revoked.revoked_certificate_numbers,
+        std::slice::from_ref(&certificate.certificate_number)
+    );
+    let verdict = suite
+        .court_client()
+        .verify_certificate(authed(
+            CourtApiServiceVerifyCertificateRequest {
+                request: Some(verify_request(&proof)),
+            },
+            &court,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert!(verdict.genuine && verdict.unaltered && verdict.revoked);
+
+    // The bank's view of its case carries the stage records too.
+    let got = bank
+        .get_case(authed(
+            BankApiServiceGetCaseRequest {
+                case_id: cases[0].clone(),
+            },
+            &token_a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(got.records.unwrap().certificate.is_some());
+}
+
+#[tokio::test]
+async fn the_public_door_needs_no_token_and_limits_each_address() {
+    let suite = start(3).await;
+    let mut public = suite.public_client();
+    let unknown = || PublicApiServiceVerifyCertificateRequest {
+        request: Some(bdc::VerifyCertificateRequest {
+            certificate_number: "(2026)黑0722预查废第999999号".into(),
+            content: b"sieve-certificate-v1\n".to_vec(),
+            signature: vec![0; 64],
+            key_id: String::new(),
+        }),
+    };
+    for _ in 0..3 {
+        let verdict = public
+            .verify_certificate(unknown())
+            .await
+            .unwrap()
+            .into_inner()
+            .response
+            .unwrap();
+        assert!(!verdict.genuine && !verdict.unaltered);
+        assert!(verdict.certificate.is_none());
+    }
+    let status = public.verify_certificate(unknown()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&status), "RATE_LIMITED");
+
+    // Organisations keep their own allowance.
+    suite
+        .court_client()
+        .list_banks(authed(
+            CourtApiServiceListBanksRequest::default(),
+            &suite.court_token(),
+        ))
+        .await
+        .unwrap();
 }

@@ -1,25 +1,32 @@
-//! The suite end to end: intake and the gateway on real ports, each test on a fresh database
-//! and a fresh development key, driven through the `sieve` command's library exactly as an
-//! operator drives it.
+//! The suite end to end: intake, bad-debt-check and the gateway on real ports, each test on
+//! fresh databases and fresh development keys, driven through the `sieve` command's library
+//! exactly as an operator drives it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use sieve_cli::client::KeySource;
 use sieve_cli::submit::{self, SubmitOptions, SubmitReport};
-use sieve_cli::{BankSpec, CliError, Credentials, Gateway, Launch, Service, Suite, status};
+use sieve_cli::{
+    BankSpec, CliError, Credentials, Gateway, Launch, Service, Suite, certificates, format,
+    registry, status,
+};
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
-use sieve_proto::common::v1::Stage;
-use sieve_proto::intake::v1::RowOutcome;
+use sieve_proto::bad_debt_check::v1::Certificate;
+use sieve_proto::common::v1::{PageRequest, Stage};
+use sieve_proto::gateway::v1::{BankApiServiceListCasesRequest, CourtApiServiceListCasesRequest};
+use sieve_proto::intake::v1::{Case, ListCasesRequest, RowOutcome};
 use tonic_types::StatusExt;
 
 struct Running {
     suite: Suite,
+    settings: Settings,
     gateway: Gateway,
     credentials: Credentials,
     data_dir: PathBuf,
-    target: Target,
+    targets: Vec<Target>,
 }
 
 impl Running {
@@ -37,14 +44,23 @@ impl Running {
         ));
         let mut settings = Settings::defaults().expect("defaults load");
         settings.database.data_dir = data_dir.clone();
-        let target = sieve_kernel::db::testing::fresh_target("intake");
         let launch = Launch {
             any_port: true,
-            targets: [(Service::Intake, target.clone())].into(),
+            targets: [
+                (
+                    Service::Intake,
+                    sieve_kernel::db::testing::fresh_target("intake"),
+                ),
+                (
+                    Service::BadDebtCheck,
+                    sieve_kernel::db::testing::fresh_target("bad-debt-check"),
+                ),
+            ]
+            .into(),
         };
         let suite = Suite::start(&settings, Service::ALL, &launch)
             .await
-            .expect("intake and gateway start");
+            .expect("intake, bad-debt-check and gateway start");
         let url = suite.url_of(Service::Gateway, &settings);
         let gateway = Gateway::connect(&url, &settings).expect("gateway url");
         // The gateway created the development key when it started; the CLI only reads it.
@@ -55,18 +71,21 @@ impl Running {
         );
         Self {
             suite,
+            settings,
             gateway,
             credentials,
             data_dir,
-            target,
+            targets: launch.targets.into_values().collect(),
         }
     }
 
     async fn stop(self) {
         self.suite.shutdown().await.expect("clean shutdown");
         let _ = std::fs::remove_dir_all(&self.data_dir);
-        if let Target::Postgres { url, schema } = &self.target {
-            let _ = sieve_kernel::db::drop_schema(url, schema).await;
+        for target in &self.targets {
+            if let Target::Postgres { url, schema } = target {
+                let _ = sieve_kernel::db::drop_schema(url, schema).await;
+            }
         }
     }
 }
@@ -289,4 +308,423 @@ async fn given_tokens_are_honoured() {
     assert!(err.to_string().contains("hint:"), "{err}");
 
     run.stop().await;
+}
+
+fn rulings_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rulings.csv")
+}
+
+fn import_options(run: &Running) -> registry::ImportOptions {
+    registry::ImportOptions::new(registry::CourtSpec::from_settings(&run.settings))
+}
+
+/// Polls the bank's cases until every one is in the stage `want` gives for its row
+/// (`JY-2025-000NN` is row NN), or fails after a minute. The outbox relays move the cases;
+/// the poll only waits for them.
+async fn wait_for_stages(
+    run: &Running,
+    bank_token: &str,
+    want: impl Fn(i64) -> Stage,
+) -> Vec<Case> {
+    let mut bank = run.gateway.bank(bank_token).expect("bank client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cases = bank
+            .list_cases(BankApiServiceListCasesRequest {
+                request: Some(ListCasesRequest {
+                    page: Some(PageRequest {
+                        page_size: 1000,
+                        page_token: String::new(),
+                    }),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("list cases")
+            .into_inner()
+            .response
+            .expect("response")
+            .cases;
+        let row = |c: &Case| -> i64 {
+            c.bank_case_ref
+                .trim_start_matches("JY-2025-")
+                .parse()
+                .expect("a sample reference")
+        };
+        let pending: Vec<(i64, String)> = cases
+            .iter()
+            .filter(|c| c.stage != want(row(c)) as i32)
+            .map(|c| (row(c), format::stage(c.stage)))
+            .collect();
+        if pending.is_empty() {
+            let mut cases = cases;
+            cases.sort_by_key(|c| row(c));
+            return cases;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cases not yet where expected (row, stage): {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The page with one byte of its signed content changed: a digit of `field`'s value.
+fn tamper(html: &str, field: &str) -> String {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let marker = "data-sieve-content=\"";
+    let start = html.find(marker).expect("content attribute") + marker.len();
+    let end = start + html[start..].find('"').expect("attribute end");
+    let mut content = engine.decode(&html[start..end]).expect("base64");
+    let key = format!("\n{field}=");
+    let at = content
+        .windows(key.len())
+        .position(|w| w == key.as_bytes())
+        .expect("field in content")
+        + key.len();
+    content[at] = if content[at] == b'9' {
+        b'8'
+    } else {
+        content[at] + 1
+    };
+    format!(
+        "{}{}{}",
+        &html[..start],
+        engine.encode(&content),
+        &html[end..]
+    )
+}
+
+#[tokio::test]
+async fn rulings_match_and_certificates_issue_verify_and_detect_tampering() {
+    let run = Running::start().await;
+
+    // The registry: six rulings added, the seventh refused (terminated within 3 months).
+    let report = registry::import_file(
+        &run.gateway,
+        &run.credentials,
+        &rulings_sample(),
+        &import_options(&run),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("import failed: {e}"));
+    assert_eq!(report.rows_read, 7);
+    assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
+    let outcome = report.outcome.as_ref().expect("sent");
+    let import = &outcome.import;
+    assert_eq!(
+        (
+            import.added_rulings,
+            import.updated_rulings,
+            import.unchanged_rulings,
+            import.refused_rulings
+        ),
+        (6, 0, 0, 1)
+    );
+    let refused: Vec<(i64, Vec<&str>)> = outcome
+        .refused
+        .iter()
+        .map(|r| (r.row, r.reasons.iter().map(|x| x.rule.as_str()).collect()))
+        .collect();
+    assert_eq!(refused, [(7, vec!["ruling.three_months"])]);
+    let text = registry::render_report(&report);
+    assert!(
+        text.contains("added 6, updated 0, unchanged 0, refused 1 (of 7 received)"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("row      7") && l.contains("ruling.three_months")),
+        "{text}"
+    );
+
+    // The bank's batch: rows 1-5 match a standing ruling, the rest go on to preservation
+    // (row 6's ruling was revoked, row 7's refused).
+    let batch = submit_sample(&run, &run.credentials)
+        .await
+        .outcome
+        .expect("sent")
+        .batch;
+    assert_eq!(batch.accepted_cases, 30);
+    let bank_token = run
+        .credentials
+        .mint_bank(&batch.bank_id, None)
+        .expect("bank token");
+    let expected = |row: i64| {
+        if row <= 5 {
+            Stage::Certifiable
+        } else {
+            Stage::Preservation
+        }
+    };
+    let cases = wait_for_stages(&run, &bank_token, expected).await;
+    assert_eq!(cases.len(), 30);
+
+    // The bank applies for every CERTIFIABLE case: five certificates, numbered in sequence,
+    // each page written to the directory.
+    let out_dir = run.data_dir.join("certificates");
+    let applied = certificates::apply(
+        &run.gateway,
+        &run.credentials,
+        &certificates::Selection::AllCertifiable,
+        &certificates::ApplyOptions {
+            bank_code: "JY-RCB".into(),
+            out_dir: out_dir.clone(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply failed: {e}"));
+    let issued: Vec<(&Certificate, &Path)> = applied.certificates().collect();
+    assert_eq!(issued.len(), 5, "{}", certificates::render_apply(&applied));
+    let mut numbers: Vec<&str> = issued
+        .iter()
+        .map(|(c, _)| c.certificate_number.as_str())
+        .collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 5, "distinct numbers");
+    let year = this_year();
+    for n in &numbers {
+        let prefix = format!("({year})黑0722预查废第");
+        let digits = n
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix('号'))
+            .unwrap_or_else(|| panic!("{n} is not like ({year})黑0722预查废第000001号"));
+        assert!(
+            digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()),
+            "{n}"
+        );
+    }
+    let certified: Vec<&str> = issued
+        .iter()
+        .map(|(c, _)| c.case_ref.as_ref().map_or("", |r| r.bank_case_ref.as_str()))
+        .collect();
+    assert_eq!(
+        certified,
+        [
+            "JY-2025-00001",
+            "JY-2025-00002",
+            "JY-2025-00003",
+            "JY-2025-00004",
+            "JY-2025-00005"
+        ]
+    );
+    for (c, file) in &issued {
+        assert!(file.starts_with(&out_dir), "{}", file.display());
+        let html = std::fs::read_to_string(file).expect("page written");
+        assert!(html.contains(&c.certificate_number));
+    }
+    let text = certificates::render_apply(&applied);
+    assert!(
+        text.contains("5 certificates (0 issued before), 0 refused"),
+        "{text}"
+    );
+
+    // The cases close as CERTIFIED.
+    wait_for_stages(&run, &bank_token, |row| {
+        if row <= 5 {
+            Stage::Certified
+        } else {
+            Stage::Preservation
+        }
+    })
+    .await;
+
+    // Applying again, by case id, returns the same certificates; a case without a match is
+    // refused with its reason.
+    let again = certificates::apply(
+        &run.gateway,
+        &run.credentials,
+        &certificates::Selection::Cases(vec![cases[0].case_id.clone(), cases[5].case_id.clone()]),
+        &certificates::ApplyOptions {
+            bank_code: "JY-RCB".into(),
+            out_dir: out_dir.clone(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply failed: {e}"));
+    let first = issued
+        .iter()
+        .find(|(c, _)| c.case_ref.as_ref().map(|r| r.case_id.as_str()) == Some(&cases[0].case_id))
+        .expect("row 1's certificate");
+    match &again.rows[0].outcome {
+        certificates::Applied::Issued {
+            certificate,
+            existing,
+            ..
+        } => {
+            assert!(*existing);
+            assert_eq!(certificate.certificate_number, first.0.certificate_number);
+        }
+        other => panic!("row 1 not issued: {other:?}"),
+    }
+    match &again.rows[1].outcome {
+        certificates::Applied::Refused(reasons) => {
+            assert_eq!(reasons[0].rule, "pre_check.no_match")
+        }
+        other => panic!("row 6 issued: {other:?}"),
+    }
+
+    // Anyone verifies a page through the public door, without a token.
+    let verified = certificates::verify_file(&run.gateway, first.1)
+        .await
+        .unwrap_or_else(|e| panic!("verify failed: {e}"));
+    assert!(verified.answer.genuine && verified.answer.unaltered && !verified.answer.revoked);
+    assert_eq!(verified.page_matches, Some(true));
+    assert!(verified.is_valid());
+    let text = certificates::render_verification(&verified);
+    assert!(text.contains("genuine    yes"), "{text}");
+    assert!(text.trim_end().ends_with("VALID"), "{text}");
+    assert!(!text.contains("23072219851102174X"), "{text}");
+
+    // One byte of the claim changed: no longer what was issued, and the field is named.
+    let forged_path = run.data_dir.join("forged.html");
+    let html = std::fs::read_to_string(first.1).expect("page");
+    std::fs::write(&forged_path, tamper(&html, "principal_fen")).expect("write forged");
+    let forged = certificates::verify_file(&run.gateway, &forged_path)
+        .await
+        .unwrap_or_else(|e| panic!("verify failed: {e}"));
+    assert!(!forged.answer.unaltered);
+    assert!(!forged.answer.genuine);
+    assert_eq!(forged.answer.altered_fields, ["principal_fen"]);
+    assert!(!forged.is_valid());
+    let text = certificates::render_verification(&forged);
+    assert!(text.contains("altered fields: principal_fen"), "{text}");
+    assert!(text.trim_end().ends_with("NOT VALID"), "{text}");
+
+    // The printed claim edited, the signed content left alone: the court finds the content
+    // genuine, but the page is not what it prints.
+    let edited_path = run.data_dir.join("edited.html");
+    let printed = format::yuan(first.0.claim.as_ref().map_or(0, |c| c.principal_fen));
+    assert!(html.contains(&printed), "{printed}");
+    std::fs::write(&edited_path, html.replace(&printed, "99,999.99")).expect("write edited");
+    let edited = certificates::verify_file(&run.gateway, &edited_path)
+        .await
+        .unwrap_or_else(|e| panic!("verify failed: {e}"));
+    assert!(edited.answer.genuine && edited.answer.unaltered);
+    assert_eq!(edited.page_matches, Some(false));
+    assert!(!edited.is_valid());
+
+    // Re-importing the rulings changes nothing: the same file replays, and under another
+    // request id every ruling is unchanged.
+    let replay = registry::import_file(
+        &run.gateway,
+        &run.credentials,
+        &rulings_sample(),
+        &import_options(&run),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("import failed: {e}"));
+    let replayed = replay.outcome.expect("sent");
+    assert!(replayed.replayed);
+    assert_eq!(replayed.import.import_id, import.import_id);
+    let mut fresh = import_options(&run);
+    fresh.request_id = Some("rulings-again".into());
+    let again = registry::import_file(&run.gateway, &run.credentials, &rulings_sample(), &fresh)
+        .await
+        .unwrap_or_else(|e| panic!("import failed: {e}"))
+        .outcome
+        .expect("sent");
+    assert!(!again.replayed);
+    let i = &again.import;
+    assert_eq!(
+        (
+            i.added_rulings,
+            i.updated_rulings,
+            i.unchanged_rulings,
+            i.refused_rulings
+        ),
+        (0, 0, 6, 1)
+    );
+
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_seeds_the_registry_so_that_some_cases_match() {
+    let run = Running::start().await;
+    let options = sieve_cli::DemoOptions {
+        cases: 200,
+        seed: 5,
+        submit: SubmitOptions::new(sieve_cli::demo_bank("DEMO-BANK")),
+        registry: import_options(&run),
+        recency_window_months: sieve_cli::recency_window(&run.settings),
+    };
+    let report = sieve_cli::demo_batch(&run.gateway, &run.credentials, &options)
+        .await
+        .unwrap_or_else(|e| panic!("demo failed: {e}"));
+    let valid = report.generated - report.flawed;
+    assert_eq!(report.outcome.batch.accepted_cases as usize, valid);
+    assert_eq!(report.should_match, (valid * 10 + 50) / 100);
+    assert!(report.revoked_rulings >= 1);
+    assert_eq!(
+        report.rulings.import.added_rulings as usize,
+        report.should_match + report.revoked_rulings
+    );
+    assert!(
+        report.rulings.refused.is_empty(),
+        "{:?}",
+        report.rulings.refused
+    );
+    let text = sieve_cli::render_demo(&report);
+    assert!(
+        text.contains(&format!("{} cases should match", report.should_match)),
+        "{text}"
+    );
+
+    // Once the pre-check has run, exactly those cases are CERTIFIABLE.
+    let court = run.credentials.court_token().expect("court token");
+    let client = run.gateway.court(&court).expect("court client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let count = |stage: Stage| {
+            let mut client = client.clone();
+            async move {
+                client
+                    .list_cases(CourtApiServiceListCasesRequest {
+                        request: Some(ListCasesRequest {
+                            stage: stage as i32,
+                            page: Some(PageRequest {
+                                page_size: 1000,
+                                page_token: String::new(),
+                            }),
+                            ..Default::default()
+                        }),
+                    })
+                    .await
+                    .expect("list cases")
+                    .into_inner()
+                    .response
+                    .expect("response")
+                    .cases
+                    .len()
+            }
+        };
+        let (waiting, certifiable) = (
+            count(Stage::BadDebtCheck).await,
+            count(Stage::Certifiable).await,
+        );
+        if waiting == 0 {
+            assert_eq!(certifiable, report.should_match);
+            assert_eq!(
+                count(Stage::Preservation).await,
+                valid - report.should_match
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} cases still wait for the pre-check"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    run.stop().await;
+}
+
+/// This year in Asia/Shanghai, as certificate numbers carry it.
+fn this_year() -> i32 {
+    use chrono::Datelike;
+    sieve_kernel::clock::system().today().year()
 }

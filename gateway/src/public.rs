@@ -1,0 +1,39 @@
+//! The door that needs no token: whoever holds a pre-check certificate may check it
+//! (DESIGN.md section 8). Calls are held to the rate limit per client address.
+
+use sieve_proto::gateway::v1::public_api_service_server::PublicApiService;
+use sieve_proto::gateway::v1::*;
+use tonic::{Request, Response, Status};
+
+use crate::forward::{Context, public_verification};
+
+pub struct PublicApi {
+    pub(crate) ctx: Context,
+}
+
+#[tonic::async_trait]
+impl PublicApiService for PublicApi {
+    async fn verify_certificate(
+        &self,
+        request: Request<PublicApiServiceVerifyCertificateRequest>,
+    ) -> Result<Response<PublicApiServiceVerifyCertificateResponse>, Status> {
+        self.ctx.gate.admit_anonymous(request.remote_addr())?;
+        let r = request.into_inner().request.unwrap_or_default();
+        let answer = self
+            .ctx
+            .pre_check
+            .clone()
+            .verify_certificate(r)
+            .await?
+            .into_inner();
+        tracing::info!(
+            genuine = answer.genuine,
+            unaltered = answer.unaltered,
+            revoked = answer.revoked,
+            "certificate verified for an anonymous caller"
+        );
+        Ok(Response::new(PublicApiServiceVerifyCertificateResponse {
+            response: Some(public_verification(answer)),
+        }))
+    }
+}
