@@ -9,8 +9,10 @@ dev.yaml, production.yaml). Checked here:
 * every rendered object against the Kubernetes JSON schemas (kubernetes-validate, strict,
   each version in K8S_VERSIONS); an apiVersion/kind without a schema is an error, not a warning;
 * the suite's own rules on those objects: probes, security, resources, references between
-  objects, replicas against storage (no embedded SQLite behind more than one replica), what is
-  exposed, and every SIEVE__ variable against services/kernel/src/defaults.toml;
+  objects, replicas against storage (no embedded SQLite behind more than one replica), the
+  court's signing key (from a Secret, never a per-pod development key), what is exposed, who
+  may reach whom (NetworkPolicies), how the services find each other, and every SIEVE__
+  variable against services/kernel/src/defaults.toml;
 * compose.yaml's meaning beyond the Compose schema (check.sh validates the schema itself);
 * the Dockerfile's shape beyond hadolint, and .dockerignore.
 
@@ -38,14 +40,34 @@ DEFAULTS = tomllib.loads((ROOT / "services/kernel/src/defaults.toml").read_text(
 PORTS = {
     "gateway": DEFAULTS["services"]["gateway_port"],
     "intake": DEFAULTS["services"]["intake_port"],
+    "bad-debt-check": DEFAULTS["services"]["bad_debt_check_port"],
 }
 DRAIN_SECS = DEFAULTS["server"]["shutdown_grace_secs"]
 SERVICES = tuple(PORTS)
+# Never exposed: ClusterIP, no host ports, no Ingress.
+INTERNAL = ("intake", "bad-debt-check")
+# Services that keep tables: DATABASE_URL from a required Secret key, always PostgreSQL.
+DATABASE_SERVICES = ("intake", "bad-debt-check")
+# Who calls whom (each caller finds the callee at SIEVE__SERVICES__<CALLEE>_URL): the gateway
+# forwards to both; intake's relay delivers cases to bad-debt-check; bad-debt-check reports
+# outcomes to intake.
+CALLS = {
+    "gateway": ("intake", "bad-debt-check"),
+    "intake": ("bad-debt-check",),
+    "bad-debt-check": ("intake",),
+}
+# Who alone may reach each internal service (its NetworkPolicies admit these and no one else).
+# intake only has to admit its callers; bad-debt-check must admit its callers and nobody else.
+ONLY_FROM = {"bad-debt-check": {"gateway", "intake"}}
+NAME_LABEL = "app.kubernetes.io/name"
+# bad-debt-check's court signing key: both or neither, else a development key under data_dir.
+COURT_KEY_VARS = ("SIEVE__BAD_DEBT_CHECK__SIGNING_KEY_ID", "SIEVE__BAD_DEBT_CHECK__SIGNING_KEY_SECRET")
 NAMESPACE = "sieve"
 # Expected replicas per kustomization (None: not fixed by the overlay).
 REPLICAS = {"base": None, "dev": 1, "production": 3}
 # Secrets production reads but never renders: created outside git.
-EXTERNAL_SECRETS = {"production": {"sieve-database", "sieve-gateway-keys", "sieve-gateway-tls"}}
+EXTERNAL_SECRETS = {"production": {"sieve-database", "sieve-gateway-keys", "sieve-bad-debt-check-key",
+                                   "sieve-gateway-tls"}}
 
 failures: list[str] = []
 passed = 0
@@ -92,6 +114,19 @@ def signing_key_ok(value: str) -> bool:
         return False
 
 
+def court_key_ok(value: str) -> bool:
+    """bad_debt_check.signing_key_secret: base64 of exactly a 32-byte Ed25519 seed."""
+    try:
+        return len(base64.b64decode(value.strip(), validate=True)) == 32
+    except ValueError:
+        return False
+
+
+def url_var(service: str) -> str:
+    """The variable naming where `service` answers: SIEVE__SERVICES__BAD_DEBT_CHECK_URL."""
+    return f"SIEVE__SERVICES__{service.replace('-', '_').upper()}_URL"
+
+
 def database_url_kind(url: str) -> str:
     url = url.strip()
     if url.startswith(("postgres://", "postgresql://")):
@@ -111,6 +146,112 @@ def secret_values(secret: dict) -> dict[str, str]:
     values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
     values.update(secret.get("stringData") or {})
     return values
+
+
+def selects(selector: dict | None, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels, matchExpressions) against a pod's labels."""
+    selector = selector or {}
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for e in selector.get("matchExpressions", []):
+        key, op, values = e["key"], e["operator"], e.get("values", [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def names_selected(selector: dict | None) -> set[str] | None:
+    """The app.kubernetes.io/name values a pod selector is confined to; None: not confined."""
+    selector = selector or {}
+    allowed: set[str] | None = None
+    if NAME_LABEL in selector.get("matchLabels", {}):
+        allowed = {selector["matchLabels"][NAME_LABEL]}
+    for e in selector.get("matchExpressions", []):
+        if e["key"] == NAME_LABEL and e["operator"] == "In":
+            vals = set(e.get("values", []))
+            allowed = vals if allowed is None else allowed & vals
+    return allowed
+
+
+def ingress_policies(policies: list[dict], labels: dict[str, str]) -> list[dict]:
+    """The NetworkPolicies that govern ingress to pods with `labels` (all in one namespace)."""
+    return [p for p in policies
+            if selects(p["spec"].get("podSelector"), labels)
+            and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])]
+
+
+def port_admitted(rule: dict, port: int, port_names: dict[str, int]) -> bool:
+    ports = rule.get("ports")
+    if not ports:
+        return True
+    for p in ports:
+        if p.get("protocol", "TCP") != "TCP":
+            continue
+        want = p.get("port")
+        if want is None:
+            return True
+        number = port_names.get(want) if isinstance(want, str) else want
+        if number is not None and number <= port <= p.get("endPort", number):
+            return True
+    return False
+
+
+def admits(policies: list[dict], target: dict[str, str], source: dict[str, str], port: int,
+           port_names: dict[str, int]) -> bool:
+    """Whether a pod labelled `source` (same namespace) may open `port` on a pod labelled
+    `target`: no policy selecting the target means open, else some rule must allow it."""
+    governing = ingress_policies(policies, target)
+    if not governing:
+        return True
+    for p in governing:
+        for rule in p["spec"].get("ingress") or []:
+            if not port_admitted(rule, port, port_names):
+                continue
+            peers = rule.get("from")
+            if not peers:
+                return True
+            for peer in peers:
+                if "ipBlock" in peer:
+                    continue
+                ns = peer.get("namespaceSelector")
+                if ns is not None and not selects(ns, {"kubernetes.io/metadata.name": NAMESPACE}):
+                    continue
+                if selects(peer.get("podSelector"), source):
+                    return True
+    return False
+
+
+def only_from(policies: list[dict], target: dict[str, str], allowed: set[str]) -> list[str]:
+    """Why pods other than those named `allowed` (this namespace) could reach `target`: every
+    rule of every policy selecting it must name its peers, each a pod selector of this
+    namespace confined to `allowed` by app.kubernetes.io/name. Empty: none."""
+    governing = ingress_policies(policies, target)
+    if not governing:
+        return ["no NetworkPolicy selects it (open to every pod)"]
+    problems = []
+    for p in governing:
+        pname = p["metadata"]["name"]
+        for i, rule in enumerate(p["spec"].get("ingress") or []):
+            peers = rule.get("from")
+            if not peers:
+                problems.append(f"{pname} rule {i}: no `from` (any source)")
+                continue
+            for peer in peers:
+                if "ipBlock" in peer:
+                    problems.append(f"{pname} rule {i}: an ipBlock")
+                elif "namespaceSelector" in peer:
+                    problems.append(f"{pname} rule {i}: a namespaceSelector")
+                else:
+                    names = names_selected(peer.get("podSelector"))
+                    if names is None or not names <= allowed:
+                        problems.append(f"{pname} rule {i}: pods {sorted(names) if names else 'of any name'}")
+    return problems
 
 
 def check_schemas(name: str, objects: list[dict]) -> None:
@@ -251,7 +392,7 @@ def check_kubernetes(name: str, objects: list[dict]) -> None:
                   and hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"],
                   f"{name}: HPA {svc} keeps at least the overlay's replicas")
             check(hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment", f"{name}: HPA {svc} target")
-        if svc == "intake":
+        if svc in DATABASE_SERVICES:
             db_ref = next((e["valueFrom"]["secretKeyRef"] for e in c.get("env", [])
                            if e["name"] == "DATABASE_URL" and "secretKeyRef" in e.get("valueFrom", {})), None)
             check(db_ref is not None and not db_ref.get("optional", False),
@@ -265,10 +406,34 @@ def check_kubernetes(name: str, objects: list[dict]) -> None:
             else:
                 check(db_ref is not None and db_ref["name"] in external,
                       f"{wname}: DATABASE_URL Secret rendered or declared external")
+        # It finds each service it calls by that service's cluster DNS name and Service port.
+        for callee in CALLS.get(svc, ()):
+            got = env.get(url_var(callee), "")
+            want = f"http://{callee}:{services.get(callee, {}).get('spec', {}).get('ports', [{}])[0].get('port')}"
+            check(got == want, f"{wname}: reaches {callee} at {want} ({url_var(callee)}, got {got!r})")
+        if svc == "bad-debt-check":
+            # The court's key from a Secret, each variable by name from a required key: with
+            # either missing the service would sign with a development key of the pod's own
+            # (on its emptyDir), which no other replica shares and a restart replaces.
+            for var in COURT_KEY_VARS:
+                ref = next((e["valueFrom"]["secretKeyRef"] for e in c.get("env", [])
+                            if e["name"] == var and "secretKeyRef" in e.get("valueFrom", {})), None)
+                check(ref is not None and not ref.get("optional", False),
+                      f"{wname}: {var} from a required Secret key")
+                plain = [e for e in c.get("env", []) if e["name"] == var and "valueFrom" not in e]
+                check(not plain, f"{wname}: {var} not set as a plain value")
+                if ref and ref["name"] not in secrets:
+                    check(ref["name"] in external, f"{wname}: {var} Secret rendered or declared external")
+            values = {v: env.get(v, "") for v in COURT_KEY_VARS}
+            key_id, secret = values[COURT_KEY_VARS[0]], values[COURT_KEY_VARS[1]]
+            if any(v.startswith("<external secret ") for v in values.values()):
+                pass  # created outside git (see the overlay)
+            elif name == "base":
+                check(bool(key_id) and bool(secret), f"{wname}: court signing key template present")
+            else:
+                check(bool(key_id.strip()) and court_key_ok(secret),
+                      f"{wname}: court signing key: an id and base64 of a 32-byte seed")
         if svc == "gateway":
-            intake_url = env.get("SIEVE__SERVICES__INTAKE_URL", "")
-            want = f"http://intake:{services.get('intake', {}).get('spec', {}).get('ports', [{}])[0].get('port')}"
-            check(intake_url == want, f"{wname}: reaches intake at {want} (got {intake_url!r})")
             keys = {k: v for k, v in env.items() if k.startswith("SIEVE__GATEWAY__SIGNING_KEYS__")}
             if any(r.get("secretRef", {}).get("name") in external for r in c.get("envFrom", [])):
                 pass  # created outside git (see the overlay)
@@ -297,14 +462,27 @@ def check_kubernetes(name: str, objects: list[dict]) -> None:
             check(hpa is not None, f"{name}: HorizontalPodAutoscaler {svc}")
 
     check(set(SERVICES) <= set(deployments), f"{name}: a Deployment per service {SERVICES}")
+    # Secrets stay in Secrets: no ConfigMap carries a signing key.
+    for cname, cm in config_maps.items():
+        leaked = sorted(k for k in (cm.get("data") or {}) if "SIGNING_KEY" in k or k == "DATABASE_URL")
+        check(not leaked, f"{name}: ConfigMap/{cname} holds no signing key or DATABASE_URL {leaked or ''}")
     # Only the gateway is ever exposed.
     exposed = [n for n, s in services.items() if s["spec"].get("type", "ClusterIP") != "ClusterIP"]
     check(set(exposed) <= {"gateway"}, f"{name}: only the gateway Service may leave ClusterIP {exposed or ''}")
-    check(services.get("intake", {}).get("spec", {}).get("type", "ClusterIP") == "ClusterIP",
-          f"{name}: intake Service is ClusterIP")
+    for svc in INTERNAL:
+        spec = services.get(svc, {}).get("spec", {})
+        check(spec.get("type", "ClusterIP") == "ClusterIP" and not spec.get("externalIPs")
+              and not any("nodePort" in p for p in spec.get("ports", [])),
+              f"{name}: {svc} Service is ClusterIP only (no externalIPs, no nodePort)")
+        pod = deployments.get(svc, {}).get("spec", {}).get("template", {}).get("spec", {})
+        host = pod.get("hostNetwork") or any("hostPort" in p for ct in pod.get("containers", [])
+                                              for p in ct.get("ports", []))
+        check(not host, f"{name}: {svc} pods use no host network or host port")
     for ing in by_kind.get("Ingress", {}).values():
         backends = [p["backend"]["service"]["name"] for r in ing["spec"].get("rules", [])
                     for p in r.get("http", {}).get("paths", [])]
+        if "defaultBackend" in ing["spec"]:
+            backends.append(ing["spec"]["defaultBackend"].get("service", {}).get("name"))
         check(set(backends) == {"gateway"}, f"{name}: Ingress/{ing['metadata']['name']} routes to the gateway only")
         ann = ing["metadata"].get("annotations", {})
         check(ann.get("nginx.ingress.kubernetes.io/backend-protocol") == "GRPC",
@@ -319,6 +497,53 @@ def check_kubernetes(name: str, objects: list[dict]) -> None:
         check(not exposed and not by_kind.get("Ingress"), f"{name}: nothing exposed outside the cluster")
     for hname, h in hpas.items():
         check(h["spec"]["scaleTargetRef"]["name"] in deployments, f"{name}: HPA {hname} targets a Deployment")
+    check_network_policies(name, by_kind)
+
+
+def pod_labels(workload: dict | None) -> dict[str, str]:
+    return (workload or {}).get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+
+
+def port_names(workload: dict | None) -> dict[str, int]:
+    pod = (workload or {}).get("spec", {}).get("template", {}).get("spec", {})
+    return {p["name"]: p["containerPort"] for c in pod.get("containers", []) for p in c.get("ports", [])
+            if "name" in p}
+
+
+def check_network_policies(name: str, by_kind: dict[str, dict[str, dict]]) -> None:
+    """Who may reach whom, read from the rendered NetworkPolicies (one namespace)."""
+    policies = list(by_kind.get("NetworkPolicy", {}).values())
+    deployments = by_kind.get("Deployment", {})
+    deny = [p for p in policies if not p["spec"].get("podSelector")
+            and "Ingress" in p["spec"].get("policyTypes", []) and not p["spec"].get("ingress")]
+    check(bool(deny), f"{name}: a default-deny ingress NetworkPolicy")
+    # Each caller reaches what it calls.
+    for caller, callees in CALLS.items():
+        for callee in callees:
+            target = deployments.get(callee)
+            ok = admits(policies, pod_labels(target), pod_labels(deployments.get(caller)),
+                        PORTS[callee], port_names(target))
+            check(ok, f"{name}: NetworkPolicies let {caller} reach {callee} on {PORTS[callee]}")
+    # And nobody else reaches those confined to their callers.
+    for svc, allowed in ONLY_FROM.items():
+        problems = only_from(policies, pod_labels(deployments.get(svc)), allowed)
+        check(not problems, f"{name}: only {', '.join(sorted(allowed))} may reach {svc}"
+              + "".join(f"\n       {p}" for p in problems))
+        # Spot checks: the suite's other workloads, and any other pod of the namespace.
+        others = {n: pod_labels(w) for kind in ("Deployment", "StatefulSet")
+                  for n, w in by_kind.get(kind, {}).items() if n not in allowed | {svc}}
+        others["any other pod"] = {NAME_LABEL: "some-other-pod", "app.kubernetes.io/part-of": NAMESPACE}
+        for other, labels in sorted(others.items()):
+            check(not admits(policies, pod_labels(deployments.get(svc)), labels,
+                             PORTS[svc], port_names(deployments.get(svc))),
+                  f"{name}: {other} cannot reach {svc}")
+    # An in-cluster PostgreSQL (dev) admits every service that keeps tables.
+    pg = by_kind.get("StatefulSet", {}).get("postgres")
+    if pg:
+        pg_port = port_names(pg).get("postgres", 5432)
+        for svc in DATABASE_SERVICES:
+            check(admits(policies, pod_labels(pg), pod_labels(deployments.get(svc)), pg_port, port_names(pg)),
+                  f"{name}: NetworkPolicies let {svc} reach postgres on {pg_port}")
 
 
 # ---- compose --------------------------------------------------------------------------------
@@ -334,7 +559,8 @@ def check_compose() -> None:
     section("compose.yaml: meaning")
     doc = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     svcs = doc.get("services", {})
-    check(set(svcs) == {"postgres", *SERVICES}, f"compose: services postgres, intake, gateway ({sorted(svcs)})")
+    check(set(svcs) == {"postgres", *SERVICES},
+          f"compose: services postgres, {', '.join(SERVICES)} ({sorted(svcs)})")
     pg = svcs.get("postgres", {})
     check(pg.get("image") == "postgres:15", "compose: postgres:15")
     hc = pg.get("healthcheck", {}).get("test", [])
@@ -358,18 +584,35 @@ def check_compose() -> None:
               f"compose: {svc} stop_grace_period {grace} > drain {DRAIN_SECS} s")
         for dep, cond in (s.get("depends_on") or {}).items():
             check(dep in svcs, f"compose: {svc} depends on a defined service ({dep})")
-    intake, gateway = svcs.get("intake", {}), svcs.get("gateway", {})
-    check(not intake.get("ports"), "compose: intake not published")
+    gateway = svcs.get("gateway", {})
+    for svc in INTERNAL:
+        s = svcs.get(svc, {})
+        check(not s.get("ports"), f"compose: {svc} not published")
+        check([str(p) for p in s.get("expose", [])] == [str(PORTS[svc])],
+              f"compose: {svc} answers on {PORTS[svc]} on the internal network")
     check([str(p) for p in gateway.get("ports", [])] == [f"{PORTS['gateway']}:{PORTS['gateway']}"],
           f"compose: gateway published on {PORTS['gateway']} only")
-    check((intake.get("depends_on") or {}).get("postgres", {}).get("condition") == "service_healthy",
-          "compose: intake waits for a healthy postgres")
-    db = env_map(intake.get("environment")).get("DATABASE_URL", "")
-    check(database_url_kind(db) == "postgres" and "@postgres:5432/" in db,
-          "compose: intake's DATABASE_URL names the postgres service")
+    for svc in DATABASE_SERVICES:
+        s = svcs.get(svc, {})
+        check((s.get("depends_on") or {}).get("postgres", {}).get("condition") == "service_healthy",
+              f"compose: {svc} waits for a healthy postgres")
+        db = env_map(s.get("environment")).get("DATABASE_URL", "")
+        check(database_url_kind(db) == "postgres" and "@postgres:5432/" in db,
+              f"compose: {svc}'s DATABASE_URL names the postgres service")
+    for caller, callees in CALLS.items():
+        env = env_map(svcs.get(caller, {}).get("environment"))
+        for callee in callees:
+            check(env.get(url_var(callee)) == f"http://{callee}:{PORTS[callee]}",
+                  f"compose: {caller} reaches {callee} by service name ({url_var(callee)})")
+    # The court's key: both variables set, the seed from the caller's environment and required
+    # (`${VAR:?...}`), never a literal here. Without it the service would make a development key
+    # in its data dir, which is on the read-only root filesystem.
+    bdc_env = env_map(svcs.get("bad-debt-check", {}).get("environment"))
+    key_id, secret = (bdc_env.get(v, "") for v in COURT_KEY_VARS)
+    check(bool(key_id.strip()), f"compose: bad-debt-check has a court signing key id ({COURT_KEY_VARS[0]})")
+    check(re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}", secret) is not None,
+          f"compose: bad-debt-check's court signing key is a required variable ({COURT_KEY_VARS[1]}: ${{VAR:?...}})")
     gw_env = env_map(gateway.get("environment"))
-    check(gw_env.get("SIEVE__SERVICES__INTAKE_URL") == f"http://intake:{PORTS['intake']}",
-          "compose: gateway reaches intake by service name")
     check(any(k.startswith("SIEVE__GATEWAY__SIGNING_KEYS__") for k in gw_env),
           "compose: gateway has a signing key")
 
