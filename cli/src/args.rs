@@ -35,8 +35,9 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Show a case and its timeline.
     Status(StatusArgs),
-    /// Generate synthetic cases (and registry rulings for some of their debtors) and submit
-    /// them through the gateway.
+    /// Generate synthetic cases (and registry rulings for some of their debtors), submit them
+    /// through the gateway, wait for the pre-check, apply for the matched cases' certificates
+    /// and show where the cases went.
     Demo(DemoArgs),
     /// The registry of terminated-enforcement rulings (终本) that the pre-check matches.
     Registry {
@@ -191,6 +192,13 @@ pub struct DemoArgs {
     /// Cases per stream message.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub chunk: u32,
+    /// Seconds to wait for the pre-check to take the batch's cases, and then again for the
+    /// certified cases to close; 0: look once and show what is there.
+    #[arg(long = "wait-secs", value_name = "S", default_value_t = 120)]
+    pub wait_secs: u64,
+    /// Apply for no certificates: the matched cases stay CERTIFIABLE.
+    #[arg(long = "no-certify")]
+    pub no_certify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -366,7 +374,15 @@ mod tests {
             panic!("not demo")
         };
         assert_eq!((d.cases, d.seed, d.bank.as_str()), (1000, 7, "DEMO-BANK"));
+        assert_eq!((d.wait_secs, d.no_certify), (120, false));
         assert!(!cli_is_server(&["demo", "--cases", "1"]));
+        let cli =
+            parse(&["demo", "--cases", "10", "--wait-secs", "5", "--no-certify"]).expect("parses");
+        let Command::Demo(d) = cli.command else {
+            panic!("not demo")
+        };
+        assert_eq!((d.wait_secs, d.no_certify), (5, true));
+        assert!(parse(&["demo", "--cases", "10", "--wait-secs", "-1"]).is_err());
     }
 
     fn cli_is_server(args: &[&str]) -> bool {

@@ -1,8 +1,8 @@
 //! The `sieve` command as a library, so whole-suite tests drive exactly what operators run.
 //!
 //! Each command has a function returning a structured result ([`submit::submit_file`],
-//! [`status::case_status`], [`demo_batch`], [`suite::Suite`]) and a `render_*` function for
-//! what is printed; [`run`] joins them for the binary.
+//! [`status::case_status`], [`demo_batch`] and [`follow_demo`], [`suite::Suite`]) and a
+//! `render_*` function for what is printed; [`run`] joins them for the binary.
 
 pub mod args;
 pub mod batch_file;
@@ -10,6 +10,7 @@ pub mod certificates;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod follow;
 pub mod format;
 pub mod registry;
 pub mod status;
@@ -17,6 +18,7 @@ pub mod submit;
 pub mod suite;
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sieve_kernel::Settings;
@@ -77,8 +79,17 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 },
                 recency_window_months: recency_window(&settings),
             };
-            let report = demo_batch(&gateway, &credentials, &options).await?;
-            print!("{}", render_demo(&report));
+            let follow = follow::FollowOptions {
+                wait: Duration::from_secs(a.wait_secs),
+                certificates_dir: (!a.no_certify).then(|| PathBuf::from(follow::CERTIFICATES_DIR)),
+                progress: true,
+                ..follow::FollowOptions::default()
+            };
+            // What was submitted first, so it is on screen while the cases are followed.
+            let mut report = demo_batch(&gateway, &credentials, &options).await?;
+            print!("{}", render_demo_submission(&report));
+            report.flow = Some(follow_demo(&gateway, &credentials, &report, &follow).await?);
+            print!("{}", render_demo_flow(&report));
             Ok(())
         }
         Command::Registry {
@@ -221,10 +232,11 @@ pub struct DemoOptions {
     pub recency_window_months: Option<u32>,
 }
 
-/// What `sieve demo` generated and how the suite answered.
+/// What `sieve demo` generated, how the suite answered, and where the cases went.
 #[derive(Debug, Clone)]
 pub struct DemoReport {
     pub generated: usize,
+    pub seed: u64,
     /// Cases made invalid on purpose: the suite should refuse exactly these.
     pub flawed: usize,
     pub request_id: String,
@@ -237,6 +249,19 @@ pub struct DemoReport {
     /// Cases whose debtor's ruling was revoked: listed, yet they must not match.
     pub revoked_rulings: usize,
     pub outcome: submit::BatchOutcome,
+    /// The batch followed through the pre-check and the certificates: `None` until
+    /// [`follow_demo`] has run.
+    pub flow: Option<follow::DemoFlow>,
+}
+
+impl DemoReport {
+    /// The command that makes (and, run again, replays) this demo.
+    pub fn command(&self) -> String {
+        format!(
+            "sieve demo --cases {} --seed {} --bank {}",
+            self.generated, self.seed, self.bank_code
+        )
+    }
 }
 
 /// Generates `n` cases from `seed`, seeds the registry with rulings for some of their debtors
@@ -314,6 +339,7 @@ pub async fn demo_batch(
     .await?;
     Ok(DemoReport {
         generated: n,
+        seed,
         flawed,
         request_id,
         bank_code: options.submit.bank.code.clone(),
@@ -321,10 +347,41 @@ pub async fn demo_batch(
         should_match,
         revoked_rulings,
         outcome,
+        flow: None,
     })
 }
 
+/// Follows the demo's batch ([`follow::follow_batch`]): waits for the pre-check, applies for
+/// the matched cases' certificates (unless `options.certificates_dir` is `None`), waits for
+/// them to close, and counts the batch's cases per stage. Running out of time is reported in
+/// the result, not as an error.
+pub async fn follow_demo(
+    gateway: &Gateway,
+    credentials: &Credentials,
+    report: &DemoReport,
+    options: &follow::FollowOptions,
+) -> Result<follow::DemoFlow, CliError> {
+    let batch = &report.outcome.batch;
+    follow::follow_batch(
+        gateway,
+        credentials,
+        &report.bank_code,
+        &batch.batch_id,
+        usize::try_from(batch.accepted_cases).unwrap_or(0),
+        options,
+    )
+    .await
+}
+
+/// Everything `sieve demo` prints: [`render_demo_submission`], then [`render_demo_flow`].
 pub fn render_demo(report: &DemoReport) -> String {
+    let mut out = render_demo_submission(report);
+    out.push_str(&render_demo_flow(report));
+    out
+}
+
+/// The rulings seeded, the cases generated and how the batch was received.
+pub fn render_demo_submission(report: &DemoReport) -> String {
     let mut out = String::new();
     let r = &report.rulings.import;
     let _ = writeln!(
@@ -354,14 +411,25 @@ pub fn render_demo(report: &DemoReport) -> String {
          go on to PRESERVATION",
         report.should_match
     );
-    if let Some(id) = &report.outcome.first_case_id {
-        let _ = writeln!(out, "try: sieve status {id}");
+    out
+}
+
+/// Where the cases went ([`follow::render_flow`]); before they were followed, what to try.
+pub fn render_demo_flow(report: &DemoReport) -> String {
+    let mut out = String::new();
+    match &report.flow {
+        Some(flow) => follow::render_flow(&mut out, flow, &report.bank_code, &report.command()),
+        None => {
+            if let Some(id) = &report.outcome.first_case_id {
+                let _ = writeln!(out, "try: sieve status {id}");
+            }
+            let _ = writeln!(
+                out,
+                "then: sieve certificates apply --bank {} --all",
+                report.bank_code
+            );
+        }
     }
-    let _ = writeln!(
-        out,
-        "then: sieve certificates apply --bank {} --all",
-        report.bank_code
-    );
     out
 }
 
@@ -369,12 +437,13 @@ pub fn render_demo(report: &DemoReport) -> String {
 mod tests {
     use super::*;
     use sieve_proto::bad_debt_check::v1::RulingImport;
+    use sieve_proto::common::v1::Stage;
     use sieve_proto::intake::v1::Batch;
 
-    #[test]
-    fn demo_report_points_at_a_case() {
-        let report = DemoReport {
+    fn report() -> DemoReport {
+        DemoReport {
             generated: 100,
+            seed: 1,
             flawed: 3,
             request_id: "demo:seed=1:cases=100".into(),
             bank_code: "DEMO-BANK".into(),
@@ -401,7 +470,13 @@ mod tests {
                 refused: Vec::new(),
                 first_case_id: Some("0193abc".into()),
             },
-        };
+            flow: None,
+        }
+    }
+
+    #[test]
+    fn demo_report_points_at_a_case() {
+        let report = report();
         let text = render_demo(&report);
         assert!(
             text.contains("generated 100 cases, 3 of them flawed"),
@@ -420,5 +495,47 @@ mod tests {
             text.contains("sieve certificates apply --bank DEMO-BANK --all"),
             "{text}"
         );
+        assert_eq!(
+            report.command(),
+            "sieve demo --cases 100 --seed 1 --bank DEMO-BANK"
+        );
+    }
+
+    #[test]
+    fn a_followed_demo_ends_with_its_funnel_instead_of_the_next_steps() {
+        let mut report = report();
+        report.flow = Some(follow::DemoFlow {
+            pre_check: follow::Waited {
+                remaining: 0,
+                elapsed: Duration::from_millis(1_500),
+                limit: Duration::from_secs(120),
+            },
+            certification: follow::Certification::Skipped,
+            funnel: follow::Funnel {
+                batch_id: "b".into(),
+                stages: [
+                    (Stage::Certifiable as i32, 10),
+                    (Stage::Preservation as i32, 87),
+                ]
+                .into(),
+                examples: [
+                    (Stage::Certifiable as i32, "c-match".to_owned()),
+                    (Stage::Preservation as i32, "c-on".to_owned()),
+                ]
+                .into(),
+            },
+        });
+        let submission = render_demo_submission(&report);
+        assert!(submission.contains("accepted 97"), "{submission}");
+        assert!(!submission.contains("try: sieve"), "{submission}");
+        let text = render_demo(&report);
+        assert!(text.starts_with(&submission), "{text}");
+        assert!(text.contains("pre-check: done (waited 1.5 s)"), "{text}");
+        assert!(text.contains("batch b: 97 cases now"), "{text}");
+        assert!(text.contains("try: sieve status c-match"), "{text}");
+        assert!(text.contains("try: sieve status c-on"), "{text}");
+        // The first case's hint belongs to the unfollowed demo.
+        assert!(!text.contains("0193abc"), "{text}");
+        assert!(!text.contains("then: "), "{text}");
     }
 }

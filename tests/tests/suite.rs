@@ -16,7 +16,7 @@ use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
 use sieve_proto::bad_debt_check::v1::Certificate;
 use sieve_proto::common::v1::{PageRequest, Stage};
-use sieve_proto::gateway::v1::{BankApiServiceListCasesRequest, CourtApiServiceListCasesRequest};
+use sieve_proto::gateway::v1::BankApiServiceListCasesRequest;
 use sieve_proto::intake::v1::{Case, ListCasesRequest, RowOutcome};
 use tonic_types::StatusExt;
 
@@ -642,7 +642,7 @@ async fn rulings_match_and_certificates_issue_verify_and_detect_tampering() {
 }
 
 #[tokio::test]
-async fn the_demo_seeds_the_registry_so_that_some_cases_match() {
+async fn the_demo_flows_through_the_pre_check_and_certifies_the_matches() {
     let run = Running::start().await;
     let options = sieve_cli::DemoOptions {
         cases: 200,
@@ -673,51 +673,105 @@ async fn the_demo_seeds_the_registry_so_that_some_cases_match() {
         "{text}"
     );
 
-    // Once the pre-check has run, exactly those cases are CERTIFIABLE.
-    let court = run.credentials.court_token().expect("court token");
-    let client = run.gateway.court(&court).expect("court client");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let count = |stage: Stage| {
-            let mut client = client.clone();
-            async move {
-                client
-                    .list_cases(CourtApiServiceListCasesRequest {
-                        request: Some(ListCasesRequest {
-                            stage: stage as i32,
-                            page: Some(PageRequest {
-                                page_size: 1000,
-                                page_token: String::new(),
-                            }),
-                            ..Default::default()
-                        }),
-                    })
-                    .await
-                    .expect("list cases")
-                    .into_inner()
-                    .response
-                    .expect("response")
-                    .cases
-                    .len()
-            }
-        };
-        let (waiting, certifiable) = (
-            count(Stage::BadDebtCheck).await,
-            count(Stage::Certifiable).await,
-        );
-        if waiting == 0 {
-            assert_eq!(certifiable, report.should_match);
-            assert_eq!(
-                count(Stage::Preservation).await,
-                valid - report.should_match
-            );
-            break;
-        }
+    // Followed without certificates: the demo waits until the pre-check has taken every
+    // case; exactly the matching ones are CERTIFIABLE, the rest went on to PRESERVATION.
+    let out_dir = run.data_dir.join("certificates");
+    let watch = sieve_cli::follow::FollowOptions {
+        wait: Duration::from_secs(60),
+        certificates_dir: None,
+        ..Default::default()
+    };
+    let flow = sieve_cli::follow_demo(&run.gateway, &run.credentials, &report, &watch)
+        .await
+        .unwrap_or_else(|e| panic!("following failed: {e}"));
+    assert!(flow.pre_check.finished(), "{:?}", flow.pre_check);
+    assert!(matches!(
+        flow.certification,
+        sieve_cli::follow::Certification::Skipped
+    ));
+    let funnel = &flow.funnel;
+    assert_eq!(funnel.batch_id, report.outcome.batch.batch_id);
+    assert_eq!(funnel.total(), valid);
+    assert_eq!(funnel.count(Stage::BadDebtCheck), 0);
+    assert_eq!(funnel.count(Stage::Certifiable), report.should_match);
+    assert_eq!(
+        funnel.count(Stage::Preservation),
+        valid - report.should_match
+    );
+    assert!(!out_dir.exists(), "--no-certify writes no pages");
+
+    // Followed as `sieve demo` does: the matched cases' certificates are applied for, their
+    // pages written, and the cases close as CERTIFIED.
+    let follow = sieve_cli::follow::FollowOptions {
+        wait: Duration::from_secs(60),
+        certificates_dir: Some(out_dir.clone()),
+        ..Default::default()
+    };
+    let mut report = report;
+    report.flow = Some(
+        sieve_cli::follow_demo(&run.gateway, &run.credentials, &report, &follow)
+            .await
+            .unwrap_or_else(|e| panic!("following failed: {e}")),
+    );
+    let flow = report.flow.as_ref().expect("followed");
+    assert!(flow.pre_check.finished());
+    let sieve_cli::follow::Certification::Applied {
+        report: applied,
+        closed,
+    } = &flow.certification
+    else {
+        panic!("not applied for: {:?}", flow.certification)
+    };
+    assert!(closed.finished(), "{closed:?}");
+    let issued: Vec<(&Certificate, &Path)> = applied.certificates().collect();
+    assert_eq!(issued.len(), report.should_match);
+    for (_, file) in &issued {
         assert!(
-            Instant::now() < deadline,
-            "{waiting} cases still wait for the pre-check"
+            file.starts_with(&out_dir) && file.exists(),
+            "{}",
+            file.display()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let funnel = &flow.funnel;
+    assert_eq!(funnel.total(), valid);
+    assert_eq!(funnel.count(Stage::Certified), report.should_match);
+    assert_eq!(
+        funnel.count(Stage::Preservation),
+        valid - report.should_match
+    );
+    assert_eq!(funnel.count(Stage::BadDebtCheck), 0);
+    assert_eq!(funnel.count(Stage::Certifiable), 0);
+
+    let certified = funnel.example(Stage::Certified).expect("a certified case");
+    let preserved = funnel
+        .example(Stage::Preservation)
+        .expect("a preserved case");
+    let text = sieve_cli::render_demo(&report);
+    for line in [
+        "pre-check: done (waited".to_owned(),
+        format!(
+            "certificates: {} issued (0 before), 0 refused",
+            report.should_match
+        ),
+        format!("try: sieve status {certified}    (certified)"),
+        format!("try: sieve status {preserved}    (moved on to preservation)"),
+    ] {
+        assert!(text.contains(&line), "{line:?} missing from\n{text}");
+    }
+    assert!(!text.contains("NOT"), "{text}");
+
+    // The suggested cases show their way through the pre-check.
+    let court = run.credentials.court_token().expect("court token");
+    for (id, last) in [
+        (certified, Stage::Certified),
+        (preserved, Stage::Preservation),
+    ] {
+        let shown = status::case_status(&run.gateway, &court, id)
+            .await
+            .unwrap_or_else(|e| panic!("status failed: {e}"));
+        let stages: Vec<i32> = shown.dossier.timeline.iter().map(|e| e.to_stage).collect();
+        assert!(stages.contains(&(Stage::BadDebtCheck as i32)), "{stages:?}");
+        assert_eq!(stages.last(), Some(&(last as i32)), "{stages:?}");
     }
 
     run.stop().await;

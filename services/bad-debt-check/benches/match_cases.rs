@@ -257,15 +257,22 @@ fn main() {
     let id = || uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
     let dir = std::env::temp_dir().join("sieve-bench");
     let _ = std::fs::create_dir_all(&dir);
-    rt.block_on(run(
-        "SQLite",
-        Target::Sqlite(format!(
-            "sqlite://{}?mode=rwc",
-            dir.join(format!("bdc-{}.db", id())).display()
-        )),
-        rulings,
-        cases,
-    ));
+    // SIEVE_BENCH_DATABASES=sqlite or =postgres measures one of them only.
+    let only = std::env::var("SIEVE_BENCH_DATABASES").unwrap_or_default();
+    if only.is_empty() || only.contains("sqlite") {
+        rt.block_on(run(
+            "SQLite",
+            Target::Sqlite(format!(
+                "sqlite://{}?mode=rwc",
+                dir.join(format!("bdc-{}.db", id())).display()
+            )),
+            rulings,
+            cases,
+        ));
+    }
+    if !(only.is_empty() || only.contains("postgres")) {
+        return;
+    }
     if std::net::TcpStream::connect("127.0.0.1:5432").is_ok() {
         let url = std::env::var("SIEVE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| sieve_kernel::db::testing::POSTGRES_DEFAULT.into());

@@ -185,6 +185,11 @@ pub async fn finish_import(
         .one(&txn)
         .await?;
     txn.commit().await?;
+    if status == IMPORT_COMPLETED {
+        // Fresh statistics after a bulk load: without them PostgreSQL's planner may scan
+        // millions of rulings per match instead of using the debtor index.
+        db.execute_unprepared("ANALYZE ruling").await?;
+    }
     Ok(m)
 }
 

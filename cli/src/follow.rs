@@ -1,0 +1,880 @@
+//! `sieve demo` after submitting: waiting for the pre-check to take the demo batch's cases,
+//! applying for the certificates of those that matched, and counting where the batch's cases
+//! ended up.
+//!
+//! Everything is read through the bank's door: `BankApiService.ListCases` filtered by the
+//! batch (and a stage), the bank forced by the token.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sieve_proto::common::v1::{PageRequest, Stage};
+use sieve_proto::gateway::v1::BankApiServiceListCasesRequest;
+use sieve_proto::intake::v1::{Case, ListCasesRequest, ListCasesResponse};
+use tokio::time::Instant;
+use tonic_types::StatusExt;
+
+use crate::certificates::{self, Applied, ApplyReport};
+use crate::client::{BankClient, Credentials, Gateway};
+use crate::error::CliError;
+use crate::format;
+
+/// How often the cases are looked at while waiting.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How long `sieve demo` waits by default (`--wait-secs`).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
+/// Where `sieve demo` writes certificate pages, as `sieve certificates apply` does.
+pub const CERTIFICATES_DIR: &str = "certificates";
+const PAGE_SIZE: i32 = 1_000;
+/// Pages refused for the gateway's rate limit are asked for again, this many times at most.
+const RATE_LIMIT_RETRIES: u32 = 50;
+
+/// How to follow a batch.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    /// How long to wait for the pre-check, and then again for the certified cases to close.
+    /// Zero: look once and report what is seen.
+    pub wait: Duration,
+    /// How often to look while waiting.
+    pub poll: Duration,
+    /// Where certificate pages are written; `None` applies for no certificates
+    /// (`--no-certify`).
+    pub certificates_dir: Option<PathBuf>,
+    /// Draw a spinner (on stdout, and only when it is a terminal).
+    pub progress: bool,
+}
+
+impl Default for FollowOptions {
+    fn default() -> Self {
+        Self {
+            wait: DEFAULT_WAIT,
+            poll: POLL_INTERVAL,
+            certificates_dir: Some(PathBuf::from(CERTIFICATES_DIR)),
+            progress: false,
+        }
+    }
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waited {
+    /// Cases not yet where they were awaited when the wait ended: 0 when it finished.
+    pub remaining: usize,
+    pub elapsed: Duration,
+    /// How long the wait was allowed to last.
+    pub limit: Duration,
+}
+
+impl Waited {
+    pub fn finished(&self) -> bool {
+        self.remaining == 0
+    }
+}
+
+/// What became of the certificates.
+#[derive(Debug, Clone)]
+pub enum Certification {
+    /// Not asked for (`--no-certify`).
+    Skipped,
+    /// Cases were still waiting for the pre-check: nothing was applied for.
+    PreCheckUnfinished,
+    /// Applied for every CERTIFIABLE case of the bank; `closed` is the wait for the issued
+    /// ones to become CERTIFIED.
+    Applied { report: ApplyReport, closed: Waited },
+}
+
+/// Where the batch's cases are now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Funnel {
+    pub batch_id: String,
+    /// Cases per stage (the `Stage` number, so in chain order).
+    pub stages: BTreeMap<i32, usize>,
+    /// The first case (by id) found in each stage, to try with `sieve status`.
+    pub examples: BTreeMap<i32, String>,
+}
+
+impl Funnel {
+    pub fn count(&self, stage: Stage) -> usize {
+        self.stages.get(&(stage as i32)).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> usize {
+        self.stages.values().sum()
+    }
+
+    pub fn example(&self, stage: Stage) -> Option<&str> {
+        self.examples.get(&(stage as i32)).map(String::as_str)
+    }
+
+    fn add(&mut self, case: Case) {
+        *self.stages.entry(case.stage).or_default() += 1;
+        self.examples.entry(case.stage).or_insert(case.case_id);
+    }
+}
+
+/// What following the batch saw.
+#[derive(Debug, Clone)]
+pub struct DemoFlow {
+    /// The wait for no case of the batch to be left in BAD_DEBT_CHECK.
+    pub pre_check: Waited,
+    pub certification: Certification,
+    /// Counted last, after the waits.
+    pub funnel: Funnel,
+}
+
+/// Waits (at most `options.wait`) until no case of `batch_id` is in BAD_DEBT_CHECK, then,
+/// unless told not to, applies for the certificates of every CERTIFIABLE case of the bank
+/// (writing their pages) and waits (again at most `options.wait`) for those cases to become
+/// CERTIFIED; last, counts the batch's cases per stage. A wait that runs out is reported in
+/// the result, not as an error. `admitted` is only for the spinner's message.
+pub async fn follow_batch(
+    gateway: &Gateway,
+    credentials: &Credentials,
+    bank_code: &str,
+    batch_id: &str,
+    admitted: usize,
+    options: &FollowOptions,
+) -> Result<DemoFlow, CliError> {
+    let token = credentials.bank_token_for_code(gateway, bank_code).await?;
+    let bank = gateway.bank(&token)?;
+    let spinner = spinner(options.progress);
+    spinner.set_message("looking for the batch's cases still in the pre-check");
+
+    let pre_check = wait_until_none(
+        options,
+        &spinner,
+        || {
+            let mut bank = bank.clone();
+            let batch_id = batch_id.to_owned();
+            async move { count_cases(&mut bank, Stage::BadDebtCheck, &batch_id).await }
+        },
+        |left, elapsed| {
+            format!(
+                "waiting for the pre-check: {left} of {admitted} cases still in BAD_DEBT_CHECK \
+                 ({}s)",
+                elapsed.as_secs()
+            )
+        },
+    )
+    .await;
+    let pre_check = match pre_check {
+        Ok(w) => w,
+        Err(e) => {
+            spinner.finish_and_clear();
+            return Err(e);
+        }
+    };
+
+    let certification = match (&options.certificates_dir, pre_check.finished()) {
+        (None, _) => Ok(Certification::Skipped),
+        (Some(_), false) => Ok(Certification::PreCheckUnfinished),
+        (Some(dir), true) => {
+            certify(
+                gateway,
+                credentials,
+                &bank,
+                bank_code,
+                dir,
+                options,
+                &spinner,
+            )
+            .await
+        }
+    };
+    let certification = match certification {
+        Ok(c) => c,
+        Err(e) => {
+            spinner.finish_and_clear();
+            return Err(e);
+        }
+    };
+
+    spinner.set_message("counting the batch's cases");
+    let mut funnel = Funnel {
+        batch_id: batch_id.to_owned(),
+        ..Funnel::default()
+    };
+    let mut client = bank.clone();
+    let counted = visit_cases(&mut client, Stage::Unspecified, batch_id, |c| funnel.add(c)).await;
+    spinner.finish_and_clear();
+    counted?;
+    Ok(DemoFlow {
+        pre_check,
+        certification,
+        funnel,
+    })
+}
+
+/// Applies for every CERTIFIABLE case of the bank, then waits for the issued ones to close.
+async fn certify(
+    gateway: &Gateway,
+    credentials: &Credentials,
+    bank: &BankClient,
+    bank_code: &str,
+    dir: &std::path::Path,
+    options: &FollowOptions,
+    spinner: &ProgressBar,
+) -> Result<Certification, CliError> {
+    spinner.set_message("applying for the matched cases' certificates");
+    let report = certificates::apply(
+        gateway,
+        credentials,
+        &certificates::Selection::AllCertifiable,
+        &certificates::ApplyOptions {
+            bank_code: bank_code.to_owned(),
+            out_dir: dir.to_path_buf(),
+        },
+    )
+    .await?;
+    let issued: HashSet<String> = report
+        .rows
+        .iter()
+        .filter(|r| matches!(r.outcome, Applied::Issued { .. }))
+        .map(|r| r.case_id.clone())
+        .collect();
+    let total = issued.len();
+    let closed = wait_until_none(
+        options,
+        spinner,
+        || {
+            let mut bank = bank.clone();
+            let issued = &issued;
+            async move {
+                let certifiable = certificates::certifiable_cases(&mut bank).await?;
+                Ok(certifiable.iter().filter(|id| issued.contains(*id)).count())
+            }
+        },
+        |left, elapsed| {
+            format!(
+                "waiting for the certified cases to close: {left} of {total} not yet CERTIFIED \
+                 ({}s)",
+                elapsed.as_secs()
+            )
+        },
+    )
+    .await?;
+    Ok(Certification::Applied { report, closed })
+}
+
+/// Looks every `options.poll` until `remaining` answers 0 or `options.wait` has passed;
+/// always looks at least once, and once more at the end of the time allowed.
+pub async fn wait_until_none<F, Fut>(
+    options: &FollowOptions,
+    spinner: &ProgressBar,
+    mut remaining: F,
+    describe: impl Fn(usize, Duration) -> String,
+) -> Result<Waited, CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, CliError>>,
+{
+    let start = Instant::now();
+    loop {
+        let left = remaining().await?;
+        let elapsed = start.elapsed();
+        if left == 0 || elapsed >= options.wait {
+            return Ok(Waited {
+                remaining: left,
+                elapsed,
+                limit: options.wait,
+            });
+        }
+        spinner.set_message(describe(left, elapsed));
+        tokio::time::sleep(options.poll.min(options.wait - elapsed)).await;
+    }
+}
+
+/// How many cases of the batch are in `stage`.
+async fn count_cases(
+    bank: &mut BankClient,
+    stage: Stage,
+    batch_id: &str,
+) -> Result<usize, CliError> {
+    let mut n = 0;
+    visit_cases(bank, stage, batch_id, |_| n += 1).await?;
+    Ok(n)
+}
+
+/// Every case of the batch in `stage` (`Unspecified`: in any), page by page.
+async fn visit_cases(
+    bank: &mut BankClient,
+    stage: Stage,
+    batch_id: &str,
+    mut visit: impl FnMut(Case),
+) -> Result<(), CliError> {
+    let mut page_token = String::new();
+    let mut seen = HashSet::new();
+    loop {
+        let page = cases_page(bank, stage, batch_id, &page_token).await?;
+        page.cases.into_iter().for_each(&mut visit);
+        if page.next_page_token.is_empty() || !seen.insert(page.next_page_token.clone()) {
+            return Ok(());
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// One page, asked for again when the gateway's rate limit refuses it: a large batch takes
+/// many pages, and waiting out the limit is all there is to do.
+async fn cases_page(
+    bank: &mut BankClient,
+    stage: Stage,
+    batch_id: &str,
+    page_token: &str,
+) -> Result<ListCasesResponse, CliError> {
+    let mut retries = 0;
+    loop {
+        let answer = bank
+            .list_cases(BankApiServiceListCasesRequest {
+                request: Some(ListCasesRequest {
+                    bank_id: String::new(),
+                    stage: stage as i32,
+                    batch_id: batch_id.to_owned(),
+                    page: Some(PageRequest {
+                        page_size: PAGE_SIZE,
+                        page_token: page_token.to_owned(),
+                    }),
+                }),
+            })
+            .await;
+        match answer {
+            Ok(r) => return Ok(r.into_inner().response.unwrap_or_default()),
+            Err(s)
+                if s.code() == tonic::Code::ResourceExhausted && retries < RATE_LIMIT_RETRIES =>
+            {
+                retries += 1;
+                let delay = s
+                    .get_details_retry_info()
+                    .and_then(|r| r.retry_delay)
+                    .unwrap_or(Duration::from_millis(100))
+                    .clamp(Duration::from_millis(10), Duration::from_secs(2));
+                tokio::time::sleep(delay).await;
+            }
+            Err(s) => return Err(CliError::grpc("BankApiService.ListCases", s)),
+        }
+    }
+}
+
+/// A spinner with a message (on stdout, and only when it is a terminal and `wanted`).
+fn spinner(wanted: bool) -> ProgressBar {
+    if !wanted || !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// What a stage means for a demo case, beside its count.
+fn gloss(stage: i32) -> &'static str {
+    match Stage::try_from(stage) {
+        Ok(Stage::BadDebtCheck) => "still waiting for the pre-check",
+        Ok(Stage::Certifiable) => "matched a standing ruling; no certificate applied for yet",
+        Ok(Stage::Certified) => "matched a standing ruling; certificate issued, case closed",
+        Ok(Stage::Preservation) => "no standing ruling: moved on to pre-litigation preservation",
+        _ => "",
+    }
+}
+
+/// The waits, the certificates, the batch's cases per stage and two cases to look at.
+/// `bank_code` and `rerun` (the command that picks the demo up again) go into the hints.
+pub fn render_flow(out: &mut String, flow: &DemoFlow, bank_code: &str, rerun: &str) {
+    let w = &flow.pre_check;
+    if w.finished() {
+        let _ = writeln!(
+            out,
+            "pre-check: done (waited {}); no case of the batch is left in BAD_DEBT_CHECK",
+            seconds(w.elapsed)
+        );
+    } else if flow.funnel.count(Stage::BadDebtCheck) > 0 {
+        let _ = writeln!(
+            out,
+            "pre-check: NOT finished: after waiting {}, {} cases of the batch were still in \
+             BAD_DEBT_CHECK. Is the pre-check (bad-debt-check) running? `sieve up` runs it with \
+             the other services.",
+            seconds(w.elapsed),
+            w.remaining
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "pre-check: NOT finished within the {} waited ({} cases were still in \
+             BAD_DEBT_CHECK); it has finished since, as the count below shows",
+            seconds(w.elapsed),
+            w.remaining
+        );
+    }
+    let apply_hint = format!("sieve certificates apply --bank {bank_code} --all");
+    match &flow.certification {
+        Certification::Skipped => {
+            let _ = writeln!(
+                out,
+                "certificates: not applied for (--no-certify); to apply: {apply_hint}"
+            );
+        }
+        Certification::PreCheckUnfinished => {
+            let _ = writeln!(
+                out,
+                "certificates: not applied for while the pre-check is unfinished; once it is: \
+                 {apply_hint}"
+            );
+        }
+        Certification::Applied { report, closed } => {
+            render_certificates(out, report, closed);
+        }
+    }
+
+    let f = &flow.funnel;
+    let _ = writeln!(out, "batch {}: {} cases now", f.batch_id, f.total());
+    let mut shown: BTreeMap<i32, usize> = f.stages.clone();
+    for always in [Stage::Certified, Stage::Preservation] {
+        shown.entry(always as i32).or_insert(0);
+    }
+    if !w.finished() {
+        shown.entry(Stage::BadDebtCheck as i32).or_insert(0);
+    }
+    let width = shown
+        .keys()
+        .map(|s| format::stage(*s).len())
+        .max()
+        .unwrap_or(0);
+    let digits = shown
+        .values()
+        .map(|n| n.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (stage, n) in &shown {
+        let line = format!(
+            "  {:<width$}  {n:>digits$}  {}",
+            format::stage(*stage),
+            gloss(*stage)
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+
+    let matched = f
+        .example(Stage::Certified)
+        .map(|id| (id, "certified"))
+        .or_else(|| f.example(Stage::Certifiable).map(|id| (id, "matched")));
+    if let Some((id, what)) = matched {
+        let _ = writeln!(out, "try: sieve status {id}    ({what})");
+    }
+    if let Some(id) = f.example(Stage::Preservation) {
+        let _ = writeln!(out, "try: sieve status {id}    (moved on to preservation)");
+    }
+    if matched.is_none()
+        && f.example(Stage::Preservation).is_none()
+        && let Some(id) = f.examples.values().next()
+    {
+        let _ = writeln!(out, "try: sieve status {id}");
+    }
+    let certified_open = matches!(
+        &flow.certification,
+        Certification::Applied { closed, .. } if !closed.finished()
+    );
+    if !w.finished() || certified_open {
+        let _ = writeln!(
+            out,
+            "stopped waiting. To look again later, run the same demo (it replays: nothing is \
+             stored twice): {rerun}"
+        );
+    }
+}
+
+fn render_certificates(out: &mut String, report: &ApplyReport, closed: &Waited) {
+    if report.rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "certificates: none to apply for (no case of bank {} is CERTIFIABLE)",
+            report.bank_code
+        );
+        return;
+    }
+    let (mut issued, mut before, mut refused) = (0, 0, 0);
+    for row in &report.rows {
+        match &row.outcome {
+            Applied::Issued { existing, .. } => {
+                issued += 1;
+                if *existing {
+                    before += 1;
+                }
+            }
+            Applied::Refused(_) => refused += 1,
+        }
+    }
+    let _ = writeln!(
+        out,
+        "certificates: {issued} issued ({before} before), {refused} refused; pages in {}",
+        report.out_dir.display()
+    );
+    if refused > 0 {
+        let _ = writeln!(
+            out,
+            "  why refused: sieve certificates apply --bank {} --all",
+            report.bank_code
+        );
+    }
+    if closed.finished() {
+        let _ = writeln!(
+            out,
+            "  every certified case closed as CERTIFIED (waited {})",
+            seconds(closed.elapsed)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  NOT all closed: after waiting {}, {} certified cases are still CERTIFIABLE",
+            seconds(closed.elapsed),
+            closed.remaining
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    use sieve_proto::bad_debt_check::v1::Certificate;
+    use sieve_proto::common::v1::RowRefusal;
+
+    use crate::certificates::AppliedRow;
+
+    fn waited(remaining: usize, millis: u64) -> Waited {
+        Waited {
+            remaining,
+            elapsed: Duration::from_millis(millis),
+            limit: Duration::from_secs(120),
+        }
+    }
+
+    fn funnel(stages: &[(Stage, usize, &str)]) -> Funnel {
+        Funnel {
+            batch_id: "b1".into(),
+            stages: stages.iter().map(|(s, n, _)| (*s as i32, *n)).collect(),
+            examples: stages
+                .iter()
+                .map(|(s, _, id)| (*s as i32, (*id).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn issued(case_id: &str, existing: bool) -> AppliedRow {
+        AppliedRow {
+            case_id: case_id.into(),
+            outcome: Applied::Issued {
+                certificate: Box::new(Certificate::default()),
+                existing,
+                file: PathBuf::from(format!("certificates/{case_id}.html")),
+            },
+        }
+    }
+
+    fn applied(rows: Vec<AppliedRow>, closed: Waited) -> Certification {
+        Certification::Applied {
+            report: ApplyReport {
+                bank_code: "DEMO-BANK".into(),
+                out_dir: PathBuf::from("certificates"),
+                rows,
+            },
+            closed,
+        }
+    }
+
+    const RERUN: &str = "sieve demo --cases 300 --seed 1 --bank DEMO-BANK";
+
+    #[test]
+    fn a_finished_demo_shows_the_funnel_and_two_cases_to_try() {
+        let flow = DemoFlow {
+            pre_check: waited(0, 2_400),
+            certification: applied(
+                vec![issued("c-1", false), issued("c-2", true)],
+                waited(0, 600),
+            ),
+            funnel: funnel(&[
+                (Stage::Certified, 2, "c-1"),
+                (Stage::Preservation, 288, "c-9"),
+            ]),
+        };
+        let mut text = String::new();
+        render_flow(&mut text, &flow, "DEMO-BANK", RERUN);
+        assert!(
+            text.contains("pre-check: done (waited 2.4 s); no case of the batch is left"),
+            "{text}"
+        );
+        assert!(
+            text.contains("certificates: 2 issued (1 before), 0 refused; pages in certificates"),
+            "{text}"
+        );
+        assert!(
+            text.contains("closed as CERTIFIED (waited 0.6 s)"),
+            "{text}"
+        );
+        assert!(text.contains("batch b1: 290 cases now"), "{text}");
+        assert!(text.contains("  CERTIFIED       2  matched"), "{text}");
+        assert!(
+            text.contains("  PRESERVATION  288  no standing ruling"),
+            "{text}"
+        );
+        assert!(!text.contains("BAD_DEBT_CHECK "), "{text}");
+        assert!(
+            text.contains("try: sieve status c-1    (certified)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("try: sieve status c-9    (moved on to preservation)"),
+            "{text}"
+        );
+        assert!(!text.contains("NOT"), "{text}");
+        assert!(!text.contains("stopped waiting"), "{text}");
+    }
+
+    #[test]
+    fn a_timed_out_pre_check_is_said_plainly_and_nothing_is_applied_for() {
+        let flow = DemoFlow {
+            pre_check: waited(150, 120_000),
+            certification: Certification::PreCheckUnfinished,
+            funnel: funnel(&[
+                (Stage::BadDebtCheck, 150, "c-1"),
+                (Stage::Certifiable, 4, "c-3"),
+                (Stage::Preservation, 136, "c-2"),
+            ]),
+        };
+        let mut text = String::new();
+        render_flow(&mut text, &flow, "DEMO-BANK", RERUN);
+        assert!(
+            text.contains(
+                "pre-check: NOT finished: after waiting 120.0 s, 150 cases of the batch were \
+                 still in BAD_DEBT_CHECK"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Is the pre-check (bad-debt-check) running?"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "not applied for while the pre-check is unfinished; once it is: sieve \
+                 certificates apply --bank DEMO-BANK --all"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  BAD_DEBT_CHECK  150  still waiting for the pre-check"),
+            "{text}"
+        );
+        // Nothing certified yet: the row is there, at zero.
+        assert!(text.contains("  CERTIFIED         0"), "{text}");
+        assert!(
+            text.contains("try: sieve status c-3    (matched)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stopped waiting. To look again later"),
+            "{text}"
+        );
+        assert!(text.contains(RERUN), "{text}");
+    }
+
+    #[test]
+    fn a_pre_check_that_finished_after_the_wait_is_not_blamed_on_the_service() {
+        let flow = DemoFlow {
+            pre_check: waited(40, 0),
+            certification: Certification::PreCheckUnfinished,
+            funnel: funnel(&[
+                (Stage::Certifiable, 4, "c-3"),
+                (Stage::Preservation, 36, "c-2"),
+            ]),
+        };
+        let mut text = String::new();
+        render_flow(&mut text, &flow, "DEMO-BANK", RERUN);
+        assert!(
+            text.contains(
+                "pre-check: NOT finished within the 0.0 s waited (40 cases were still in \
+                 BAD_DEBT_CHECK); it has finished since"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("running?"), "{text}");
+        assert!(
+            text.contains("  BAD_DEBT_CHECK   0  still waiting for the pre-check"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sieve certificates apply --bank DEMO-BANK --all"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_certify_and_unclosed_certificates_are_reported() {
+        let skipped = DemoFlow {
+            pre_check: waited(0, 100),
+            certification: Certification::Skipped,
+            funnel: funnel(&[
+                (Stage::Certifiable, 3, "c-1"),
+                (Stage::Preservation, 7, "c-2"),
+            ]),
+        };
+        let mut text = String::new();
+        render_flow(&mut text, &skipped, "DEMO-BANK", RERUN);
+        assert!(
+            text.contains("certificates: not applied for (--no-certify); to apply: sieve certificates apply --bank DEMO-BANK --all"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  CERTIFIABLE   3  matched a standing ruling; no certificate"),
+            "{text}"
+        );
+        assert!(!text.contains("stopped waiting"), "{text}");
+
+        let unclosed = DemoFlow {
+            pre_check: waited(0, 100),
+            certification: applied(
+                vec![
+                    issued("c-1", false),
+                    AppliedRow {
+                        case_id: "c-5".into(),
+                        outcome: Applied::Refused(vec![RowRefusal::default()]),
+                    },
+                ],
+                waited(1, 120_000),
+            ),
+            funnel: funnel(&[(Stage::Certifiable, 1, "c-1")]),
+        };
+        let mut text = String::new();
+        render_flow(&mut text, &unclosed, "DEMO-BANK", RERUN);
+        assert!(text.contains("1 issued (0 before), 1 refused"), "{text}");
+        assert!(text.contains("why refused"), "{text}");
+        assert!(
+            text.contains(
+                "NOT all closed: after waiting 120.0 s, 1 certified cases are still CERTIFIABLE"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("stopped waiting"), "{text}");
+
+        let none = DemoFlow {
+            pre_check: waited(0, 100),
+            certification: applied(Vec::new(), waited(0, 0)),
+            funnel: Funnel::default(),
+        };
+        let mut text = String::new();
+        render_flow(&mut text, &none, "DEMO-BANK", RERUN);
+        assert!(
+            text.contains(
+                "certificates: none to apply for (no case of bank DEMO-BANK is CERTIFIABLE)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("try: sieve"), "{text}");
+    }
+
+    #[test]
+    fn the_funnel_counts_and_keeps_the_first_case_of_each_stage() {
+        let mut f = Funnel::default();
+        for (id, stage) in [
+            ("a", Stage::Preservation),
+            ("b", Stage::Certified),
+            ("c", Stage::Preservation),
+        ] {
+            f.add(Case {
+                case_id: id.into(),
+                stage: stage as i32,
+                ..Default::default()
+            });
+        }
+        assert_eq!(f.count(Stage::Preservation), 2);
+        assert_eq!(f.count(Stage::Certified), 1);
+        assert_eq!(f.count(Stage::BadDebtCheck), 0);
+        assert_eq!(f.total(), 3);
+        assert_eq!(f.example(Stage::Preservation), Some("a"));
+        assert_eq!(f.example(Stage::Certifiable), None);
+    }
+
+    #[tokio::test]
+    async fn waiting_ends_when_none_is_left_or_the_time_is_up() {
+        let options = FollowOptions {
+            wait: Duration::from_secs(5),
+            poll: Duration::from_millis(1),
+            ..FollowOptions::default()
+        };
+        let hidden = ProgressBar::hidden();
+        let mut left = 3_usize;
+        let waited = wait_until_none(
+            &options,
+            &hidden,
+            || {
+                left = left.saturating_sub(1);
+                let n = left;
+                async move { Ok(n) }
+            },
+            |n, _| n.to_string(),
+        )
+        .await
+        .expect("waits");
+        assert!(waited.finished());
+        assert_eq!(left, 0);
+
+        let short = FollowOptions {
+            wait: Duration::from_millis(30),
+            ..options.clone()
+        };
+        let mut looks = 0;
+        let waited = wait_until_none(
+            &short,
+            &hidden,
+            || {
+                looks += 1;
+                async { Ok(7) }
+            },
+            |n, _| n.to_string(),
+        )
+        .await
+        .expect("waits");
+        assert_eq!(waited.remaining, 7);
+        assert!(waited.elapsed >= Duration::from_millis(30), "{waited:?}");
+        assert!(looks > 1, "{looks}");
+
+        // Zero: one look.
+        let once = FollowOptions {
+            wait: Duration::ZERO,
+            ..options.clone()
+        };
+        let mut looks = 0;
+        let waited = wait_until_none(
+            &once,
+            &hidden,
+            || {
+                looks += 1;
+                async { Ok(2) }
+            },
+            |n, _| n.to_string(),
+        )
+        .await
+        .expect("waits");
+        assert_eq!((waited.remaining, looks), (2, 1));
+
+        // A failed look is the error.
+        let failed = wait_until_none(
+            &options,
+            &hidden,
+            || async { Err(CliError::Protocol("x".into())) },
+            |n, _| n.to_string(),
+        )
+        .await;
+        assert!(failed.is_err());
+    }
+}
