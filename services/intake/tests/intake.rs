@@ -633,6 +633,10 @@ async fn the_outbox_delivers_after_the_receiver_was_down() {
         .unwrap();
     assert_eq!(case.stage, Stage::Preservation as i32);
     assert_eq!(case.version, 2, "the duplicate changed nothing");
+    // Delivered messages are kept for the retention period, then removed.
+    assert_eq!(relay.purge_delivered().await.unwrap(), 0);
+    clock.advance(chrono::Duration::hours(s.outbox.retention_hours as i64 + 1));
+    assert_eq!(relay.purge_delivered().await.unwrap(), 2);
     app.stop().await;
 }
 

@@ -118,6 +118,8 @@ pub struct OutboxSettings {
     pub lease_secs: u64,
     pub base_backoff_ms: u64,
     pub max_backoff_secs: u64,
+    /// Delivered messages are kept this long (for tracing what was sent), then removed.
+    pub retention_hours: u64,
 }
 
 #[derive(Clone, Deserialize)]

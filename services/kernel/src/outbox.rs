@@ -338,11 +338,38 @@ impl Relay {
         Ok(pass)
     }
 
+    /// Removes messages delivered more than `retention_hours` ago; undelivered and failed ones
+    /// stay (an operator needs the failed ones).
+    pub async fn purge_delivered(&self) -> Result<u64, DbErr> {
+        let cutoff = self.clock.now().timestamp_millis()
+            - (self.settings.retention_hours as i64) * 3_600_000;
+        let txn = crate::db::begin_write(&self.db).await?;
+        let done = Entity::delete_many()
+            .filter(Column::DeliveredAtMs.is_not_null())
+            .filter(Column::DeliveredAtMs.lt(cutoff))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(done.rows_affected)
+    }
+
     /// Runs until `shutdown` resolves, polling every `poll_interval_ms` or when woken.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let poll = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        let mut last_purge = None::<std::time::Instant>;
         loop {
+            if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                last_purge = Some(std::time::Instant::now());
+                match self.purge_delivered().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        purged = n,
+                        "delivered outbox messages past retention removed"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "outbox purge failed"),
+                }
+            }
             let idle = match self.run_once().await {
                 Ok(pass) => pass.claimed == 0 || pass.retried == pass.claimed,
                 Err(e) => {
