@@ -187,6 +187,7 @@ pub fn check_pb(c: check::Model) -> pb::Check {
                 }),
                 terminated_on: date_text_pb(&m.terminated_on),
                 unpaid_fen: m.unpaid_fen,
+                name_agrees: m.name_agrees,
             })
             .collect(),
         terminated_since: c.terminated_since.as_deref().and_then(date_text_pb),

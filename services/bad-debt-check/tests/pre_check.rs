@@ -432,6 +432,7 @@ async fn cases_are_matched_by_normalized_id_and_standing_rulings_only() {
         .unwrap();
     assert_eq!(check.matches.len(), 1);
     assert_eq!(check.matches[0].ruling_number, "(2024)黑0722执310号之一");
+    assert!(check.matches[0].name_agrees);
     let timeline = s
         .intake
         .get_timeline(intake::GetTimelineRequest {
