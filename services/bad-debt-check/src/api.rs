@@ -27,7 +27,6 @@ pub const MAX_IMPORT_RULINGS: i64 = 10_000_000;
 pub const MAX_CASES_PER_CALL: usize = 1_000;
 const REFUSALS_IN_SUMMARY: u64 = 1_000;
 const IMPORT_LEASE_MS: i64 = 120_000;
-const MAX_ID_LEN: usize = 128;
 
 /// What the pre-check needs to run.
 pub struct Config {
@@ -50,19 +49,6 @@ struct Inner {
     config: Config,
     intake: intake::intake_service_client::IntakeServiceClient<tonic::transport::Channel>,
     wake: Option<Arc<tokio::sync::Notify>>,
-}
-
-fn check_id(field: &'static str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(Error::invalid_field(field, "required / 必填"));
-    }
-    if value.len() > MAX_ID_LEN {
-        return Err(Error::invalid_field(
-            field,
-            format!("at most {MAX_ID_LEN} bytes"),
-        ));
-    }
-    Ok(())
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -311,7 +297,9 @@ impl PreCheckApi {
                     .map(|d| d.id_number.clone())
                     .unwrap_or_default(),
             );
-            let bad = if case_ref.case_id.trim().is_empty() || case_ref.case_id.len() > MAX_ID_LEN {
+            let bad = if case_ref.case_id.trim().is_empty()
+                || case_ref.case_id.len() > sieve_kernel::wire::MAX_ID_BYTES
+            {
                 Some(("case_ref.case_id", "required"))
             } else if id_number.is_empty() {
                 Some(("debtor.id_number", "required"))
@@ -525,21 +513,6 @@ async fn revoke_certificates_resting_on<C: sea_orm::ConnectionTrait>(
     Ok(revoked)
 }
 
-fn malformed(status: Status) -> Error {
-    match status.code() {
-        tonic::Code::Cancelled => {
-            Error::bad_request("STREAM_CANCELLED", "the caller cancelled the import")
-        }
-        _ => Error::bad_request(
-            "MALFORMED_MESSAGE",
-            format!(
-                "a message of the stream could not be read ({})",
-                status.message()
-            ),
-        ),
-    }
-}
-
 #[tonic::async_trait]
 impl RegistryService for PreCheckApi {
     async fn import_rulings(
@@ -567,9 +540,9 @@ impl RegistryService for PreCheckApi {
                 )
                 .into());
             }
-            Err(s) => return Err(malformed(s).into()),
+            Err(s) => return Err(malformed(&s).into()),
         };
-        check_id("header.request_id", &header.request_id)?;
+        sieve_kernel::wire::require_id("header.request_id", &header.request_id)?;
         if header.expected_rulings < 1 || header.expected_rulings > MAX_IMPORT_RULINGS {
             return Err(Error::bad_request(
                 "IMPORT_SIZE",
@@ -620,7 +593,7 @@ impl RegistryService for PreCheckApi {
         let mut pending: Vec<(i64, pb::RulingInput)> = Vec::new();
         let result: Result<()> = async {
             loop {
-                let msg = stream.message().await.map_err(malformed)?;
+                let msg = stream.message().await.map_err(|s| malformed(&s))?;
                 let done = msg.is_none();
                 if let Some(m) = msg {
                     match m.item {
@@ -709,7 +682,7 @@ impl RegistryService for PreCheckApi {
         request: Request<pb::ListImportRefusalsRequest>,
     ) -> std::result::Result<Response<pb::ListImportRefusalsResponse>, Status> {
         let r = request.into_inner();
-        check_id("import_id", &r.import_id)?;
+        sieve_kernel::wire::require_id("import_id", &r.import_id)?;
         let page = r.page.unwrap_or_default();
         let size = if page.page_size <= 0 {
             100
@@ -745,8 +718,8 @@ impl RegistryService for PreCheckApi {
         request: Request<pb::RevokeRulingRequest>,
     ) -> std::result::Result<Response<pb::RevokeRulingResponse>, Status> {
         let r = request.into_inner();
-        check_id("request_id", &r.request_id)?;
-        check_id("ruling_number", &r.ruling_number)?;
+        sieve_kernel::wire::require_id("request_id", &r.request_id)?;
+        sieve_kernel::wire::require_id("ruling_number", &r.ruling_number)?;
         let now = self.now_ms();
         let txn = sieve_kernel::db::begin_write(&self.inner.db)
             .await
@@ -812,7 +785,7 @@ impl PreCheckService for PreCheckApi {
         request: Request<pb::CheckCasesRequest>,
     ) -> std::result::Result<Response<pb::CheckCasesResponse>, Status> {
         let r = request.into_inner();
-        check_id("request_id", &r.request_id)?;
+        sieve_kernel::wire::require_id("request_id", &r.request_id)?;
         if r.cases.len() > MAX_CASES_PER_CALL {
             return Err(Error::bad_request(
                 "TOO_MANY_CASES",
@@ -853,8 +826,8 @@ impl PreCheckService for PreCheckApi {
         request: Request<pb::ApplyCertificatesRequest>,
     ) -> std::result::Result<Response<pb::ApplyCertificatesResponse>, Status> {
         let r = request.into_inner();
-        check_id("request_id", &r.request_id)?;
-        check_id("bank_id", &r.bank_id)?;
+        sieve_kernel::wire::require_id("request_id", &r.request_id)?;
+        sieve_kernel::wire::require_id("bank_id", &r.bank_id)?;
         if r.case_ids.is_empty() || r.case_ids.len() > MAX_CASES_PER_CALL {
             return Err(Error::bad_request(
                 "CASE_COUNT",
@@ -1144,7 +1117,7 @@ impl PreCheckService for PreCheckApi {
         request: Request<pb::VerifyCertificateRequest>,
     ) -> std::result::Result<Response<pb::VerifyCertificateResponse>, Status> {
         let r = request.into_inner();
-        check_id("certificate_number", &r.certificate_number)?;
+        sieve_kernel::wire::require_id("certificate_number", &r.certificate_number)?;
         if r.content.len() > 64 * 1024 {
             return Err(Error::invalid_field("content", "at most 64 KiB").into());
         }
@@ -1223,4 +1196,9 @@ impl PreCheckService for PreCheckApi {
                 .collect(),
         }))
     }
+}
+
+/// An import stream that broke: the chunks already written stay (each an idempotent fact).
+fn malformed(status: &Status) -> Error {
+    sieve_kernel::wire::stream_error(status, "import", "rulings of earlier chunks stay imported")
 }

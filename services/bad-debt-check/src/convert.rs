@@ -8,12 +8,7 @@ use crate::domain::certificate::{self as cert, CertificateContent};
 use crate::domain::ruling::RulingDraft;
 use crate::store::{certificate, check, ruling, ruling_import};
 
-pub fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
+pub use sieve_kernel::wire::timestamp;
 
 pub fn date_pb(d: NaiveDate) -> common::Date {
     common::Date {

@@ -26,7 +26,6 @@ const MAX_PAGE: i32 = 1_000;
 const DEFAULT_PAGE: i32 = 100;
 /// A receiver renews its batch's lease with every chunk; a lapsed lease means it died.
 const BATCH_LEASE_MS: i64 = 120_000;
-const MAX_ID_LEN: usize = 128;
 
 /// What every call shares.
 #[derive(Clone)]
@@ -50,19 +49,6 @@ impl IntakeApi {
     fn now_ms(&self) -> i64 {
         self.inner.clock.now().timestamp_millis()
     }
-}
-
-fn check_id(field: &'static str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(Error::invalid_field(field, "required / 必填"));
-    }
-    if value.len() > MAX_ID_LEN {
-        return Err(Error::invalid_field(
-            field,
-            format!("at most {MAX_ID_LEN} bytes"),
-        ));
-    }
-    Ok(())
 }
 
 fn page(p: Option<&sieve_proto::common::v1::PageRequest>) -> Result<(u64, String)> {
@@ -97,7 +83,7 @@ struct Receipt {
 
 impl IntakeApi {
     async fn require_bank(&self, bank_id: &str) -> Result<()> {
-        check_id("bank_id", bank_id)?;
+        sieve_kernel::wire::require_id("bank_id", bank_id)?;
         match store::get_bank(&self.inner.db, bank_id).await? {
             Some(_) => Ok(()),
             None => Err(Error::not_found("bank", bank_id)),
@@ -109,7 +95,7 @@ impl IntakeApi {
         &self,
         header: &pb::BatchHeader,
     ) -> Result<std::result::Result<Receipt, store::batch::Model>> {
-        check_id("header.request_id", &header.request_id)?;
+        sieve_kernel::wire::require_id("header.request_id", &header.request_id)?;
         if header.expected_cases < 1 {
             return Err(Error::bad_request(
                 "BATCH_EMPTY",
@@ -426,14 +412,14 @@ impl IntakeService for IntakeApi {
         let db = &self.inner.db;
         let bank = match request.into_inner().key {
             Some(Key::BankId(id)) => {
-                check_id("bank_id", &id)?;
+                sieve_kernel::wire::require_id("bank_id", &id)?;
                 store::get_bank(db, &id)
                     .await
                     .map_err(Error::from)?
                     .ok_or_else(|| Error::not_found("bank", id))?
             }
             Some(Key::Code(code)) => {
-                check_id("code", &code)?;
+                sieve_kernel::wire::require_id("code", &code)?;
                 store::get_bank_by_code(db, &code)
                     .await
                     .map_err(Error::from)?
@@ -489,7 +475,7 @@ impl IntakeService for IntakeApi {
                 )
                 .into());
             }
-            Err(s) => return Err(malformed(s).into()),
+            Err(s) => return Err(malformed(&s).into()),
         };
         let receipt = match self.open(&header).await? {
             Err(done) => {
@@ -517,7 +503,7 @@ impl IntakeService for IntakeApi {
                     s,
                 )),
                 Ok(None) => None,
-                Err(status) => Some((Err(malformed(status)), s)),
+                Err(status) => Some((Err(malformed(&status)), s)),
             }
         });
         // Receive on a task of its own: if the caller goes away mid-batch, the abort still
@@ -578,7 +564,7 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetBatchRequest>,
     ) -> Result<Response<pb::GetBatchResponse>, Status> {
         let id = &request.get_ref().batch_id;
-        check_id("batch_id", id)?;
+        sieve_kernel::wire::require_id("batch_id", id)?;
         let batch = store::get_batch(&self.inner.db, id)
             .await
             .map_err(Error::from)?
@@ -593,7 +579,7 @@ impl IntakeService for IntakeApi {
         request: Request<pb::ListBatchRowsRequest>,
     ) -> Result<Response<pb::ListBatchRowsResponse>, Status> {
         let r = request.into_inner();
-        check_id("batch_id", &r.batch_id)?;
+        sieve_kernel::wire::require_id("batch_id", &r.batch_id)?;
         let (size, token) = page(r.page.as_ref())?;
         let after: i64 = if token.is_empty() {
             0
@@ -631,7 +617,7 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::GetCaseResponse>, Status> {
         let id = &request.get_ref().case_id;
-        check_id("case_id", id)?;
+        sieve_kernel::wire::require_id("case_id", id)?;
         let case = store::get_case(&self.inner.db, id)
             .await
             .map_err(Error::from)?
@@ -681,7 +667,7 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetTimelineRequest>,
     ) -> Result<Response<pb::GetTimelineResponse>, Status> {
         let id = &request.get_ref().case_id;
-        check_id("case_id", id)?;
+        sieve_kernel::wire::require_id("case_id", id)?;
         let case = store::get_case(&self.inner.db, id)
             .await
             .map_err(Error::from)?
@@ -794,8 +780,8 @@ impl IntakeService for IntakeApi {
         request: Request<pb::WithdrawCaseRequest>,
     ) -> Result<Response<pb::WithdrawCaseResponse>, Status> {
         let r = request.into_inner();
-        check_id("request_id", &r.request_id)?;
-        check_id("case_id", &r.case_id)?;
+        sieve_kernel::wire::require_id("request_id", &r.request_id)?;
+        sieve_kernel::wire::require_id("case_id", &r.case_id)?;
         tracing::info!(case = %r.case_id, reason = %pii::text(&r.reason), "withdrawal");
         let t = store::Transition {
             event_id: format!("withdraw:{}:{}", r.case_id, r.request_id),
@@ -819,8 +805,8 @@ impl IntakeService for IntakeApi {
         request: Request<pb::ReportSettlementRequest>,
     ) -> Result<Response<pb::ReportSettlementResponse>, Status> {
         let r = request.into_inner();
-        check_id("request_id", &r.request_id)?;
-        check_id("case_id", &r.case_id)?;
+        sieve_kernel::wire::require_id("request_id", &r.request_id)?;
+        sieve_kernel::wire::require_id("case_id", &r.case_id)?;
         if r.paid_fen <= 0 {
             return Err(Error::invalid_field("paid_fen", "must be positive (fen)").into());
         }
@@ -916,8 +902,8 @@ fn outcome_transition(
     r: pb::RecordStageOutcomeRequest,
     now_ms: i64,
 ) -> Result<(store::Transition, Stage, Stage)> {
-    check_id("event_id", &r.event_id)?;
-    check_id("case_id", &r.case_id)?;
+    sieve_kernel::wire::require_id("event_id", &r.event_id)?;
+    sieve_kernel::wire::require_id("case_id", &r.case_id)?;
     let from = convert::stage_from_pb(r.from_stage).ok_or_else(|| {
         Error::invalid_field("from_stage", "required: the stage the reporter saw")
     })?;
@@ -943,19 +929,7 @@ fn outcome_transition(
 /// At most this many outcomes per RecordStageOutcomes call.
 pub const MAX_OUTCOMES_PER_CALL: usize = 5_000;
 
-/// A message the stream could not decode, or a stream the caller broke off.
-fn malformed(status: Status) -> Error {
-    match status.code() {
-        tonic::Code::Cancelled => Error::bad_request(
-            "STREAM_CANCELLED",
-            "the caller cancelled the batch; nothing was kept",
-        ),
-        _ => Error::bad_request(
-            "MALFORMED_MESSAGE",
-            format!(
-                "a message of the stream could not be read ({}); nothing was kept",
-                status.message()
-            ),
-        ),
-    }
+/// A batch stream that broke: nothing of the batch is kept.
+fn malformed(status: &Status) -> Error {
+    sieve_kernel::wire::stream_error(status, "batch", "nothing was kept")
 }

@@ -7,18 +7,9 @@ use crate::domain::chain::Stage;
 use crate::domain::screening::{CaseDraft, DebtorKind, Product};
 use crate::store::{self, bank, batch, case, case_event};
 
-pub fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
+pub use sieve_kernel::wire::timestamp;
 
-pub fn millis(ts: &prost_types::Timestamp) -> i64 {
-    ts.seconds
-        .saturating_mul(1000)
-        .saturating_add(i64::from(ts.nanos) / 1_000_000)
-}
+pub use sieve_kernel::wire::millis;
 
 /// Trims without copying when there is nothing to trim (the usual case, a million times).
 fn trimmed(s: String) -> String {

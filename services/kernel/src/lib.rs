@@ -14,6 +14,7 @@ pub mod pii;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;
+pub mod wire;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Settings;
