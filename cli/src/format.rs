@@ -74,6 +74,34 @@ fn enum_name<E>(name: Result<&'static str, E>, prefix: &str, value: i32) -> Stri
     }
 }
 
+/// The head of a file report: rows read, and the rows that could not be read and so were not
+/// sent (`again` names what to do after fixing them: "submit", "import").
+pub fn file_rows(
+    out: &mut String,
+    file: &std::path::Path,
+    rows_read: usize,
+    unreadable: &[crate::batch_file::RowError],
+    again: &str,
+) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        out,
+        "{}: {rows_read} data rows, {} could not be read",
+        file.display(),
+        unreadable.len()
+    );
+    if !unreadable.is_empty() {
+        let _ = writeln!(out, "not sent (fix these rows and {again} again):");
+        for e in unreadable {
+            let _ = writeln!(
+                out,
+                "  row {:>6}  column {}: {}",
+                e.row, e.column, e.message
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -593,23 +593,13 @@ pub async fn list_refusals(
 /// The report as printed: unreadable rows, the counts, every refused row.
 pub fn render_report(report: &ImportReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: {} data rows, {} could not be read",
-        report.file.display(),
+    crate::format::file_rows(
+        &mut out,
+        &report.file,
         report.rows_read,
-        report.unreadable.len()
+        &report.unreadable,
+        "import",
     );
-    if !report.unreadable.is_empty() {
-        let _ = writeln!(out, "not sent (fix these rows and import again):");
-        for e in &report.unreadable {
-            let _ = writeln!(
-                out,
-                "  row {:>6}  column {}: {}",
-                e.row, e.column, e.message
-            );
-        }
-    }
     match &report.outcome {
         None => {
             let _ = writeln!(out, "nothing to send");

@@ -323,23 +323,13 @@ async fn first_case_id(
 /// The report as printed: unreadable rows, the counts, every refused row.
 pub fn render_report(report: &SubmitReport) -> String {
     let mut out = String::new();
-    let name = report.file.display();
-    let _ = writeln!(
-        out,
-        "{name}: {} data rows, {} could not be read",
+    crate::format::file_rows(
+        &mut out,
+        &report.file,
         report.rows_read,
-        report.unreadable.len()
+        &report.unreadable,
+        "submit",
     );
-    if !report.unreadable.is_empty() {
-        let _ = writeln!(out, "not sent (fix these rows and submit again):");
-        for e in &report.unreadable {
-            let _ = writeln!(
-                out,
-                "  row {:>6}  column {}: {}",
-                e.row, e.column, e.message
-            );
-        }
-    }
     match &report.outcome {
         None => {
             let _ = writeln!(out, "nothing to send");
