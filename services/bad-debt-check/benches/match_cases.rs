@@ -1,12 +1,14 @@
 //! `make bench`: import 5,000,000 rulings through `ImportRulings`, then pre-check 1,000,000
-//! cases through `CheckCases` (calls of 1,000, as intake's relay sends them), against the same
-//! match as one SQL join in the same database in the same run. SQLite, and PostgreSQL when it
+//! cases through `CheckCases` (calls of 1,000, as intake's relay sends them) until the
+//! matching runs have decided every case, against the same match as one SQL join in the same
+//! database in the same run. SQLite, and PostgreSQL when it
 //! answers. `SIEVE_BENCH_RULINGS` / `SIEVE_BENCH_CASES` change the sizes.
 
 use std::time::Instant;
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use sieve_bad_debt_check::domain::ruling::check_character;
+use sieve_bad_debt_check::store;
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
 use sieve_proto::bad_debt_check::v1 as bdc;
@@ -81,6 +83,17 @@ fn case(i: u64) -> common::CaseSummary {
     }
 }
 
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .expect("count")
+    .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+    .unwrap_or(-1)
+}
+
 fn env_n(key: &str, default: u64) -> u64 {
     std::env::var(key)
         .ok()
@@ -151,14 +164,15 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
         rulings
     );
 
-    // The pre-check of every case, as intake's relay would deliver it.
+    // The pre-check of every case, as intake's relay would deliver it: calls of 1,000 cases
+    // taken, and matching runs going on meanwhile over whatever has been taken.
     let calls: Vec<Vec<common::CaseSummary>> = (0..cases.div_ceil(1000))
         .map(|c| (c * 1000..((c + 1) * 1000).min(cases)).map(case).collect())
         .collect();
     let start = Instant::now();
-    let mut matched = 0u64;
+    let mut accepted = 0u64;
     for (n, cases) in calls.into_iter().enumerate() {
-        let rows = pre_check
+        accepted += pre_check
             .check_cases(bdc::CheckCasesRequest {
                 request_id: format!("bench-{n}"),
                 cases,
@@ -166,17 +180,24 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
             .await
             .expect("check")
             .into_inner()
-            .rows;
-        matched += rows
-            .iter()
-            .filter(|r| {
-                r.check
-                    .as_ref()
-                    .is_some_and(|c| c.outcome == bdc::CheckOutcome::Matched as i32)
-            })
-            .count() as u64;
+            .accepted as u64;
+    }
+    let take_secs = start.elapsed().as_secs_f64();
+    assert_eq!(accepted, cases);
+    loop {
+        if store::progress(&db).await.expect("progress").waiting() <= 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let match_secs = start.elapsed().as_secs_f64();
+    let runs = store::match_run::Entity::find()
+        .all(&db)
+        .await
+        .expect("runs");
+    let run_secs = runs.iter().map(|r| r.took_ms).sum::<i64>() as f64 / 1000.0;
+    let largest_run = runs.iter().map(|r| r.cases).max().unwrap_or(0);
+    let matched = count(&db, "SELECT COUNT(DISTINCT check_id) FROM check_match").await as u64;
 
     // The same match as one SQL join over the same rulings, the cases staged in a table first.
     db.execute_unprepared(
@@ -204,25 +225,28 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
     .await
     .expect("join");
     let join_secs = start.elapsed().as_secs_f64();
-    let joined = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM bench_match WHERE ruling_number IS NOT NULL",
-        ))
-        .await
-        .expect("count")
-        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
-        .unwrap_or(-1);
+    let joined = count(
+        &db,
+        "SELECT COUNT(*) FROM bench_match WHERE ruling_number IS NOT NULL",
+    )
+    .await;
     assert_eq!(
         joined as u64, matched,
         "the service and the join agree on the matches"
     );
 
     println!(
-        "{name:<10}  import {rulings} rulings: {:>8.0} rows/s ({import_secs:.1} s)   match {cases} cases: {:>8.0} cases/s ({match_secs:.1} s, {matched} matched)   one SQL join: {join_secs:.1} s   match/join {:.2}",
-        rulings as f64 / import_secs,
-        cases as f64 / match_secs,
-        match_secs / join_secs
+        "{name:<10}  import {rulings} rulings: {:>8.0} rows/s ({import_secs:.1} s)",
+        rulings as f64 / import_secs
+    );
+    println!(
+        "{name:<10}  pre-check {cases} cases: {:>8.0} cases/s ({match_secs:.1} s to the last outcome; calls done at {take_secs:.1} s; {matched} matched)",
+        cases as f64 / match_secs
+    );
+    println!(
+        "{name:<10}  matching runs: {} (largest {largest_run} cases), {run_secs:.2} s in all   one SQL join: {join_secs:.2} s   runs/join {:.2}",
+        runs.len(),
+        run_secs / join_secs
     );
     let _ = stop.send(());
     let _ = server.await;

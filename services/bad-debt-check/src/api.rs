@@ -17,9 +17,9 @@ use sieve_proto::common::v1 as common;
 use sieve_proto::intake::v1 as intake;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::convert::{self, StoredMatch};
+use crate::convert;
 use crate::domain::certificate::{self as cert, CertificateContent, CourtKey};
-use crate::domain::ruling::{self as rules, Comparison, NameAgreement};
+use crate::domain::ruling::{self as rules, Comparison};
 use crate::store::{self, OpenedImport};
 
 /// Rulings per import: the enforcement system's export of a province fits.
@@ -48,7 +48,10 @@ struct Inner {
     clock: SharedClock,
     config: Config,
     intake: intake::intake_service_client::IntakeServiceClient<tonic::transport::Channel>,
-    wake: Option<Arc<tokio::sync::Notify>>,
+    /// Woken after commits that leave messages in the outbox.
+    relay: Option<Arc<tokio::sync::Notify>>,
+    /// Woken after cases are taken.
+    matcher: Option<Arc<tokio::sync::Notify>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -80,7 +83,8 @@ impl PreCheckApi {
         clock: SharedClock,
         config: Config,
         intake: tonic::transport::Channel,
-        wake: Option<Arc<tokio::sync::Notify>>,
+        relay: Option<Arc<tokio::sync::Notify>>,
+        matcher: Option<Arc<tokio::sync::Notify>>,
     ) -> Self {
         let intake = intake::intake_service_client::IntakeServiceClient::new(intake);
         Self {
@@ -89,7 +93,8 @@ impl PreCheckApi {
                 clock,
                 config,
                 intake,
-                wake,
+                relay,
+                matcher,
             }),
         }
     }
@@ -99,7 +104,7 @@ impl PreCheckApi {
     }
 
     fn wake_relay(&self) {
-        if let Some(w) = &self.inner.wake {
+        if let Some(w) = &self.inner.relay {
             w.notify_one();
         }
     }
@@ -281,198 +286,107 @@ impl PreCheckApi {
         Ok((out, last))
     }
 
-    /// The pre-check of a call's cases, in one transaction with the outcome message to intake.
-    async fn check(&self, cases: Vec<common::CaseSummary>) -> Result<Vec<pb::CheckRow>> {
-        let now = self.now_ms();
-        let since = self.since();
-        let mut rows: Vec<Option<pb::CheckRow>> = vec![None; cases.len()];
-        let mut todo: Vec<(usize, common::CaseSummary, String)> = Vec::new();
+    /// Takes a call's cases for the next matching run, in one transaction. Returns the
+    /// refused rows and how many cases were new.
+    async fn take(&self, cases: Vec<common::CaseSummary>) -> Result<Taken> {
+        let mut refused = Vec::new();
+        let mut todo: Vec<(common::CaseSummary, String)> = Vec::with_capacity(cases.len());
         let mut seen = HashSet::new();
         for (i, c) in cases.into_iter().enumerate() {
             let row = i as i64 + 1;
-            let case_ref = c.case_ref.clone().unwrap_or_default();
+            let case_id = c
+                .case_ref
+                .as_ref()
+                .map(|r| r.case_id.clone())
+                .unwrap_or_default();
             let id_number = rules::normalize_id_number(
-                &c.debtor
+                c.debtor
                     .as_ref()
-                    .map(|d| d.id_number.clone())
+                    .map(|d| d.id_number.as_str())
                     .unwrap_or_default(),
             );
-            let bad = if case_ref.case_id.trim().is_empty()
-                || case_ref.case_id.len() > sieve_kernel::wire::MAX_ID_BYTES
-            {
-                Some(("case_ref.case_id", "required"))
-            } else if id_number.is_empty() {
-                Some(("debtor.id_number", "required"))
-            } else if !seen.insert(case_ref.case_id.clone()) {
-                Some(("case_ref.case_id", "case.duplicate_in_call"))
-            } else {
-                None
-            };
-            if let Some((field, rule)) = bad {
-                rows[i] = Some(pb::CheckRow {
+            let bad =
+                if case_id.trim().is_empty() || case_id.len() > sieve_kernel::wire::MAX_ID_BYTES {
+                    Some(("case_ref.case_id", "required"))
+                } else if id_number.is_empty() {
+                    Some(("debtor.id_number", "required"))
+                } else if !seen.insert(case_id.clone()) {
+                    Some(("case_ref.case_id", "case.duplicate_in_call"))
+                } else {
+                    None
+                };
+            match bad {
+                Some((field, rule)) => refused.push(pb::CheckRow {
                     row,
-                    case_id: case_ref.case_id.clone(),
+                    case_id: case_id.clone(),
                     outcome: common::RowOutcome::Refused as i32,
-                    check: None,
                     refusals: vec![refusal(
                         row,
-                        &case_ref.case_id,
+                        &case_id,
                         field,
                         rule,
                         format!("{field}: {rule}"),
                     )],
-                });
-            } else {
-                todo.push((i, c, id_number));
+                }),
+                None => todo.push((c, id_number)),
             }
+        }
+        if todo.is_empty() {
+            return Ok(Taken {
+                refused,
+                accepted: 0,
+                existing: 0,
+            });
         }
         let txn = sieve_kernel::db::begin_write(&self.inner.db).await?;
-        let existing = store::checks_by_case(
-            &txn,
-            todo.iter()
-                .map(|t| {
-                    t.1.case_ref
-                        .as_ref()
-                        .map(|r| r.case_id.clone())
-                        .unwrap_or_default()
-                })
-                .collect(),
-        )
-        .await?;
-        let standing = store::standing_rulings(
-            &txn,
-            todo.iter().map(|t| t.2.clone()).collect(),
-            since.as_deref(),
-        )
-        .await?;
-        let mut new_checks = Vec::new();
-        let mut outcomes = Vec::new();
-        for (i, c, id_number) in todo {
-            let case_ref = c.case_ref.unwrap_or_default();
-            if let Some(done) = existing.get(&case_ref.case_id) {
-                // A redelivery: the first check stands.
-                rows[i] = Some(pb::CheckRow {
-                    row: i as i64 + 1,
-                    case_id: case_ref.case_id.clone(),
-                    outcome: common::RowOutcome::Existing as i32,
-                    check: Some(convert::check_pb(done.clone())),
-                    refusals: vec![],
-                });
-                continue;
-            }
-            let debtor = c.debtor.unwrap_or_default();
-            let claim = c.claim.unwrap_or_default();
-            let matched: Vec<StoredMatch> = standing
-                .get(&id_number)
-                .map(|rs| {
-                    rs.iter()
-                        .map(|r| StoredMatch {
-                            ruling_id: r.id.clone(),
-                            ruling_number: r.ruling_number.clone(),
-                            court_code: r.court_code.clone(),
-                            court_name: r.court_name.clone(),
-                            terminated_on: r.terminated_on.clone(),
-                            unpaid_fen: r.unpaid_fen,
-                            name_agrees: rules::name_agreement(&debtor.name, &r.debtor_name)
-                                == NameAgreement::Same,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let model = store::check::Model {
-                id: store::new_id(),
-                case_id: case_ref.case_id.clone(),
-                bank_id: case_ref.bank_id.clone(),
-                bank_case_ref: case_ref.bank_case_ref.clone(),
-                debtor_name: debtor.name.clone(),
-                debtor_id_number: id_number,
-                principal_fen: claim.principal_fen,
-                interest_fen: claim.interest_fen,
-                penalty_fen: claim.penalty_fen,
-                fees_fen: claim.fees_fen,
-                outcome: if matched.is_empty() {
-                    store::NO_MATCH
-                } else {
-                    store::MATCHED
+        let before = store::take_sequence(&txn, todo.len() as i64).await?;
+        let offered = todo.len() as u64;
+        let models = todo
+            .into_iter()
+            .enumerate()
+            .map(|(k, (c, id_number))| {
+                let case_ref = c.case_ref.unwrap_or_default();
+                let debtor = c.debtor.unwrap_or_default();
+                let claim = c.claim.unwrap_or_default();
+                store::check::Model {
+                    id: store::new_id(),
+                    case_id: case_ref.case_id,
+                    bank_id: case_ref.bank_id,
+                    bank_case_ref: case_ref.bank_case_ref,
+                    debtor_name: debtor.name,
+                    debtor_id_number: id_number,
+                    principal_fen: claim.principal_fen,
+                    interest_fen: claim.interest_fen,
+                    penalty_fen: claim.penalty_fen,
+                    fees_fen: claim.fees_fen,
+                    certificate_id: None,
+                    seq: before + 1 + k as i64,
                 }
-                .into(),
-                matches: serde_json::to_string(&matched).unwrap_or_else(|_| "[]".into()),
-                terminated_since: since.clone(),
-                checked_at_ms: now,
-                certificate_id: None,
-            };
-            outcomes.push(outcome_of(&model, &matched));
-            rows[i] = Some(pb::CheckRow {
-                row: i as i64 + 1,
-                case_id: case_ref.case_id.clone(),
-                outcome: common::RowOutcome::Accepted as i32,
-                check: Some(convert::check_pb(model.clone())),
-                refusals: vec![],
-            });
-            new_checks.push(model.into_active_model().reset_all());
-        }
-        let checked = new_checks.len();
-        store::insert_all(&txn, new_checks, store::check::COLUMNS).await?;
-        if !outcomes.is_empty() {
-            let msg = intake::RecordStageOutcomesRequest { outcomes };
-            outbox::enqueue(
-                &txn,
-                now,
-                vec![NewMessage::protobuf(
-                    outbox::TOPIC_STAGE_OUTCOMES,
-                    "pre-check",
-                    &msg,
-                )],
-            )
-            .await?;
-        }
+                .into_active_model()
+                .reset_all()
+            })
+            .collect();
+        let accepted = store::insert_checks(&txn, models).await?;
         txn.commit().await?;
-        if checked > 0 {
-            self.wake_relay();
-            tracing::info!(checked, "cases pre-checked");
+        if accepted > 0 {
+            if let Some(w) = &self.inner.matcher {
+                w.notify_one();
+            }
+            tracing::info!(accepted, "cases taken for the pre-check");
         }
-        Ok(rows.into_iter().flatten().collect())
+        Ok(Taken {
+            refused,
+            accepted,
+            existing: offered - accepted,
+        })
     }
 }
 
-/// The outcome intake records: a match makes the case certifiable, no match moves it on to
-/// preservation, the next layer of the chain (DESIGN.md section 3).
-fn outcome_of(
-    c: &store::check::Model,
-    matched: &[StoredMatch],
-) -> intake::RecordStageOutcomeRequest {
-    let (to, reason, source) = if matched.is_empty() {
-        (
-            common::Stage::Preservation,
-            "未匹配终本案件，转入保全 / no standing terminated-enforcement ruling names the debtor; on to preservation".to_string(),
-            c.id.clone(),
-        )
-    } else {
-        let numbers: Vec<&str> = matched.iter().map(|m| m.ruling_number.as_str()).collect();
-        let names = if matched.iter().all(|m| m.name_agrees) {
-            "姓名一致 / name agrees"
-        } else {
-            "姓名不一致 / name differs"
-        };
-        (
-            common::Stage::Certifiable,
-            format!(
-                "匹配终本案件 / matches terminated enforcement: {}; {names}",
-                numbers.join(", ")
-            ),
-            numbers.join(", "),
-        )
-    };
-    intake::RecordStageOutcomeRequest {
-        event_id: format!("pre-check:{}", c.id),
-        case_id: c.case_id.clone(),
-        from_stage: common::Stage::BadDebtCheck as i32,
-        to_stage: to as i32,
-        actor: common::Actor::BadDebtCheck as i32,
-        reason,
-        source_record_id: source.chars().take(256).collect(),
-        occurred_at: Some(convert::timestamp(c.checked_at_ms)),
-    }
+/// What a `CheckCases` call did.
+struct Taken {
+    refused: Vec<pb::CheckRow>,
+    accepted: u64,
+    existing: u64,
 }
 
 /// A certificate whose every ruling has been revoked no longer stands (its write-off basis
@@ -794,12 +708,13 @@ impl PreCheckService for PreCheckApi {
             .with_violation("cases", r.cases.len().to_string())
             .into());
         }
-        let rows = self.check(r.cases).await?;
-        let replayed = !rows.is_empty()
-            && rows
-                .iter()
-                .all(|r| r.outcome == common::RowOutcome::Existing as i32);
-        Ok(Response::new(pb::CheckCasesResponse { rows, replayed }))
+        let taken = self.take(r.cases).await?;
+        Ok(Response::new(pb::CheckCasesResponse {
+            replayed: taken.accepted == 0 && taken.existing > 0,
+            refused: taken.refused,
+            accepted: taken.accepted as i64,
+            existing: taken.existing as i64,
+        }))
     }
 
     async fn get_check(
@@ -865,6 +780,14 @@ impl PreCheckService for PreCheckApi {
         let checks = store::checks_by_case(&txn, r.case_ids.clone())
             .await
             .map_err(Error::from)?;
+        let records: std::collections::HashMap<String, store::CheckRecord> =
+            store::check_records(&txn, checks)
+                .await
+                .map_err(Error::from)?
+                .into_iter()
+                .map(|c| (c.check.case_id.clone(), c))
+                .collect();
+        let since = self.since();
         let mut rows = Vec::with_capacity(r.case_ids.len());
         let mut outcomes = Vec::new();
         let mut seen = HashSet::new();
@@ -886,10 +809,14 @@ impl PreCheckService for PreCheckApi {
                 continue;
             }
             // Another bank's case is answered as unknown, so ids do not leak across banks.
-            let Some(check) = checks.get(case_id).filter(|c| c.bank_id == r.bank_id) else {
+            let Some(record) = records
+                .get(case_id)
+                .filter(|c| c.check.bank_id == r.bank_id)
+            else {
                 rows.push(refused("case_ids", "pre_check.not_checked", "该案件尚未经预查废审查 / the case has not been pre-checked (or is not this bank's)"));
                 continue;
             };
+            let check = &record.check;
             if let Some(existing) = &check.certificate_id {
                 let cert = store::get_certificate(&txn, Some(existing), None, None)
                     .await
@@ -903,31 +830,29 @@ impl PreCheckService for PreCheckApi {
                 });
                 continue;
             }
-            if check.outcome != store::MATCHED {
-                rows.push(refused("case_ids", "pre_check.no_match", "未匹配终本案件，不能出具预查废证明 / no terminated-enforcement ruling matched; no certificate"));
-                continue;
+            match record.outcome() {
+                store::Outcome::Matched => {}
+                store::Outcome::Pending => {
+                    rows.push(refused("case_ids", "pre_check.pending", "该案件正在等待比对，请稍后申请 / the case waits for the next matching run; apply again shortly"));
+                    continue;
+                }
+                store::Outcome::NoMatch => {
+                    rows.push(refused("case_ids", "pre_check.no_match", "未匹配终本案件，不能出具预查废证明 / no terminated-enforcement ruling matched; no certificate"));
+                    continue;
+                }
             }
             // The rulings must still stand today: one revoked since the check no longer counts.
-            let standing = store::standing_rulings(
-                &txn,
-                vec![check.debtor_id_number.clone()],
-                self.since().as_deref(),
-            )
-            .await
-            .map_err(Error::from)?;
-            let matched: HashSet<String> = convert::matches_of(check)
-                .into_iter()
-                .map(|m| m.ruling_number)
-                .collect();
-            let mut ruling_numbers: Vec<String> = standing
-                .get(&check.debtor_id_number)
-                .map(|rs| {
-                    rs.iter()
-                        .map(|r| r.ruling_number.clone())
-                        .filter(|n| matched.contains(n))
-                        .collect()
+            let mut ruling_numbers: Vec<String> = record
+                .rulings
+                .iter()
+                .filter(|r| {
+                    !r.revoked
+                        && since
+                            .as_deref()
+                            .is_none_or(|s| r.terminated_on.as_str() >= s)
                 })
-                .unwrap_or_default();
+                .map(|r| r.ruling_number.clone())
+                .collect();
             if ruling_numbers.is_empty() {
                 rows.push(refused(
                     "case_ids",

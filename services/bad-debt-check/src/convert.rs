@@ -3,10 +3,11 @@
 use chrono::{Datelike, NaiveDate};
 use sieve_proto::bad_debt_check::v1 as pb;
 use sieve_proto::common::v1 as common;
+use sieve_proto::intake::v1 as intake;
 
 use crate::domain::certificate::{self as cert, CertificateContent};
-use crate::domain::ruling::RulingDraft;
-use crate::store::{certificate, check, ruling, ruling_import};
+use crate::domain::ruling::{self as rules, NameAgreement, RulingDraft};
+use crate::store::{self, certificate, ruling, ruling_import};
 
 pub use sieve_kernel::wire::timestamp;
 
@@ -124,29 +125,31 @@ pub fn import_pb(i: ruling_import::Model) -> pb::RulingImport {
     }
 }
 
-/// A matching ruling as stored with the check: what it was when it matched.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct StoredMatch {
-    pub ruling_id: String,
-    pub ruling_number: String,
-    pub court_code: String,
-    pub court_name: String,
-    pub terminated_on: String,
-    pub unpaid_fen: i64,
-    pub name_agrees: bool,
-}
-
-pub fn matches_of(c: &check::Model) -> Vec<StoredMatch> {
-    serde_json::from_str(&c.matches).unwrap_or_default()
-}
-
-pub fn check_pb(c: check::Model) -> pb::Check {
-    let matches = matches_of(&c);
-    let outcome = if c.outcome == crate::store::MATCHED {
-        pb::CheckOutcome::Matched
-    } else {
-        pb::CheckOutcome::NoMatch
+/// A check as the API shows it.
+pub fn check_pb(record: store::CheckRecord) -> pb::Check {
+    let outcome = match record.outcome() {
+        store::Outcome::Pending => pb::CheckOutcome::Pending,
+        store::Outcome::Matched => pb::CheckOutcome::Matched,
+        store::Outcome::NoMatch => pb::CheckOutcome::NoMatch,
     };
+    let c = record.check;
+    let matches = record
+        .rulings
+        .into_iter()
+        .map(|r| pb::RulingMatch {
+            name_agrees: rules::name_agreement(&c.debtor_name, &r.debtor_name)
+                == NameAgreement::Same,
+            ruling_id: r.id,
+            ruling_number: r.ruling_number,
+            court: Some(common::Court {
+                code: r.court_code,
+                name: r.court_name,
+            }),
+            terminated_on: date_text_pb(&r.terminated_on),
+            unpaid_fen: r.unpaid_fen,
+        })
+        .collect();
+    let run = record.run;
     pb::Check {
         check_id: c.id,
         case_summary: Some(common::CaseSummary {
@@ -171,24 +174,62 @@ pub fn check_pb(c: check::Model) -> pb::Check {
             contract_ref: String::new(),
         }),
         outcome: outcome as i32,
-        matches: matches
-            .into_iter()
-            .map(|m| pb::RulingMatch {
-                ruling_id: m.ruling_id,
-                ruling_number: m.ruling_number,
-                court: Some(common::Court {
-                    code: m.court_code,
-                    name: m.court_name,
-                }),
-                terminated_on: date_text_pb(&m.terminated_on),
-                unpaid_fen: m.unpaid_fen,
-                name_agrees: m.name_agrees,
-            })
-            .collect(),
-        terminated_since: c.terminated_since.as_deref().and_then(date_text_pb),
-        checked_at: Some(timestamp(c.checked_at_ms)),
+        matches,
+        terminated_since: run
+            .as_ref()
+            .and_then(|r| r.terminated_since.as_deref())
+            .and_then(date_text_pb),
+        checked_at: run.as_ref().map(|r| timestamp(r.checked_at_ms)),
         certificate_id: c.certificate_id.unwrap_or_default(),
+        match_run_id: run.map(|r| r.id).unwrap_or_default(),
     }
+}
+
+/// The outcome intake records for a decided check: a match makes the case certifiable, no
+/// match moves it on to preservation, the next layer of the chain (DESIGN.md section 3).
+/// `None` while the check is pending.
+pub fn stage_outcome(record: &store::CheckRecord) -> Option<intake::RecordStageOutcomeRequest> {
+    let run = record.run.as_ref()?;
+    let c = &record.check;
+    let (to, reason, source) = if record.rulings.is_empty() {
+        (
+            common::Stage::Preservation,
+            "未匹配终本案件，转入保全 / no standing terminated-enforcement ruling names the debtor; on to preservation".to_string(),
+            c.id.clone(),
+        )
+    } else {
+        let numbers: Vec<&str> = record
+            .rulings
+            .iter()
+            .map(|r| r.ruling_number.as_str())
+            .collect();
+        let names =
+            if record.rulings.iter().all(|r| {
+                rules::name_agreement(&c.debtor_name, &r.debtor_name) == NameAgreement::Same
+            }) {
+                "姓名一致 / name agrees"
+            } else {
+                "姓名不一致 / name differs"
+            };
+        (
+            common::Stage::Certifiable,
+            format!(
+                "匹配终本案件 / matches terminated enforcement: {}; {names}",
+                numbers.join(", ")
+            ),
+            numbers.join(", "),
+        )
+    };
+    Some(intake::RecordStageOutcomeRequest {
+        event_id: format!("pre-check:{}", c.id),
+        case_id: c.case_id.clone(),
+        from_stage: common::Stage::BadDebtCheck as i32,
+        to_stage: to as i32,
+        actor: common::Actor::BadDebtCheck as i32,
+        reason,
+        source_record_id: source.chars().take(256).collect(),
+        occurred_at: Some(timestamp(run.checked_at_ms)),
+    })
 }
 
 pub fn content_of(c: &certificate::Model) -> Option<CertificateContent> {

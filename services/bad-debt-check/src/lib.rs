@@ -4,6 +4,7 @@
 pub mod api;
 pub mod convert;
 pub mod domain;
+pub mod matcher;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ pub const DEV_KEY_ID: &str = "dev";
 pub struct Application {
     server: BoundServer,
     relay: Relay,
+    matcher: matcher::Matcher,
     db: sea_orm::DatabaseConnection,
 }
 
@@ -95,11 +97,22 @@ impl Application {
             .map_err(|e| config_error(format!("intake url `{intake_url}`: {e}")))?;
         let relay = Relay::new(
             db.clone(),
-            Arc::new(Routes::new().to_intake(intake.clone())),
+            Arc::new(Routes::new().to_intake(intake.clone()).route(
+                matcher::TOPIC_RUN_OUTCOMES,
+                Arc::new(matcher::RunOutcomes::new(db.clone(), intake.clone())),
+            )),
             clock.clone(),
             settings.outbox.clone(),
         );
         let window = settings.bad_debt_check.recency_window_months;
+        let matcher = matcher::Matcher::new(
+            db.clone(),
+            clock.clone(),
+            (window > 0).then_some(window),
+            settings.bad_debt_check.max_cases_per_run,
+            std::time::Duration::from_millis(settings.bad_debt_check.run_delay_ms),
+            relay.waker(),
+        );
         let config = api::Config {
             court_code: settings.court.code.clone(),
             court_name: settings.court.name.clone(),
@@ -107,7 +120,14 @@ impl Application {
             recency_window_months: (window > 0).then_some(window),
             key,
         };
-        let api = api::PreCheckApi::new(db.clone(), clock, config, intake, Some(relay.waker()));
+        let api = api::PreCheckApi::new(
+            db.clone(),
+            clock,
+            config,
+            intake,
+            Some(relay.waker()),
+            Some(matcher.waker()),
+        );
         let max = settings.server.max_message_bytes;
         let server = Server::new(SERVICE, &settings.server)
             .add_service(
@@ -122,7 +142,12 @@ impl Application {
             )
             .bind(&settings.server.host, port)
             .await?;
-        Ok(Self { server, relay, db })
+        Ok(Self {
+            server,
+            relay,
+            matcher,
+            db,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -137,6 +162,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), tonic::transport::Error> {
-        self.server.run_with_relay(Some(self.relay), shutdown).await
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut stopped = stopped.clone();
+        let matcher = tokio::spawn(self.matcher.run(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        let served = self.server.run_with_relay(Some(self.relay), shutdown).await;
+        let _ = stop.send(true);
+        let _ = matcher.await;
+        served
     }
 }

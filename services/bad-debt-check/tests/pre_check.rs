@@ -30,6 +30,7 @@ fn settings(data_dir: &std::path::Path) -> Settings {
     s.outbox.poll_interval_ms = 50;
     s.outbox.base_backoff_ms = 50;
     s.outbox.max_backoff_secs = 1;
+    s.bad_debt_check.run_delay_ms = 50;
     s.database.data_dir = data_dir.to_path_buf();
     s
 }
@@ -124,8 +125,13 @@ struct Suite {
 
 impl Suite {
     async fn start() -> Suite {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(configure: impl FnOnce(&mut Settings)) -> Suite {
         sieve_kernel::telemetry::init_for_tests();
-        let s = settings(&temp_dir());
+        let mut s = settings(&temp_dir());
+        configure(&mut s);
         // Intake binds first; the pre-check learns its address, then intake learns the pre-check's.
         let intake_target = sieve_kernel::db::testing::fresh_target("intake");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -680,17 +686,17 @@ async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
     )
     .await;
     let mut pre_check = PreCheckServiceClient::new(channel(bdc_addr));
-    let rows = pre_check
+    let taken = pre_check
         .check_cases(bdc::CheckCasesRequest {
             request_id: "c".into(),
             cases: summaries.clone(),
         })
         .await
         .unwrap()
-        .into_inner()
-        .rows;
-    assert_eq!(rows.len(), 50);
-    // A redelivered request is answered from the first check.
+        .into_inner();
+    assert_eq!((taken.accepted, taken.existing), (50, 0));
+    assert!(taken.refused.is_empty());
+    // A redelivered request takes nothing new: the first delivery stands.
     let replay = pre_check
         .check_cases(bdc::CheckCasesRequest {
             request_id: "c".into(),
@@ -700,6 +706,7 @@ async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
         .unwrap()
         .into_inner();
     assert!(replay.replayed);
+    assert_eq!((replay.accepted, replay.existing), (0, 50));
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let (_, intake_stop) = start_intake(&s, &intake_target, intake_addr.port(), None).await;
@@ -707,4 +714,271 @@ async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
     assert!(stages.iter().all(|s| *s == Stage::Preservation as i32));
     stop(bdc_stop).await;
     stop(intake_stop).await;
+}
+
+fn summary(i: usize, name: &str, id: &str) -> sieve_proto::common::v1::CaseSummary {
+    use sieve_proto::common::v1 as common;
+    common::CaseSummary {
+        case_ref: Some(common::CaseRef {
+            case_id: format!("case-{i:06}"),
+            bank_id: "bank".into(),
+            bank_case_ref: format!("REF-{i:06}"),
+        }),
+        product: ProductType::CreditCard as i32,
+        debtor: Some(Debtor {
+            kind: DebtorKind::NaturalPerson as i32,
+            name: name.into(),
+            id_number: id.into(),
+            ..Default::default()
+        }),
+        claim: Some(Claim {
+            principal_fen: 1_000_000,
+            ..Default::default()
+        }),
+        contract_ref: format!("HT{i:06}"),
+    }
+}
+
+/// The case's check, once the pre-check has taken the case.
+async fn check_of(client: &mut PreCheckServiceClient<Channel>, case_id: &str) -> bdc::Check {
+    for _ in 0..250 {
+        match client
+            .get_check(bdc::GetCheckRequest {
+                key: Some(bdc::get_check_request::Key::CaseId(case_id.into())),
+            })
+            .await
+        {
+            Ok(r) => return r.into_inner().check.unwrap(),
+            Err(e) if e.code() == tonic::Code::NotFound => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("get_check: {e}"),
+        }
+    }
+    panic!("case {case_id} was never taken");
+}
+
+#[tokio::test]
+async fn a_taken_case_is_pending_until_its_run_and_no_certificate_is_issued_before() {
+    // A long gathering delay keeps the run from starting while the test looks.
+    let mut s = Suite::start_with(|s| s.bad_debt_check.run_delay_ms = 3_000).await;
+    let id = id_number(21, None);
+    import(
+        &mut s,
+        "r",
+        vec![ruling("(2024)黑0722执400号之一", "赵磊", &id, false)],
+    )
+    .await;
+    let (bank, ids) = submit(&mut s, vec![case(1, "赵磊", &id)]).await;
+    // Intake's relay delivers the case within its poll; the run waits for the delay.
+    let check = check_of(&mut s.pre_check, &ids[0]).await;
+    assert_eq!(check.outcome, bdc::CheckOutcome::Pending as i32);
+    assert!(check.checked_at.is_none() && check.match_run_id.is_empty());
+    let early = s
+        .pre_check
+        .apply_certificates(bdc::ApplyCertificatesRequest {
+            request_id: "early".into(),
+            bank_id: bank.clone(),
+            case_ids: ids.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(early.rows[0].refusals[0].rule, "pre_check.pending");
+
+    let stages = settled(&mut s.intake, &ids, Stage::BadDebtCheck).await;
+    assert_eq!(stages, vec![Stage::Certifiable as i32]);
+    let check = check_of(&mut s.pre_check, &ids[0]).await;
+    assert_eq!(check.outcome, bdc::CheckOutcome::Matched as i32);
+    assert!(check.checked_at.is_some() && !check.match_run_id.is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_and_runs_decide_every_case_exactly_once() {
+    sieve_kernel::telemetry::init_for_tests();
+    let mut st = settings(&temp_dir());
+    // Runs start as soon as cases are taken, so they interleave with the takers.
+    st.bad_debt_check.run_delay_ms = 0;
+    st.bad_debt_check.max_cases_per_run = 150;
+    let (addr, bdc_stop) = start_bdc(
+        &st,
+        &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
+        "http://127.0.0.1:1",
+    )
+    .await;
+    let mut registry = RegistryServiceClient::new(channel(addr));
+    // Every third debtor has a standing ruling.
+    let ids: Vec<String> = (0..800).map(|i| id_number(1_000 + i, None)).collect();
+    let rulings: Vec<bdc::RulingInput> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 == 0)
+        .map(|(i, id)| {
+            ruling(
+                &format!("(2024)黑0722执{}号之一", 5_000 + i),
+                "周涛",
+                id,
+                false,
+            )
+        })
+        .collect();
+    let header = bdc::ImportRulingsRequest {
+        item: Some(bdc::import_rulings_request::Item::Header(
+            bdc::ImportHeader {
+                request_id: "concurrent".into(),
+                source_court: Some(Court {
+                    code: "黑0722".into(),
+                    name: "嘉荫县人民法院".into(),
+                }),
+                expected_rulings: rulings.len() as i64,
+                label: String::new(),
+            },
+        )),
+    };
+    let chunk = bdc::ImportRulingsRequest {
+        item: Some(bdc::import_rulings_request::Item::Chunk(bdc::RulingChunk {
+            rulings,
+        })),
+    };
+    registry
+        .import_rulings(tokio_stream::iter(vec![header, chunk]))
+        .await
+        .unwrap();
+
+    // Eight deliveries of 100 cases at once, each delivered twice.
+    let mut calls = Vec::new();
+    for call in 0..8 {
+        let mut client = PreCheckServiceClient::new(channel(addr));
+        let cases: Vec<_> = (call * 100..(call + 1) * 100)
+            .map(|i| summary(i, "周涛", &ids[i]))
+            .collect();
+        calls.push(tokio::spawn(async move {
+            let mut accepted = 0;
+            for attempt in 0..2 {
+                accepted += client
+                    .check_cases(bdc::CheckCasesRequest {
+                        request_id: format!("call-{call}-{attempt}"),
+                        cases: cases.clone(),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .accepted;
+            }
+            accepted
+        }));
+    }
+    let mut accepted = 0;
+    for c in calls {
+        accepted += c.await.unwrap();
+    }
+    assert_eq!(
+        accepted, 800,
+        "each case is taken once, whatever the deliveries"
+    );
+
+    let mut client = PreCheckServiceClient::new(channel(addr));
+    let mut runs = std::collections::HashSet::new();
+    for i in 0..800 {
+        let case_id = format!("case-{i:06}");
+        let mut check = check_of(&mut client, &case_id).await;
+        for _ in 0..250 {
+            if check.outcome != bdc::CheckOutcome::Pending as i32 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            check = check_of(&mut client, &case_id).await;
+        }
+        let want = if i % 3 == 0 {
+            bdc::CheckOutcome::Matched
+        } else {
+            bdc::CheckOutcome::NoMatch
+        };
+        assert_eq!(check.outcome, want as i32, "case {i}");
+        if i % 3 == 0 {
+            assert_eq!(
+                check.matches[0].ruling_number,
+                format!("(2024)黑0722执{}号之一", 5_000 + i)
+            );
+        }
+        runs.insert(check.match_run_id);
+    }
+    // At most 150 cases per run: the cases were decided by several runs.
+    assert!(runs.len() >= 6, "{} runs", runs.len());
+    stop(bdc_stop).await;
+}
+
+#[tokio::test]
+async fn checks_made_before_matching_runs_are_carried_into_runs_by_the_migration() {
+    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm_migration::MigratorTrait;
+    use sieve_bad_debt_check::store;
+
+    let st = settings(&temp_dir());
+    let target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
+    let db = sieve_kernel::db::connect(&target, &st.database)
+        .await
+        .unwrap();
+    // The outbox and m0001: the schema as the first release left it.
+    store::migration::Migrator::up(&db, Some(2)).await.unwrap();
+    let backend = db.get_database_backend();
+    let exec = |sql: &str| Statement::from_string(backend, sql.to_string());
+    db.execute_raw(exec(
+        "INSERT INTO ruling (id, ruling_number, court_code, court_name, debtor_name, \
+         debtor_id_number, filed_on, terminated_on, unpaid_fen, revoked, revocation_reason, \
+         resumed_case_number, import_id, imported_at_ms, updated_at_ms) VALUES ('r1', \
+         '(2024)黑0722执9号之一', '黑0722', '嘉荫县人民法院', '孙丽', '230722199001010011', \
+         '2024-01-10', '2024-06-20', 100, false, '', '', 'i1', 1, 1)",
+    ))
+    .await
+    .unwrap();
+    for (id, case, at, matches) in [
+        (
+            "c1",
+            "case-a",
+            1_000,
+            r#"[{"ruling_id":"r1","ruling_number":"(2024)黑0722执9号之一"}]"#,
+        ),
+        ("c2", "case-b", 1_000, "[]"),
+        ("c3", "case-c", 2_000, "[]"),
+    ] {
+        db.execute_raw(exec(&format!(
+            "INSERT INTO pre_check (id, case_id, bank_id, bank_case_ref, debtor_name, \
+             debtor_id_number, principal_fen, interest_fen, penalty_fen, fees_fen, outcome, \
+             matches, terminated_since, checked_at_ms, certificate_id) VALUES ('{id}', \
+             '{case}', 'bank', 'ref-{id}', '孙丽', '230722199001010011', 1, 0, 0, 0, \
+             'MATCHED', '{matches}', NULL, {at}, NULL)"
+        )))
+        .await
+        .unwrap();
+    }
+    store::migration::Migrator::up(&db, None).await.unwrap();
+
+    let a = store::get_check(&db, None, Some("case-a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.outcome(), store::Outcome::Matched);
+    assert_eq!(a.rulings[0].ruling_number, "(2024)黑0722执9号之一");
+    assert_eq!(a.run.as_ref().unwrap().checked_at_ms, 1_000);
+    let b = store::get_check(&db, None, Some("case-b"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.outcome(), store::Outcome::NoMatch);
+    assert_eq!(b.run, a.run, "one original call, one run");
+    let c = store::get_check(&db, None, Some("case-c"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.outcome(), store::Outcome::NoMatch);
+    assert_eq!(c.run.as_ref().unwrap().checked_at_ms, 2_000);
+    let progress = store::progress(&db).await.unwrap();
+    assert_eq!((progress.taken, progress.matched), (3, 3));
+    // New cases are numbered after the carried ones.
+    assert_eq!(store::take_sequence(&db, 2).await.unwrap(), 3);
+    if let Target::Postgres { url, schema } = &target {
+        let _ = sieve_kernel::db::drop_schema(url, schema).await;
+    }
 }

@@ -94,6 +94,12 @@ pub struct BadDebtCheckSettings {
     pub certificate_number_format: String,
     /// Only rulings terminated within this many months count; 0: any (RULES.md, local).
     pub recency_window_months: u32,
+    /// Cases one matching run compares at most: larger runs cost less per case, but hold
+    /// the database's writer (SQLite) or the taking of cases (PostgreSQL) for longer.
+    pub max_cases_per_run: i64,
+    /// How long taken cases gather before a run matches them (unless a full run waits):
+    /// longer means fewer, larger runs; it adds at most this much to a case's pre-check.
+    pub run_delay_ms: u64,
     /// The court's Ed25519 signing key; both empty: a development key kept in `data_dir`.
     pub signing_key_id: String,
     pub signing_key_secret: String,
@@ -105,6 +111,8 @@ impl std::fmt::Debug for BadDebtCheckSettings {
         f.debug_struct("BadDebtCheckSettings")
             .field("certificate_number_format", &self.certificate_number_format)
             .field("recency_window_months", &self.recency_window_months)
+            .field("max_cases_per_run", &self.max_cases_per_run)
+            .field("run_delay_ms", &self.run_delay_ms)
             .field("signing_key_id", &self.signing_key_id)
             .finish_non_exhaustive()
     }
@@ -265,6 +273,12 @@ impl Settings {
             return Err(invalid(
                 "bad_debt_check.certificate_number_format",
                 "must contain {year} and {seq} (or {seq:0N}) so numbers are unique per year",
+            ));
+        }
+        if self.bad_debt_check.max_cases_per_run < 1 {
+            return Err(invalid(
+                "bad_debt_check.max_cases_per_run",
+                "must be at least 1",
             ));
         }
         if self.bad_debt_check.signing_key_id.trim().is_empty()

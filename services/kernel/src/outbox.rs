@@ -465,6 +465,30 @@ impl IntakeOutcomes {
     }
 }
 
+impl IntakeOutcomes {
+    /// Sends a batch of outcomes on behalf of `message`, which names the delivery.
+    pub async fn record_outcomes(
+        &self,
+        outcomes: sieve_proto::intake::v1::RecordStageOutcomesRequest,
+        message: &OutboxMessage,
+    ) -> Result<(), DeliveryError> {
+        let results = self
+            .client
+            .clone()
+            .record_stage_outcomes(with_outbox_id(outcomes, message))
+            .await
+            .map_err(|s| classify(&s))?
+            .into_inner()
+            .results;
+        // Intake answered for every outcome; those it refused are the chain telling the
+        // reporter it was wrong, which no retry changes: log them for an operator.
+        for r in results.iter().filter(|r| !r.refused_reason.is_empty()) {
+            tracing::error!(outbox = %message.id, case = %r.case_id, event = %r.event_id, reason = %r.refused_reason, message = %r.refused_message, "intake refused a stage outcome");
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Deliver for IntakeOutcomes {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
@@ -486,20 +510,7 @@ impl Deliver for IntakeOutcomes {
             TOPIC_STAGE_OUTCOMES => {
                 let outcomes = RecordStageOutcomesRequest::decode(message.payload.as_slice())
                     .map_err(undecodable)?;
-                let results = self
-                    .client
-                    .clone()
-                    .record_stage_outcomes(with_outbox_id(outcomes, message))
-                    .await
-                    .map_err(|s| classify(&s))?
-                    .into_inner()
-                    .results;
-                // Intake answered for every outcome; those it refused are the chain telling
-                // the reporter it was wrong, which no retry changes: log them for an operator.
-                for r in results.iter().filter(|r| !r.refused_reason.is_empty()) {
-                    tracing::error!(outbox = %message.id, case = %r.case_id, event = %r.event_id, reason = %r.refused_reason, message = %r.refused_message, "intake refused a stage outcome");
-                }
-                Ok(())
+                self.record_outcomes(outcomes, message).await
             }
             other => Err(DeliveryError::Permanent(format!(
                 "intake receives no topic {other}"
@@ -533,15 +544,15 @@ impl Deliver for PreCheckCases {
                 .map_err(|e| {
                     DeliveryError::Permanent(format!("payload is not a CheckCasesRequest: {e}"))
                 })?;
-        let rows = self
+        let refused = self
             .client
             .clone()
             .check_cases(with_outbox_id(request, message))
             .await
             .map_err(|s| classify(&s))?
             .into_inner()
-            .rows;
-        for r in rows.iter().filter(|r| !r.refusals.is_empty()) {
+            .refused;
+        for r in &refused {
             tracing::error!(outbox = %message.id, case = %r.case_id, refusals = r.refusals.len(), "the pre-check refused a case");
         }
         Ok(())

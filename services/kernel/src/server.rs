@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::config::ServerSettings;
@@ -132,10 +132,18 @@ impl BoundServer {
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 settings.concurrency_limit,
             ))
+            // Larger HTTP/2 windows: a call of 1,000 cases is ~150 KB, over the default 64 KB.
+            .initial_stream_window_size(Some(HTTP2_STREAM_WINDOW))
+            .initial_connection_window_size(Some(HTTP2_CONNECTION_WINDOW))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stop_rx.await;
-            });
+            // Without TCP_NODELAY, a small frame (a window update, a short answer) waits for
+            // the peer's delayed ACK: 40 ms stalls on a third of the calls, measured.
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = stop_rx.await;
+                },
+            );
         tracing::info!(server = name, %addr, services = ?service_names, "serving");
         tokio::pin!(serve);
         tokio::select! {
@@ -215,6 +223,10 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// HTTP/2 flow-control windows of servers and channels.
+pub const HTTP2_STREAM_WINDOW: u32 = 2 << 20;
+pub const HTTP2_CONNECTION_WINDOW: u32 = 8 << 20;
+
 /// A channel to a Sieve service, with the message size limit of the configuration.
 pub fn channel(
     url: &str,
@@ -224,6 +236,8 @@ pub fn channel(
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(settings.request_timeout_secs))
         .tcp_nodelay(true)
+        .initial_stream_window_size(Some(HTTP2_STREAM_WINDOW))
+        .initial_connection_window_size(Some(HTTP2_CONNECTION_WINDOW))
         .connect_lazy())
 }
 

@@ -94,7 +94,8 @@ pub mod import_refusal {
 pub mod check {
     use sea_orm::entity::prelude::*;
 
-    /// The pre-check of one case: one per case, whatever the number of deliveries.
+    /// A case taken for the pre-check: one per case, whatever the number of deliveries. Its
+    /// outcome is decided by the matching run whose sequence range holds `seq`.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "pre_check")]
     pub struct Model {
@@ -105,18 +106,16 @@ pub mod check {
         pub bank_id: String,
         pub bank_case_ref: String,
         pub debtor_name: String,
+        /// Normalized: the matching key.
         pub debtor_id_number: String,
         pub principal_fen: i64,
         pub interest_fen: i64,
         pub penalty_fen: i64,
         pub fees_fen: i64,
-        /// MATCHED or NO_MATCH.
-        pub outcome: String,
-        /// JSON array of the matching rulings as they stood when matched.
-        pub matches: String,
-        pub terminated_since: Option<String>,
-        pub checked_at_ms: i64,
         pub certificate_id: Option<String>,
+        /// Order of taking, from `check_sequence`: runs match contiguous ranges of it.
+        #[sea_orm(unique)]
+        pub seq: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -124,7 +123,81 @@ pub mod check {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    pub const COLUMNS: usize = 15;
+    pub const COLUMNS: usize = 12;
+}
+
+pub mod check_match {
+    use sea_orm::entity::prelude::*;
+
+    /// A ruling that matched a check when its run matched it (RULES.md: record which ruling
+    /// matched). Rulings are never rewritten, only revoked, so the ruling row still shows what
+    /// matched; a later revocation does not undo the match, it blocks the certificate.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "check_match")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub check_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ruling_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod match_run {
+    use sea_orm::entity::prelude::*;
+
+    /// One set-based pass of the matcher over the checks with `after_seq < seq <= last_seq`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "match_run")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub after_seq: i64,
+        #[sea_orm(unique)]
+        pub last_seq: i64,
+        pub cases: i64,
+        /// Check-ruling pairs found.
+        pub matches: i64,
+        /// The recency window in force: only rulings terminated on or after it counted.
+        pub terminated_since: Option<String>,
+        pub checked_at_ms: i64,
+        /// Wall time of the run's transaction, for operators and the benchmark.
+        pub took_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod check_sequence {
+    use sea_orm::entity::prelude::*;
+
+    /// Two counters: `taken`, the last number given to a case, and `matched`, the last
+    /// number a run has decided. Takers update `taken` in their transaction, so on PostgreSQL
+    /// they commit in number order and a run that reads `taken` never skips a case still
+    /// being written. Runs lock `matched`. Two rows, so that taking and matching do not wait
+    /// for each other on PostgreSQL.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "check_sequence")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    pub const TAKEN: &str = "taken";
+    pub const MATCHED: &str = "matched";
 }
 
 pub mod certificate {

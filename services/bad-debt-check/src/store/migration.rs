@@ -10,6 +10,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(sieve_kernel::outbox::migration::Migration),
             Box::new(M0001PreCheck),
+            Box::new(M0002MatchRuns),
         ]
     }
 }
@@ -84,6 +85,34 @@ enum PreCheck {
     TerminatedSince,
     CheckedAtMs,
     CertificateId,
+    Seq,
+}
+
+#[derive(DeriveIden)]
+enum MatchRun {
+    Table,
+    Id,
+    AfterSeq,
+    LastSeq,
+    Cases,
+    Matches,
+    TerminatedSince,
+    CheckedAtMs,
+    TookMs,
+}
+
+#[derive(DeriveIden)]
+enum CheckMatch {
+    Table,
+    CheckId,
+    RulingId,
+}
+
+#[derive(DeriveIden)]
+enum CheckSequence {
+    Table,
+    Name,
+    Value,
 }
 
 #[derive(DeriveIden)]
@@ -295,4 +324,249 @@ impl MigrationTrait for M0001PreCheck {
         }
         Ok(())
     }
+}
+
+/// Matching moves out of the call that delivers cases into set-based runs (issue 3's
+/// benchmark: a million cases matched no slower than one SQL join). A check no longer carries
+/// its outcome: its run's range holds it, and `check_match` lists the rulings it matched.
+/// Checks made before runs existed become runs of their own, one per original call.
+struct M0002MatchRuns;
+
+impl MigrationName for M0002MatchRuns {
+    fn name(&self) -> &str {
+        "m0002_match_runs"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002MatchRuns {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(MatchRun::Table)
+                .if_not_exists()
+                .col(string(MatchRun::Id).primary_key())
+                .col(big_integer(MatchRun::AfterSeq))
+                .col(big_integer_uniq(MatchRun::LastSeq))
+                .col(big_integer(MatchRun::Cases))
+                .col(big_integer(MatchRun::Matches))
+                .col(string_null(MatchRun::TerminatedSince))
+                .col(big_integer(MatchRun::CheckedAtMs))
+                .col(big_integer(MatchRun::TookMs))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(CheckMatch::Table)
+                .if_not_exists()
+                .col(string(CheckMatch::CheckId))
+                .col(string(CheckMatch::RulingId))
+                .primary_key(
+                    Index::create()
+                        .col(CheckMatch::CheckId)
+                        .col(CheckMatch::RulingId),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(CheckSequence::Table)
+                .if_not_exists()
+                .col(string(CheckSequence::Name).primary_key())
+                .col(big_integer(CheckSequence::Value))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(PreCheck::Table)
+                .add_column(big_integer(PreCheck::Seq).default(0))
+                .to_owned(),
+        )
+        .await?;
+
+        let taken = carry_checks_into_runs(m).await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table(CheckSequence::Table)
+                .columns([CheckSequence::Name, CheckSequence::Value])
+                .values_panic(["taken".into(), taken.into()])
+                .values_panic(["matched".into(), taken.into()])
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("pre_check_seq")
+                .table(PreCheck::Table)
+                .col(PreCheck::Seq)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        // One column per statement: SQLite alters one thing at a time.
+        for c in [
+            PreCheck::Outcome,
+            PreCheck::Matches,
+            PreCheck::TerminatedSince,
+            PreCheck::CheckedAtMs,
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(PreCheck::Table)
+                    .drop_column(c)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Restores the m0001 shape. Lossy: outcomes decided by runs are written back as NO_MATCH
+    /// with no rulings; run them again after upgrading to recover them.
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("pre_check_seq")
+                .table(PreCheck::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(PreCheck::Table)
+                .drop_column(PreCheck::Seq)
+                .to_owned(),
+        )
+        .await?;
+        for c in [
+            ColumnDef::new(PreCheck::Outcome)
+                .string()
+                .not_null()
+                .default("NO_MATCH")
+                .to_owned(),
+            ColumnDef::new(PreCheck::Matches)
+                .text()
+                .not_null()
+                .default("[]")
+                .to_owned(),
+            ColumnDef::new(PreCheck::TerminatedSince)
+                .string()
+                .null()
+                .to_owned(),
+            ColumnDef::new(PreCheck::CheckedAtMs)
+                .big_integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(PreCheck::Table)
+                    .add_column(c)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        for t in [
+            CheckSequence::Table.into_iden(),
+            CheckMatch::Table.into_iden(),
+            MatchRun::Table.into_iden(),
+        ] {
+            m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Numbers the checks m0001 stored, in the order they were made, records the rulings each
+/// matched (from its JSON) and groups each original call into a run. Returns the last number.
+async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
+    let db = m.get_connection();
+    let rows = db
+        .query_all(
+            Query::select()
+                .columns([
+                    PreCheck::Id,
+                    PreCheck::Matches,
+                    PreCheck::TerminatedSince,
+                    PreCheck::CheckedAtMs,
+                ])
+                .from(PreCheck::Table)
+                .order_by(PreCheck::CheckedAtMs, Order::Asc)
+                .order_by(PreCheck::Id, Order::Asc),
+        )
+        .await?;
+    let mut seq = 0i64;
+    // (after_seq, last_seq, since, checked_at_ms, cases, matches)
+    let mut runs: Vec<(i64, i64, Option<String>, i64, i64, i64)> = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("", "id")?;
+        let matches: String = row.try_get("", "matches")?;
+        let since: Option<String> = row.try_get("", "terminated_since")?;
+        let at: i64 = row.try_get("", "checked_at_ms")?;
+        seq += 1;
+        m.exec_stmt(
+            Query::update()
+                .table(PreCheck::Table)
+                .value(PreCheck::Seq, seq)
+                .and_where(Expr::col(PreCheck::Id).eq(id.clone()))
+                .to_owned(),
+        )
+        .await?;
+        let ruling_ids: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&matches)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.get("ruling_id")?.as_str().map(String::from))
+            .collect();
+        for r in &ruling_ids {
+            m.exec_stmt(
+                Query::insert()
+                    .into_table(CheckMatch::Table)
+                    .columns([CheckMatch::CheckId, CheckMatch::RulingId])
+                    .values_panic([id.clone().into(), r.clone().into()])
+                    .to_owned(),
+            )
+            .await?;
+        }
+        match runs.last_mut() {
+            Some(run) if run.3 == at && run.2 == since => {
+                run.1 = seq;
+                run.4 += 1;
+                run.5 += ruling_ids.len() as i64;
+            }
+            _ => runs.push((seq - 1, seq, since, at, 1, ruling_ids.len() as i64)),
+        }
+    }
+    for (first, last, since, at, cases, matches) in runs {
+        m.exec_stmt(
+            Query::insert()
+                .into_table(MatchRun::Table)
+                .columns([
+                    MatchRun::Id,
+                    MatchRun::AfterSeq,
+                    MatchRun::LastSeq,
+                    MatchRun::Cases,
+                    MatchRun::Matches,
+                    MatchRun::TerminatedSince,
+                    MatchRun::CheckedAtMs,
+                    MatchRun::TookMs,
+                ])
+                .values_panic([
+                    uuid::Uuid::now_v7().simple().to_string().into(),
+                    first.into(),
+                    last.into(),
+                    cases.into(),
+                    matches.into(),
+                    since.into(),
+                    at.into(),
+                    0i64.into(),
+                ])
+                .to_owned(),
+        )
+        .await?;
+    }
+    Ok(seq)
 }

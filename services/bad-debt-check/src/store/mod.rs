@@ -13,14 +13,13 @@ use sea_orm::{
 };
 
 pub use entities::{
-    certificate, certificate_counter, check, import_refusal, ruling, ruling_import, signing_key,
+    certificate, certificate_counter, check, check_match, check_sequence, import_refusal,
+    match_run, ruling, ruling_import, signing_key,
 };
 
 pub const IMPORT_RECEIVING: &str = "RECEIVING";
 pub const IMPORT_COMPLETED: &str = "COMPLETED";
 pub const IMPORT_ABORTED: &str = "ABORTED";
-pub const MATCHED: &str = "MATCHED";
-pub const NO_MATCH: &str = "NO_MATCH";
 
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
@@ -239,45 +238,261 @@ pub async fn get_ruling(
     q.one(db).await
 }
 
-// --- matching ------------------------------------------------------------------------
+// --- taking and matching -------------------------------------------------------------
 
-/// Standing (not revoked) rulings naming any of these ID numbers, terminated on or after
-/// `since` when a recency window is configured.
-pub async fn standing_rulings<C: ConnectionTrait>(
+/// Takes `n` sequence numbers for new checks: they are `returned + 1 ..= returned + n`. The
+/// update holds the `taken` row until commit, so takers commit in number order (see
+/// `check_sequence`). Numbers of cases found already taken are simply skipped.
+pub async fn take_sequence<C: ConnectionTrait>(conn: &C, n: i64) -> Result<i64, DbErr> {
+    use check_sequence::Column;
+    use sea_orm::sea_query::ExprTrait;
+    let rows = check_sequence::Entity::update_many()
+        .col_expr(Column::Value, Expr::col(Column::Value).add(n))
+        .filter(Column::Name.eq(check_sequence::TAKEN))
+        .exec_with_returning(conn)
+        .await?;
+    rows.first()
+        .map(|r| r.value - n)
+        .ok_or_else(|| DbErr::RecordNotFound("check_sequence taken".into()))
+}
+
+/// Inserts checks, leaving a case already taken as it is (the first delivery stands).
+/// Returns how many were inserted.
+pub async fn insert_checks<C: ConnectionTrait>(
     conn: &C,
-    id_numbers: Vec<String>,
-    since: Option<&str>,
-) -> Result<HashMap<String, Vec<ruling::Model>>, DbErr> {
-    let mut out: HashMap<String, Vec<ruling::Model>> = HashMap::new();
-    for part in id_numbers.chunks(1000) {
-        let mut q = ruling::Entity::find()
-            .filter(ruling::Column::DebtorIdNumber.is_in(part.to_vec()))
-            .filter(ruling::Column::Revoked.eq(false));
-        if let Some(since) = since {
-            q = q.filter(ruling::Column::TerminatedOn.gte(since));
+    models: Vec<check::ActiveModel>,
+) -> Result<u64, DbErr> {
+    let per = sieve_kernel::db::rows_per_insert(conn.get_database_backend(), check::COLUMNS);
+    let mut inserted = 0;
+    let mut it = models.into_iter().peekable();
+    while it.peek().is_some() {
+        let part: Vec<check::ActiveModel> = it.by_ref().take(per).collect();
+        if let sea_orm::TryInsertResult::Inserted(n) = check::Entity::insert_many(part)
+            .on_conflict_do_nothing_on([check::Column::CaseId])
+            .exec_without_returning(conn)
+            .await?
+        {
+            inserted += n;
         }
-        for r in q
-            .order_by_asc(ruling::Column::TerminatedOn)
+    }
+    Ok(inserted)
+}
+
+/// How far cases have been taken and matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub taken: i64,
+    pub matched: i64,
+}
+
+impl Progress {
+    pub fn waiting(&self) -> i64 {
+        self.taken - self.matched
+    }
+}
+
+async fn counter<C: ConnectionTrait>(conn: &C, name: &str, lock: bool) -> Result<i64, DbErr> {
+    let mut q = check_sequence::Entity::find_by_id(name.to_string());
+    if lock && conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    q.one(conn)
+        .await?
+        .map(|r| r.value)
+        .ok_or_else(|| DbErr::RecordNotFound(format!("check_sequence {name}")))
+}
+
+pub async fn progress(db: &impl ConnectionTrait) -> Result<Progress, DbErr> {
+    Ok(Progress {
+        taken: counter(db, check_sequence::TAKEN, false).await?,
+        matched: counter(db, check_sequence::MATCHED, false).await?,
+    })
+}
+
+/// For a run, in its transaction: locks `matched` against other runs (on PostgreSQL;
+/// SQLite's write transaction is exclusive already), then reads `taken`. Every case numbered
+/// up to that `taken` has committed (see `check_sequence`).
+pub async fn progress_for_run<C: ConnectionTrait>(conn: &C) -> Result<Progress, DbErr> {
+    let matched = counter(conn, check_sequence::MATCHED, true).await?;
+    let taken = counter(conn, check_sequence::TAKEN, false).await?;
+    Ok(Progress { taken, matched })
+}
+
+pub async fn set_matched<C: ConnectionTrait>(conn: &C, last: i64) -> Result<(), DbErr> {
+    check_sequence::Entity::update_many()
+        .col_expr(check_sequence::Column::Value, Expr::value(last))
+        .filter(check_sequence::Column::Name.eq(check_sequence::MATCHED))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Matches the checks with `after < seq <= last` against the standing rulings (terminated
+/// on or after `since`, when a recency window is configured) in one set-based statement,
+/// recording every pair in `check_match`. Returns the pairs found.
+pub async fn match_range<C: ConnectionTrait>(
+    conn: &C,
+    after: i64,
+    last: i64,
+    since: Option<&str>,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Alias, ExprTrait, JoinType};
+    let (p, r) = (Alias::new("p"), Alias::new("r"));
+    let mut select = Query::select();
+    select
+        .expr(Expr::col((p.clone(), check::Column::Id)))
+        .expr(Expr::col((r.clone(), ruling::Column::Id)))
+        .from_as(check::Entity, p.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            ruling::Entity,
+            r.clone(),
+            Expr::col((r.clone(), ruling::Column::DebtorIdNumber))
+                .equals((p.clone(), check::Column::DebtorIdNumber))
+                .and(Expr::col((r.clone(), ruling::Column::Revoked)).eq(false)),
+        )
+        .and_where(Expr::col((p.clone(), check::Column::Seq)).gt(after))
+        .and_where(Expr::col((p, check::Column::Seq)).lte(last));
+    if let Some(since) = since {
+        select.and_where(Expr::col((r, ruling::Column::TerminatedOn)).gte(since));
+    }
+    let insert = Query::insert()
+        .into_table(check_match::Entity)
+        .columns([check_match::Column::CheckId, check_match::Column::RulingId])
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(format!("match statement: {e}")))?
+        .to_owned();
+    Ok(conn.execute(&insert).await?.rows_affected())
+}
+
+pub async fn count_checks_in_range<C: ConnectionTrait>(
+    conn: &C,
+    after: i64,
+    last: i64,
+) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    check::Entity::find()
+        .filter(check::Column::Seq.gt(after))
+        .filter(check::Column::Seq.lte(last))
+        .count(conn)
+        .await
+}
+
+pub async fn checks_in_range<C: ConnectionTrait>(
+    conn: &C,
+    after: i64,
+    last: i64,
+) -> Result<Vec<check::Model>, DbErr> {
+    check::Entity::find()
+        .filter(check::Column::Seq.gt(after))
+        .filter(check::Column::Seq.lte(last))
+        .order_by_asc(check::Column::Seq)
+        .all(conn)
+        .await
+}
+
+/// Where a check stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Taken; the next run matches it.
+    Pending,
+    Matched,
+    NoMatch,
+}
+
+/// A check with its run and the rulings it matched (as they stand now: revoked or not).
+#[derive(Debug, Clone)]
+pub struct CheckRecord {
+    pub check: check::Model,
+    pub run: Option<match_run::Model>,
+    pub rulings: Vec<ruling::Model>,
+}
+
+impl CheckRecord {
+    pub fn outcome(&self) -> Outcome {
+        match (&self.run, self.rulings.is_empty()) {
+            (None, _) => Outcome::Pending,
+            (Some(_), true) => Outcome::NoMatch,
+            (Some(_), false) => Outcome::Matched,
+        }
+    }
+}
+
+/// Completes checks into records: their runs and matched rulings.
+pub async fn check_records<C: ConnectionTrait>(
+    conn: &C,
+    checks: Vec<check::Model>,
+) -> Result<Vec<CheckRecord>, DbErr> {
+    let (Some(low), Some(high)) = (
+        checks.iter().map(|c| c.seq).min(),
+        checks.iter().map(|c| c.seq).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    // Every run whose range meets [low, high]; runs are few and large.
+    let runs = match_run::Entity::find()
+        .filter(match_run::Column::LastSeq.gte(low))
+        .filter(match_run::Column::AfterSeq.lt(high))
+        .order_by_asc(match_run::Column::LastSeq)
+        .all(conn)
+        .await?;
+    let mut pairs: Vec<check_match::Model> = Vec::new();
+    let ids: Vec<String> = checks.iter().map(|c| c.id.clone()).collect();
+    for part in ids.chunks(1000) {
+        pairs.extend(
+            check_match::Entity::find()
+                .filter(check_match::Column::CheckId.is_in(part.to_vec()))
+                .all(conn)
+                .await?,
+        );
+    }
+    let ruling_ids: Vec<String> = pairs.iter().map(|m| m.ruling_id.clone()).collect();
+    let mut rulings: HashMap<String, ruling::Model> = HashMap::new();
+    for part in ruling_ids.chunks(1000) {
+        for r in ruling::Entity::find()
+            .filter(ruling::Column::Id.is_in(part.to_vec()))
             .all(conn)
             .await?
         {
-            out.entry(r.debtor_id_number.clone()).or_default().push(r);
+            rulings.insert(r.id.clone(), r);
         }
     }
-    Ok(out)
+    let mut by_check: HashMap<String, Vec<ruling::Model>> = HashMap::new();
+    for m in pairs {
+        if let Some(r) = rulings.get(&m.ruling_id) {
+            by_check.entry(m.check_id).or_default().push(r.clone());
+        }
+    }
+    Ok(checks
+        .into_iter()
+        .map(|check| {
+            let idx = runs.partition_point(|r| r.last_seq < check.seq);
+            let run = runs.get(idx).filter(|r| r.after_seq < check.seq).cloned();
+            let mut rulings = by_check.remove(&check.id).unwrap_or_default();
+            rulings.sort_by(|a, b| {
+                (&a.terminated_on, &a.ruling_number).cmp(&(&b.terminated_on, &b.ruling_number))
+            });
+            CheckRecord {
+                check,
+                run,
+                rulings,
+            }
+        })
+        .collect())
 }
 
 pub async fn checks_by_case<C: ConnectionTrait>(
     conn: &C,
     case_ids: Vec<String>,
-) -> Result<HashMap<String, check::Model>, DbErr> {
-    let mut out = HashMap::with_capacity(case_ids.len());
+) -> Result<Vec<check::Model>, DbErr> {
+    let mut out = Vec::with_capacity(case_ids.len());
     for part in case_ids.chunks(1000) {
-        let found = check::Entity::find()
-            .filter(check::Column::CaseId.is_in(part.to_vec()))
-            .all(conn)
-            .await?;
-        out.extend(found.into_iter().map(|c| (c.case_id.clone(), c)));
+        out.extend(
+            check::Entity::find()
+                .filter(check::Column::CaseId.is_in(part.to_vec()))
+                .all(conn)
+                .await?,
+        );
     }
     Ok(out)
 }
@@ -286,7 +501,7 @@ pub async fn get_check(
     db: &impl ConnectionTrait,
     by_id: Option<&str>,
     by_case: Option<&str>,
-) -> Result<Option<check::Model>, DbErr> {
+) -> Result<Option<CheckRecord>, DbErr> {
     let mut q = check::Entity::find();
     if let Some(id) = by_id {
         q = q.filter(check::Column::Id.eq(id));
@@ -294,7 +509,10 @@ pub async fn get_check(
     if let Some(c) = by_case {
         q = q.filter(check::Column::CaseId.eq(c));
     }
-    q.one(db).await
+    let Some(found) = q.one(db).await? else {
+        return Ok(None);
+    };
+    Ok(check_records(db, vec![found]).await?.pop())
 }
 
 // --- certificates --------------------------------------------------------------------

@@ -1,0 +1,237 @@
+//! Matching runs: every case taken and not yet matched is compared with the registry in one
+//! set-based statement, and its outcomes are handed to the outbox in the same transaction.
+//!
+//! Why runs rather than matching inside `CheckCases`: a bank's batch of a million cases
+//! arrives as a thousand calls; matching each call's cases on its own costs a thousand
+//! lookups, inserts and outcome messages, while one statement over whatever has arrived
+//! costs about what the database's own join costs (BENCHMARKS.md).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel};
+use sieve_kernel::SharedClock;
+use sieve_kernel::outbox::{self, DeliveryError, IntakeOutcomes, NewMessage, OutboxMessage};
+use sieve_proto::intake::v1 as intake;
+use tokio::sync::Notify;
+
+use crate::convert;
+use crate::domain::ruling as rules;
+use crate::store;
+
+/// Outcomes of a slice of a run, materialized when delivered (see `OutcomeRange`).
+pub const TOPIC_RUN_OUTCOMES: &str = "bad_debt_check.run_outcomes";
+/// Cases per outcome message, the size of one `RecordStageOutcomes` call to intake.
+const CASES_PER_MESSAGE: i64 = 1_000;
+/// How often an idle matcher looks for cases anyway (a missed wake-up, another replica).
+const POLL: Duration = Duration::from_secs(1);
+
+/// The payload of a `TOPIC_RUN_OUTCOMES` message: the checks with
+/// `after_seq < seq <= last_seq`, matched by run `run_id`. The outbox row names the committed,
+/// never rewritten rows of that run instead of copying them: a million outcomes would
+/// otherwise write a quarter of a gigabyte of messages inside the run's transaction.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutcomeRange {
+    pub run_id: String,
+    pub after_seq: i64,
+    pub last_seq: i64,
+}
+
+/// Runs matching whenever cases have been taken.
+pub struct Matcher {
+    db: DatabaseConnection,
+    clock: SharedClock,
+    window_months: Option<u32>,
+    max_cases_per_run: i64,
+    gather: Duration,
+    wake: Arc<Notify>,
+    relay: Arc<Notify>,
+}
+
+impl Matcher {
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        window_months: Option<u32>,
+        max_cases_per_run: i64,
+        gather: Duration,
+        relay: Arc<Notify>,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            window_months,
+            max_cases_per_run: max_cases_per_run.max(1),
+            gather,
+            wake: Arc::new(Notify::new()),
+            relay,
+        }
+    }
+
+    /// Notify this after taking cases to have them matched without waiting for the poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// One run over the cases waiting (at most `max_cases_per_run` of them). `None` when no
+    /// case waits.
+    pub async fn run_once(&self) -> Result<Option<store::match_run::Model>, DbErr> {
+        let started = Instant::now();
+        let now = self.clock.now().timestamp_millis();
+        let since = rules::window_start(self.clock.today(), self.window_months).map(convert::iso);
+        // A read first, so an idle matcher does not take the writer every poll.
+        if store::progress(&self.db).await?.waiting() <= 0 {
+            return Ok(None);
+        }
+        let txn = sieve_kernel::db::begin_write(&self.db).await?;
+        let progress = store::progress_for_run(&txn).await?;
+        if progress.waiting() <= 0 {
+            return Ok(None);
+        }
+        let after = progress.matched;
+        let last = progress
+            .taken
+            .min(after.saturating_add(self.max_cases_per_run));
+        let matches = store::match_range(&txn, after, last, since.as_deref()).await?;
+        let cases = store::count_checks_in_range(&txn, after, last).await?;
+        let run_id = store::new_id();
+        let mut messages = Vec::new();
+        let mut from = after;
+        while from < last {
+            let to = (from + CASES_PER_MESSAGE).min(last);
+            let range = OutcomeRange {
+                run_id: run_id.clone(),
+                after_seq: from,
+                last_seq: to,
+            };
+            messages.push(NewMessage {
+                topic: TOPIC_RUN_OUTCOMES,
+                key: "pre-check".into(),
+                payload: serde_json::to_vec(&range)
+                    .map_err(|e| DbErr::Custom(format!("outcome range: {e}")))?,
+            });
+            from = to;
+        }
+        outbox::enqueue(&txn, now, messages).await?;
+        store::set_matched(&txn, last).await?;
+        let run = store::match_run::Model {
+            id: run_id,
+            after_seq: after,
+            last_seq: last,
+            cases: cases as i64,
+            matches: matches as i64,
+            terminated_since: since,
+            checked_at_ms: now,
+            took_ms: started.elapsed().as_millis() as i64,
+        };
+        store::match_run::Entity::insert(run.clone().into_active_model().reset_all())
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        self.relay.notify_one();
+        tracing::info!(
+            run = %run.id,
+            cases,
+            matches,
+            took_ms = run.took_ms,
+            "matching run"
+        );
+        Ok(Some(run))
+    }
+
+    /// Runs until `shutdown` resolves. Cases arrive a thousand per call, many calls a
+    /// second: the matcher lets them gather for `gather` (or until a full run waits) before
+    /// it runs, so that one statement decides many calls' cases.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut gathered = false;
+        loop {
+            let waiting = match store::progress(&self.db).await {
+                Ok(p) => p.waiting(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "matcher cannot read the sequence");
+                    0
+                }
+            };
+            let pause = if waiting <= 0 {
+                gathered = false;
+                Some(POLL)
+            } else if waiting < self.max_cases_per_run && !gathered && !self.gather.is_zero() {
+                gathered = true;
+                Some(self.gather)
+            } else {
+                gathered = false;
+                match self.run_once().await {
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "matching run failed; it will be tried again");
+                        Some(POLL)
+                    }
+                }
+            };
+            match pause {
+                // While gathering, a wake-up (more cases) does not cut the wait short.
+                Some(d) if gathered => tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(d) => {}
+                },
+                Some(d) => tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(d) => {}
+                    () = self.wake.notified() => {}
+                },
+                None => {
+                    if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Delivers run outcomes to intake: reads the range's checks and matches and sends them as
+/// `RecordStageOutcomes`. Redelivery sends the same events (ids `pre-check:<check id>`),
+/// which intake records once.
+pub struct RunOutcomes {
+    db: DatabaseConnection,
+    intake: IntakeOutcomes,
+}
+
+impl RunOutcomes {
+    pub fn new(db: DatabaseConnection, intake: tonic::transport::Channel) -> Self {
+        Self {
+            db,
+            intake: IntakeOutcomes::new(intake),
+        }
+    }
+
+    /// The outcomes a range holds, in sequence order.
+    pub async fn outcomes(
+        db: &DatabaseConnection,
+        range: &OutcomeRange,
+    ) -> Result<Vec<intake::RecordStageOutcomeRequest>, DbErr> {
+        let checks = store::checks_in_range(db, range.after_seq, range.last_seq).await?;
+        let records = store::check_records(db, checks).await?;
+        Ok(records.iter().filter_map(convert::stage_outcome).collect())
+    }
+}
+
+#[async_trait]
+impl outbox::Deliver for RunOutcomes {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let range: OutcomeRange = serde_json::from_slice(&message.payload).map_err(|e| {
+            DeliveryError::Permanent(format!("payload is not an outcome range: {e}"))
+        })?;
+        let outcomes = Self::outcomes(&self.db, &range)
+            .await
+            .map_err(|e| DeliveryError::Retry(format!("reading run {}: {e}", range.run_id)))?;
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.intake
+            .record_outcomes(intake::RecordStageOutcomesRequest { outcomes }, message)
+            .await
+    }
+}
