@@ -197,7 +197,7 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
         .expect("runs");
     let run_secs = runs.iter().map(|r| r.took_ms).sum::<i64>() as f64 / 1000.0;
     let largest_run = runs.iter().map(|r| r.cases).max().unwrap_or(0);
-    let matched = count(&db, "SELECT COUNT(DISTINCT check_id) FROM check_match").await as u64;
+    let matched = count(&db, "SELECT COUNT(DISTINCT check_seq) FROM check_match").await as u64;
 
     // The same match as one SQL join over the same rulings, the cases staged in a table first.
     db.execute_unprepared(

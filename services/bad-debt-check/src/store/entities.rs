@@ -135,8 +135,9 @@ pub mod check_match {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "check_match")]
     pub struct Model {
+        /// The check's `seq`: runs insert in its order, so the key only ever appends.
         #[sea_orm(primary_key, auto_increment = false)]
-        pub check_id: String,
+        pub check_seq: i64,
         #[sea_orm(primary_key, auto_increment = false)]
         pub ruling_id: String,
     }

@@ -104,7 +104,7 @@ enum MatchRun {
 #[derive(DeriveIden)]
 enum CheckMatch {
     Table,
-    CheckId,
+    CheckSeq,
     RulingId,
 }
 
@@ -356,20 +356,29 @@ impl MigrationTrait for M0002MatchRuns {
                 .to_owned(),
         )
         .await?;
-        m.create_table(
-            Table::create()
-                .table(CheckMatch::Table)
-                .if_not_exists()
-                .col(string(CheckMatch::CheckId))
-                .col(string(CheckMatch::RulingId))
-                .primary_key(
-                    Index::create()
-                        .col(CheckMatch::CheckId)
-                        .col(CheckMatch::RulingId),
-                )
-                .to_owned(),
-        )
-        .await?;
+        // Keyed by the check's number, which runs insert in order: the key only appends. On
+        // SQLite the table is its key (WITHOUT ROWID): one b-tree to write, not two.
+        let check_match = Table::create()
+            .table(CheckMatch::Table)
+            .if_not_exists()
+            .col(big_integer(CheckMatch::CheckSeq))
+            .col(string(CheckMatch::RulingId))
+            .primary_key(
+                Index::create()
+                    .col(CheckMatch::CheckSeq)
+                    .col(CheckMatch::RulingId),
+            )
+            .to_owned();
+        let db = m.get_connection();
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            db.execute_unprepared(&format!(
+                "{} WITHOUT ROWID",
+                check_match.to_string(SqliteQueryBuilder)
+            ))
+            .await?;
+        } else {
+            m.create_table(check_match).await?;
+        }
         m.create_table(
             Table::create()
                 .table(CheckSequence::Table)
@@ -525,8 +534,8 @@ async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
             m.exec_stmt(
                 Query::insert()
                     .into_table(CheckMatch::Table)
-                    .columns([CheckMatch::CheckId, CheckMatch::RulingId])
-                    .values_panic([id.clone().into(), r.clone().into()])
+                    .columns([CheckMatch::CheckSeq, CheckMatch::RulingId])
+                    .values_panic([seq.into(), r.clone().into()])
                     .to_owned(),
             )
             .await?;

@@ -340,7 +340,7 @@ pub async fn match_range<C: ConnectionTrait>(
     let (p, r) = (Alias::new("p"), Alias::new("r"));
     let mut select = Query::select();
     select
-        .expr(Expr::col((p.clone(), check::Column::Id)))
+        .expr(Expr::col((p.clone(), check::Column::Seq)))
         .expr(Expr::col((r.clone(), ruling::Column::Id)))
         .from_as(check::Entity, p.clone())
         .join_as(
@@ -358,7 +358,7 @@ pub async fn match_range<C: ConnectionTrait>(
     }
     let insert = Query::insert()
         .into_table(check_match::Entity)
-        .columns([check_match::Column::CheckId, check_match::Column::RulingId])
+        .columns([check_match::Column::CheckSeq, check_match::Column::RulingId])
         .select_from(select)
         .map_err(|e| DbErr::Custom(format!("match statement: {e}")))?
         .to_owned();
@@ -437,11 +437,11 @@ pub async fn check_records<C: ConnectionTrait>(
         .all(conn)
         .await?;
     let mut pairs: Vec<check_match::Model> = Vec::new();
-    let ids: Vec<String> = checks.iter().map(|c| c.id.clone()).collect();
-    for part in ids.chunks(1000) {
+    let seqs: Vec<i64> = checks.iter().map(|c| c.seq).collect();
+    for part in seqs.chunks(1000) {
         pairs.extend(
             check_match::Entity::find()
-                .filter(check_match::Column::CheckId.is_in(part.to_vec()))
+                .filter(check_match::Column::CheckSeq.is_in(part.to_vec()))
                 .all(conn)
                 .await?,
         );
@@ -457,10 +457,10 @@ pub async fn check_records<C: ConnectionTrait>(
             rulings.insert(r.id.clone(), r);
         }
     }
-    let mut by_check: HashMap<String, Vec<ruling::Model>> = HashMap::new();
+    let mut by_check: HashMap<i64, Vec<ruling::Model>> = HashMap::new();
     for m in pairs {
         if let Some(r) = rulings.get(&m.ruling_id) {
-            by_check.entry(m.check_id).or_default().push(r.clone());
+            by_check.entry(m.check_seq).or_default().push(r.clone());
         }
     }
     Ok(checks
@@ -468,7 +468,7 @@ pub async fn check_records<C: ConnectionTrait>(
         .map(|check| {
             let idx = runs.partition_point(|r| r.last_seq < check.seq);
             let run = runs.get(idx).filter(|r| r.after_seq < check.seq).cloned();
-            let mut rulings = by_check.remove(&check.id).unwrap_or_default();
+            let mut rulings = by_check.remove(&check.seq).unwrap_or_default();
             rulings.sort_by(|a, b| {
                 (&a.terminated_on, &a.ruling_number).cmp(&(&b.terminated_on, &b.ruling_number))
             });
