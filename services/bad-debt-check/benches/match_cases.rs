@@ -1,7 +1,9 @@
-//! `make bench`: import 5,000,000 rulings through `ImportRulings`, then pre-check 1,000,000
-//! cases through `CheckCases` (calls of 1,000, as intake's relay sends them) until the
-//! matching runs have decided every case, against the same match as one SQL join in the same
-//! database in the same run. SQLite, and PostgreSQL when it
+//! `make bench`: import 5,000,000 rulings through `ImportRulings`, then
+//! 1. pre-check 1,000,000 cases as in service: `CheckCases` calls of 1,000 (as intake's relay
+//!    sends them) while matching runs decide what has been taken, until the last case;
+//! 2. match another 1,000,000 cases with the matcher alone;
+//!
+//! each next to the same match as one SQL join in the same database in the same run. SQLite, and PostgreSQL when it
 //! answers. `SIEVE_BENCH_RULINGS` / `SIEVE_BENCH_CASES` change the sizes.
 
 use std::time::Instant;
@@ -101,35 +103,133 @@ fn env_n(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A running pre-check service and a client of it.
+struct Service {
+    registry: RegistryServiceClient<tonic::transport::Channel>,
+    pre_check: PreCheckServiceClient<tonic::transport::Channel>,
+    db: sea_orm::DatabaseConnection,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl Service {
+    async fn start(s: &Settings, target: &Target) -> Service {
+        let app = sieve_bad_debt_check::Application::build(
+            s,
+            target,
+            sieve_kernel::clock::system(),
+            0,
+            "http://127.0.0.1:1",
+        )
+        .await
+        .expect("build");
+        let addr = app.local_addr();
+        let db = app.db().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let channel =
+            sieve_kernel::server::channel(&format!("http://{addr}"), &s.server).expect("channel");
+        Service {
+            registry: RegistryServiceClient::new(channel.clone())
+                .max_encoding_message_size(64 << 20),
+            pre_check: PreCheckServiceClient::new(channel)
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(64 << 20),
+            db,
+            stop,
+            server,
+        }
+    }
+
+    async fn stop(self) -> sea_orm::DatabaseConnection {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+        self.db
+    }
+
+    /// Delivers cases `from..to` in calls of 1,000, as intake's relay does.
+    async fn take(&mut self, from: u64, to: u64) {
+        let calls: Vec<Vec<common::CaseSummary>> = (from..to)
+            .step_by(1000)
+            .map(|c| (c..(c + 1000).min(to)).map(case).collect())
+            .collect();
+        let mut accepted = 0;
+        for (n, cases) in calls.into_iter().enumerate() {
+            accepted += self
+                .pre_check
+                .check_cases(bdc::CheckCasesRequest {
+                    request_id: format!("bench-{from}-{n}"),
+                    cases,
+                })
+                .await
+                .expect("check")
+                .into_inner()
+                .accepted as u64;
+        }
+        assert_eq!(accepted, to - from);
+    }
+}
+
+/// The same match as one SQL join over the same rulings, cases `from..to` staged in a table
+/// first (untimed). Returns its seconds and the cases it matched.
+async fn join(db: &sea_orm::DatabaseConnection, from: u64, to: u64) -> (f64, u64) {
+    for sql in [
+        "DROP TABLE IF EXISTS bench_case",
+        "DROP TABLE IF EXISTS bench_match",
+    ] {
+        db.execute_unprepared(sql).await.expect("drop");
+    }
+    db.execute_unprepared(
+        "CREATE TABLE bench_case (case_id VARCHAR NOT NULL, id_number VARCHAR NOT NULL)",
+    )
+    .await
+    .expect("stage");
+    for c in (from..to).step_by(2000) {
+        let values: Vec<String> = (c..(c + 2000).min(to))
+            .map(|i| format!("('case-{i:09}', '{}')", id_number(i)))
+            .collect();
+        db.execute_unprepared(&format!(
+            "INSERT INTO bench_case VALUES {}",
+            values.join(",")
+        ))
+        .await
+        .expect("stage");
+    }
+    let start = Instant::now();
+    db.execute_unprepared(
+        "CREATE TABLE bench_match AS SELECT c.case_id, r.ruling_number FROM bench_case c \
+         LEFT JOIN ruling r ON r.debtor_id_number = c.id_number AND r.revoked = false",
+    )
+    .await
+    .expect("join");
+    let secs = start.elapsed().as_secs_f64();
+    let matched = count(
+        db,
+        "SELECT COUNT(DISTINCT case_id) FROM bench_match WHERE ruling_number IS NOT NULL",
+    )
+    .await;
+    (secs, matched as u64)
+}
+
+/// Cases the service matched among checks numbered `after < seq <= last`.
+async fn matched_between(db: &sea_orm::DatabaseConnection, after: i64, last: i64) -> u64 {
+    count(
+        db,
+        &format!(
+            "SELECT COUNT(DISTINCT check_seq) FROM check_match \
+             WHERE check_seq > {after} AND check_seq <= {last}"
+        ),
+    )
+    .await as u64
+}
+
 async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
     let mut s = Settings::defaults().expect("defaults");
     s.server.request_timeout_secs = 7200;
     s.database.data_dir = std::env::temp_dir().join("sieve-bench");
-    let app = sieve_bad_debt_check::Application::build(
-        &s,
-        &target,
-        sieve_kernel::clock::system(),
-        0,
-        "http://127.0.0.1:1",
-    )
-    .await
-    .expect("build");
-    let addr = app.local_addr();
-    let db = app.db().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
-    let mut registry =
-        RegistryServiceClient::new(channel.clone()).max_encoding_message_size(64 << 20);
-    let mut pre_check = PreCheckServiceClient::new(channel)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(64 << 20);
+    let mut service = Service::start(&s, &target).await;
 
     // Import, streamed in chunks generated as they are sent.
     let header = bdc::ImportRulingsRequest {
@@ -153,7 +253,8 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
         })),
     });
     let start = Instant::now();
-    let imported = registry
+    let imported = service
+        .registry
         .import_rulings(tokio_stream::iter(std::iter::once(header).chain(chunks)))
         .await
         .expect("import")
@@ -163,93 +264,76 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
         imported.ruling_import.expect("import").added_rulings as u64,
         rulings
     );
-
-    // The pre-check of every case, as intake's relay would deliver it: calls of 1,000 cases
-    // taken, and matching runs going on meanwhile over whatever has been taken.
-    let calls: Vec<Vec<common::CaseSummary>> = (0..cases.div_ceil(1000))
-        .map(|c| (c * 1000..((c + 1) * 1000).min(cases)).map(case).collect())
-        .collect();
-    let start = Instant::now();
-    let mut accepted = 0u64;
-    for (n, cases) in calls.into_iter().enumerate() {
-        accepted += pre_check
-            .check_cases(bdc::CheckCasesRequest {
-                request_id: format!("bench-{n}"),
-                cases,
-            })
-            .await
-            .expect("check")
-            .into_inner()
-            .accepted as u64;
-    }
-    let take_secs = start.elapsed().as_secs_f64();
-    assert_eq!(accepted, cases);
-    loop {
-        if store::progress(&db).await.expect("progress").waiting() <= 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    let match_secs = start.elapsed().as_secs_f64();
-    let runs = store::match_run::Entity::find()
-        .all(&db)
-        .await
-        .expect("runs");
-    let run_secs = runs.iter().map(|r| r.took_ms).sum::<i64>() as f64 / 1000.0;
-    let largest_run = runs.iter().map(|r| r.cases).max().unwrap_or(0);
-    let matched = count(&db, "SELECT COUNT(DISTINCT check_seq) FROM check_match").await as u64;
-
-    // The same match as one SQL join over the same rulings, the cases staged in a table first.
-    db.execute_unprepared(
-        "CREATE TABLE bench_case (case_id VARCHAR NOT NULL, id_number VARCHAR NOT NULL)",
-    )
-    .await
-    .expect("stage");
-    let per = 2000u64;
-    for c in 0..cases.div_ceil(per) {
-        let values: Vec<String> = (c * per..((c + 1) * per).min(cases))
-            .map(|i| format!("('case-{i:09}', '{}')", id_number(i)))
-            .collect();
-        db.execute_unprepared(&format!(
-            "INSERT INTO bench_case VALUES {}",
-            values.join(",")
-        ))
-        .await
-        .expect("stage");
-    }
-    let start = Instant::now();
-    db.execute_unprepared(
-        "CREATE TABLE bench_match AS SELECT c.case_id, r.ruling_number FROM bench_case c \
-         LEFT JOIN ruling r ON r.debtor_id_number = c.id_number AND r.revoked = false",
-    )
-    .await
-    .expect("join");
-    let join_secs = start.elapsed().as_secs_f64();
-    let joined = count(
-        &db,
-        "SELECT COUNT(*) FROM bench_match WHERE ruling_number IS NOT NULL",
-    )
-    .await;
-    assert_eq!(
-        joined as u64, matched,
-        "the service and the join agree on the matches"
-    );
-
     println!(
         "{name:<10}  import {rulings} rulings: {:>8.0} rows/s ({import_secs:.1} s)",
         rulings as f64 / import_secs
     );
+
+    // 1. As in service: cases delivered in calls of 1,000 while the matcher runs over
+    //    whatever has been taken, until the last case is decided.
+    let start = Instant::now();
+    service.take(0, cases).await;
+    let take_secs = start.elapsed().as_secs_f64();
+    while store::progress(&service.db)
+        .await
+        .expect("progress")
+        .waiting()
+        > 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let flow_secs = start.elapsed().as_secs_f64();
+    let db = service.stop().await;
+    let runs = store::match_run::Entity::find()
+        .all(&db)
+        .await
+        .expect("runs");
+    let flow_run_secs = runs.iter().map(|r| r.took_ms).sum::<i64>() as f64 / 1000.0;
+    let flow_matched = matched_between(&db, 0, cases as i64).await;
+    let (flow_join_secs, flow_joined) = join(&db, 0, cases).await;
+    assert_eq!(flow_joined, flow_matched, "the service and the join agree");
     println!(
-        "{name:<10}  pre-check {cases} cases: {:>8.0} cases/s ({match_secs:.1} s to the last outcome; calls done at {take_secs:.1} s; {matched} matched)",
-        cases as f64 / match_secs
-    );
-    println!(
-        "{name:<10}  matching runs: {} (largest {largest_run} cases), {run_secs:.2} s in all   one SQL join: {join_secs:.2} s   runs/join {:.2}",
+        "{name:<10}  as in service: {cases} cases pre-checked in {flow_secs:.1} s ({:.0} cases/s; calls done at {take_secs:.1} s), {flow_matched} matched; {} runs took {flow_run_secs:.2} s   one SQL join: {flow_join_secs:.2} s   runs/join {:.2}",
+        cases as f64 / flow_secs,
         runs.len(),
-        run_secs / join_secs
+        flow_run_secs / flow_join_secs
     );
-    let _ = stop.send(());
-    let _ = server.await;
+
+    // 2. Matching alone, as the join runs alone: another million cases taken while the
+    //    matcher waits, then runs of `max_cases_per_run` over them with nothing else going on.
+    s.bad_debt_check.run_delay_ms = 24 * 3_600_000;
+    s.bad_debt_check.max_cases_per_run = i64::MAX;
+    let mut service = Service::start(&s, &target).await;
+    service.take(cases, 2 * cases).await;
+    let db = service.stop().await;
+    let matcher = sieve_bad_debt_check::matcher::Matcher::new(
+        db.clone(),
+        sieve_kernel::clock::system(),
+        None,
+        Settings::defaults()
+            .expect("defaults")
+            .bad_debt_check
+            .max_cases_per_run,
+        std::time::Duration::ZERO,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let start = Instant::now();
+    let mut alone_runs = 0;
+    while matcher.run_once().await.expect("run").is_some() {
+        alone_runs += 1;
+    }
+    let alone_secs = start.elapsed().as_secs_f64();
+    let alone_matched = matched_between(&db, cases as i64, 2 * cases as i64).await;
+    let (alone_join_secs, alone_joined) = join(&db, cases, 2 * cases).await;
+    assert_eq!(
+        alone_joined, alone_matched,
+        "the service and the join agree"
+    );
+    println!(
+        "{name:<10}  matching alone: {cases} cases in {alone_runs} runs: {alone_secs:.2} s, {alone_matched} matched   one SQL join: {alone_join_secs:.2} s   runs/join {:.2}",
+        alone_secs / alone_join_secs
+    );
+
     match target {
         Target::Postgres { url, schema } => {
             let _ = sieve_kernel::db::drop_schema(&url, &schema).await;
