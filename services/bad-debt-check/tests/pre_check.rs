@@ -211,7 +211,7 @@ fn ruling(number: &str, name: &str, id: &str, revoked: bool) -> bdc::RulingInput
 }
 
 async fn import(
-    s: &mut Suite,
+    registry: &mut RegistryServiceClient<Channel>,
     request_id: &str,
     rulings: Vec<bdc::RulingInput>,
 ) -> bdc::ImportRulingsResponse {
@@ -233,7 +233,7 @@ async fn import(
             rulings,
         })),
     };
-    s.registry
+    registry
         .import_rulings(tokio_stream::iter(vec![header, chunk]))
         .await
         .unwrap()
@@ -339,7 +339,7 @@ async fn the_registry_refuses_what_it_must_and_reimport_changes_nothing() {
         ruling("(2024)黑0722执305号之一", "林洋", &b, true),
         too_soon,
     ];
-    let first = import(&mut s, "r1", rulings.clone()).await;
+    let first = import(&mut s.registry, "r1", rulings.clone()).await;
     let summary = first.ruling_import.unwrap();
     assert_eq!((summary.added_rulings, summary.refused_rulings), (2, 1));
     assert_eq!(first.refusals.len(), 1);
@@ -349,9 +349,12 @@ async fn the_registry_refuses_what_it_must_and_reimport_changes_nothing() {
     );
 
     // The same key: the first answer. Another key: every ruling unchanged, nothing added.
-    let replay = import(&mut s, "r1", rulings.clone()).await;
+    let replay = import(&mut s.registry, "r1", rulings.clone()).await;
     assert!(replay.replayed);
-    let again = import(&mut s, "r2", rulings).await.ruling_import.unwrap();
+    let again = import(&mut s.registry, "r2", rulings)
+        .await
+        .ruling_import
+        .unwrap();
     assert_eq!(
         (
             again.added_rulings,
@@ -364,7 +367,7 @@ async fn the_registry_refuses_what_it_must_and_reimport_changes_nothing() {
 
     // A row naming another debtor under a stored number is refused, not overwritten.
     let contradicting = import(
-        &mut s,
+        &mut s.registry,
         "r3",
         vec![ruling(
             "(2024)黑0722执300号之一",
@@ -398,7 +401,7 @@ async fn cases_are_matched_by_normalized_id_and_standing_rulings_only() {
     let revoked = id_number(12, None);
     let namesake = id_number(13, None);
     import(
-        &mut s,
+        &mut s.registry,
         "r",
         vec![
             ruling("(2024)黑0722执310号之一", "徐敏", &with_x, false),
@@ -463,7 +466,7 @@ async fn certificates_are_signed_verifiable_and_close_the_case() {
     let mut s = Suite::start().await;
     let id = id_number(21, None);
     import(
-        &mut s,
+        &mut s.registry,
         "r",
         vec![ruling("(2024)黑0722执320号之一", "杨秀英", &id, false)],
     )
@@ -764,7 +767,7 @@ async fn a_taken_case_is_pending_until_its_run_and_no_certificate_is_issued_befo
     let mut s = Suite::start_with(|s| s.bad_debt_check.run_delay_ms = 3_000).await;
     let id = id_number(21, None);
     import(
-        &mut s,
+        &mut s.registry,
         "r",
         vec![ruling("(2024)黑0722执400号之一", "赵磊", &id, false)],
     )
@@ -823,28 +826,7 @@ async fn concurrent_deliveries_and_runs_decide_every_case_exactly_once() {
             )
         })
         .collect();
-    let header = bdc::ImportRulingsRequest {
-        item: Some(bdc::import_rulings_request::Item::Header(
-            bdc::ImportHeader {
-                request_id: "concurrent".into(),
-                source_court: Some(Court {
-                    code: "黑0722".into(),
-                    name: "嘉荫县人民法院".into(),
-                }),
-                expected_rulings: rulings.len() as i64,
-                label: String::new(),
-            },
-        )),
-    };
-    let chunk = bdc::ImportRulingsRequest {
-        item: Some(bdc::import_rulings_request::Item::Chunk(bdc::RulingChunk {
-            rulings,
-        })),
-    };
-    registry
-        .import_rulings(tokio_stream::iter(vec![header, chunk]))
-        .await
-        .unwrap();
+    import(&mut registry, "concurrent", rulings).await;
 
     // Eight deliveries of 100 cases at once, each delivered twice.
     let mut calls = Vec::new();
