@@ -94,7 +94,6 @@ enum MatchRun {
     Id,
     AfterSeq,
     LastSeq,
-    Cases,
     Matches,
     TerminatedSince,
     CheckedAtMs,
@@ -348,7 +347,6 @@ impl MigrationTrait for M0002MatchRuns {
                 .col(string(MatchRun::Id).primary_key())
                 .col(big_integer(MatchRun::AfterSeq))
                 .col(big_integer_uniq(MatchRun::LastSeq))
-                .col(big_integer(MatchRun::Cases))
                 .col(big_integer(MatchRun::Matches))
                 .col(string_null(MatchRun::TerminatedSince))
                 .col(big_integer(MatchRun::CheckedAtMs))
@@ -509,8 +507,8 @@ async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
         )
         .await?;
     let mut seq = 0i64;
-    // (after_seq, last_seq, since, checked_at_ms, cases, matches)
-    let mut runs: Vec<(i64, i64, Option<String>, i64, i64, i64)> = Vec::new();
+    // (after_seq, last_seq, since, checked_at_ms, matches)
+    let mut runs: Vec<(i64, i64, Option<String>, i64, i64)> = Vec::new();
     for row in rows {
         let id: String = row.try_get("", "id")?;
         let matches: String = row.try_get("", "matches")?;
@@ -543,13 +541,12 @@ async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
         match runs.last_mut() {
             Some(run) if run.3 == at && run.2 == since => {
                 run.1 = seq;
-                run.4 += 1;
-                run.5 += ruling_ids.len() as i64;
+                run.4 += ruling_ids.len() as i64;
             }
-            _ => runs.push((seq - 1, seq, since, at, 1, ruling_ids.len() as i64)),
+            _ => runs.push((seq - 1, seq, since, at, ruling_ids.len() as i64)),
         }
     }
-    for (first, last, since, at, cases, matches) in runs {
+    for (after, last, since, at, matches) in runs {
         m.exec_stmt(
             Query::insert()
                 .into_table(MatchRun::Table)
@@ -557,7 +554,6 @@ async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
                     MatchRun::Id,
                     MatchRun::AfterSeq,
                     MatchRun::LastSeq,
-                    MatchRun::Cases,
                     MatchRun::Matches,
                     MatchRun::TerminatedSince,
                     MatchRun::CheckedAtMs,
@@ -565,9 +561,8 @@ async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
                 ])
                 .values_panic([
                     uuid::Uuid::now_v7().simple().to_string().into(),
-                    first.into(),
+                    after.into(),
                     last.into(),
-                    cases.into(),
                     matches.into(),
                     since.into(),
                     at.into(),

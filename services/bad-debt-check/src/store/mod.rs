@@ -365,19 +365,6 @@ pub async fn match_range<C: ConnectionTrait>(
     Ok(conn.execute(&insert).await?.rows_affected())
 }
 
-pub async fn count_checks_in_range<C: ConnectionTrait>(
-    conn: &C,
-    after: i64,
-    last: i64,
-) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    check::Entity::find()
-        .filter(check::Column::Seq.gt(after))
-        .filter(check::Column::Seq.lte(last))
-        .count(conn)
-        .await
-}
-
 pub async fn checks_in_range<C: ConnectionTrait>(
     conn: &C,
     after: i64,
