@@ -761,6 +761,18 @@ async fn check_of(client: &mut PreCheckServiceClient<Channel>, case_id: &str) ->
     panic!("case {case_id} was never taken");
 }
 
+/// The case's check, once a run has decided it.
+async fn decided(client: &mut PreCheckServiceClient<Channel>, case_id: &str) -> bdc::Check {
+    for _ in 0..250 {
+        let check = check_of(client, case_id).await;
+        if check.outcome != bdc::CheckOutcome::Pending as i32 {
+            return check;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("case {case_id} was never decided");
+}
+
 #[tokio::test]
 async fn a_taken_case_is_pending_until_its_run_and_no_certificate_is_issued_before() {
     // A long gathering delay keeps the run from starting while the test looks.
@@ -864,14 +876,7 @@ async fn concurrent_deliveries_and_runs_decide_every_case_exactly_once() {
     let mut runs = std::collections::HashSet::new();
     for i in 0..800 {
         let case_id = format!("case-{i:06}");
-        let mut check = check_of(&mut client, &case_id).await;
-        for _ in 0..250 {
-            if check.outcome != bdc::CheckOutcome::Pending as i32 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            check = check_of(&mut client, &case_id).await;
-        }
+        let check = decided(&mut client, &case_id).await;
         let want = if i % 3 == 0 {
             bdc::CheckOutcome::Matched
         } else {
@@ -963,4 +968,54 @@ async fn checks_made_before_matching_runs_are_carried_into_runs_by_the_migration
     if let Target::Postgres { url, schema } = &target {
         let _ = sieve_kernel::db::drop_schema(url, schema).await;
     }
+}
+
+#[tokio::test]
+async fn cases_taken_before_a_stop_are_matched_after_the_restart() {
+    sieve_kernel::telemetry::init_for_tests();
+    let mut st = settings(&temp_dir());
+    // No run before the stop: the cases are taken and wait.
+    st.bad_debt_check.run_delay_ms = 600_000;
+    let target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
+    let (addr, first) = start_bdc(&st, &target, "http://127.0.0.1:1").await;
+    let mut registry = RegistryServiceClient::new(channel(addr));
+    let matching = id_number(31, None);
+    import(
+        &mut registry,
+        "restart",
+        vec![ruling("(2024)黑0722执700号之一", "钱伟", &matching, false)],
+    )
+    .await;
+    let mut client = PreCheckServiceClient::new(channel(addr));
+    let taken = client
+        .check_cases(bdc::CheckCasesRequest {
+            request_id: "before-stop".into(),
+            cases: vec![
+                summary(1, "钱伟", &matching),
+                summary(2, "钱伟", &id_number(32, None)),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(taken.accepted, 2);
+    let waiting = check_of(&mut client, "case-000001").await;
+    assert_eq!(waiting.outcome, bdc::CheckOutcome::Pending as i32);
+    stop(first).await;
+
+    st.bad_debt_check.run_delay_ms = 0;
+    let (addr, second) = start_bdc(&st, &target, "http://127.0.0.1:1").await;
+    let mut client = PreCheckServiceClient::new(channel(addr));
+    let mut outcomes = Vec::new();
+    for case_id in ["case-000001", "case-000002"] {
+        outcomes.push(decided(&mut client, case_id).await.outcome);
+    }
+    assert_eq!(
+        outcomes,
+        vec![
+            bdc::CheckOutcome::Matched as i32,
+            bdc::CheckOutcome::NoMatch as i32
+        ]
+    );
+    stop(second).await;
 }
