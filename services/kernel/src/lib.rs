@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod malformed;
 pub mod outbox;
 pub mod pii;
 pub mod request_id;

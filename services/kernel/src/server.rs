@@ -129,6 +129,7 @@ impl BoundServer {
         let serve = tonic::transport::Server::builder()
             .timeout(Duration::from_secs(settings.request_timeout_secs))
             .layer(RequestIdLayer)
+            .layer(crate::malformed::MalformedMessageLayer)
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 settings.concurrency_limit,
             ))
