@@ -757,46 +757,7 @@ async fn bad_batches_get_precise_errors_and_leave_nothing() {
 
 #[tokio::test]
 async fn a_malformed_message_mid_stream_aborts_the_batch() {
-    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-
-    /// Sends pre-encoded bytes as they are, so a test can put garbage on the wire.
-    #[derive(Default)]
-    struct RawCodec;
-    struct RawEncoder;
-    struct ProstDecoder;
-    impl Encoder for RawEncoder {
-        type Item = Vec<u8>;
-        type Error = tonic::Status;
-        fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-            use bytes::BufMut;
-            dst.put_slice(&item);
-            Ok(())
-        }
-    }
-    impl Decoder for ProstDecoder {
-        type Item = pb::SubmitBatchResponse;
-        type Error = tonic::Status;
-        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, tonic::Status> {
-            use bytes::Buf;
-            use prost::Message;
-            let bytes = src.copy_to_bytes(src.remaining());
-            pb::SubmitBatchResponse::decode(bytes)
-                .map(Some)
-                .map_err(|e| tonic::Status::internal(e.to_string()))
-        }
-    }
-    impl Codec for RawCodec {
-        type Encode = Vec<u8>;
-        type Decode = pb::SubmitBatchResponse;
-        type Encoder = RawEncoder;
-        type Decoder = ProstDecoder;
-        fn encoder(&mut self) -> RawEncoder {
-            RawEncoder
-        }
-        fn decoder(&mut self) -> ProstDecoder {
-            ProstDecoder
-        }
-    }
+    use sieve_kernel::wire::RawCodec;
 
     let mut app = spawn_app().await;
     let bank = register_bank(&mut app, "JYRCB").await;
@@ -820,7 +781,7 @@ async fn a_malformed_message_mid_stream_aborts_the_batch() {
         .client_streaming(
             tonic::Request::new(tokio_stream::iter(msgs)),
             path,
-            RawCodec,
+            RawCodec::<pb::SubmitBatchResponse>::default(),
         )
         .await
         .unwrap_err();

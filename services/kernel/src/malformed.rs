@@ -71,48 +71,9 @@ where
 
 #[cfg(test)]
 mod tests {
-    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
     use tonic_health::pb::HealthCheckResponse;
 
-    /// Puts pre-encoded bytes on the wire as they are.
-    struct RawCodec;
-    struct RawEncoder;
-    struct HealthDecoder;
-
-    impl Encoder for RawEncoder {
-        type Item = Vec<u8>;
-        type Error = tonic::Status;
-        fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-            use bytes::BufMut;
-            dst.put_slice(&item);
-            Ok(())
-        }
-    }
-
-    impl Decoder for HealthDecoder {
-        type Item = HealthCheckResponse;
-        type Error = tonic::Status;
-        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, tonic::Status> {
-            use bytes::Buf;
-            use prost::Message;
-            HealthCheckResponse::decode(src.copy_to_bytes(src.remaining()))
-                .map(Some)
-                .map_err(|e| tonic::Status::internal(e.to_string()))
-        }
-    }
-
-    impl Codec for RawCodec {
-        type Encode = Vec<u8>;
-        type Decode = HealthCheckResponse;
-        type Encoder = RawEncoder;
-        type Decoder = HealthDecoder;
-        fn encoder(&mut self) -> RawEncoder {
-            RawEncoder
-        }
-        fn decoder(&mut self) -> HealthDecoder {
-            HealthDecoder
-        }
-    }
+    use crate::wire::RawCodec;
 
     async fn call(addr: std::net::SocketAddr, bytes: Vec<u8>) -> Result<i32, tonic::Status> {
         let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
@@ -125,7 +86,7 @@ mod tests {
         grpc.unary(
             tonic::Request::new(bytes),
             http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check"),
-            RawCodec,
+            RawCodec::<HealthCheckResponse>::default(),
         )
         .await
         .map(|r| r.into_inner().status)
