@@ -251,7 +251,7 @@ impl IntakeApi {
                 while let Some(chunk) = rx.recv().await {
                     let now = clock.now().timestamp_millis();
                     let lease = now + BATCH_LEASE_MS;
-                    store::write_chunk(&db, &batch_id, &bank_id, chunk, now, lease).await?;
+                    store::write_chunk(&db, &batch_id, &bank_id, chunk, lease).await?;
                 }
                 Ok::<(), sea_orm::DbErr>(())
             })

@@ -313,33 +313,3 @@ pub fn case_summary(c: &case::Model) -> common::CaseSummary {
         contract_ref: c.contract_ref.clone(),
     }
 }
-
-/// Cases entering the pre-check, as outbox messages of at most `CHECK_CASES_PER_MESSAGE`.
-pub fn check_cases_messages(
-    batch_id: &str,
-    summaries: Vec<common::CaseSummary>,
-) -> Vec<sieve_kernel::outbox::NewMessage> {
-    summaries
-        .chunks(CHECK_CASES_PER_MESSAGE)
-        .map(|part| {
-            let first = part
-                .first()
-                .and_then(|s| s.case_ref.as_ref())
-                .map(|r| r.case_id.clone())
-                .unwrap_or_default();
-            let request = sieve_proto::bad_debt_check::v1::CheckCasesRequest {
-                // Stable per chunk, so a redelivery is answered from the first check.
-                request_id: format!("intake:{batch_id}:{first}"),
-                cases: part.to_vec(),
-            };
-            sieve_kernel::outbox::NewMessage::protobuf(
-                sieve_kernel::outbox::TOPIC_CHECK_CASES,
-                batch_id,
-                &request,
-            )
-        })
-        .collect()
-}
-
-/// The pre-check takes up to 1,000 cases per call.
-pub const CHECK_CASES_PER_MESSAGE: usize = 1_000;

@@ -3,6 +3,7 @@
 //! `domain` holds the pure rules, `store` the tables and queries, `api` the gRPC service;
 //! [`Application`] puts them on a port.
 
+pub mod announce;
 pub mod api;
 pub mod convert;
 pub mod domain;
@@ -77,10 +78,22 @@ impl Application {
                 format!("bad-debt-check url `{url}`: {e}"),
             ))
         })?;
-        let routes = self.routes.take().unwrap_or_default().route(
-            sieve_kernel::outbox::TOPIC_CHECK_CASES,
-            std::sync::Arc::new(sieve_kernel::outbox::PreCheckCases::new(channel)),
-        );
+        let routes = self
+            .routes
+            .take()
+            .unwrap_or_default()
+            .route(
+                announce::TOPIC_ANNOUNCED_CASES,
+                std::sync::Arc::new(announce::AnnouncedCases::new(
+                    self.db.clone(),
+                    channel.clone(),
+                )),
+            )
+            // Messages an earlier version wrote, each carrying its cases.
+            .route(
+                sieve_kernel::outbox::TOPIC_CHECK_CASES,
+                std::sync::Arc::new(sieve_kernel::outbox::PreCheckCases::new(channel)),
+            );
         self.routes = Some(routes);
         Ok(self)
     }

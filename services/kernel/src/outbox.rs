@@ -536,14 +536,13 @@ impl PreCheckCases {
     }
 }
 
-#[async_trait]
-impl Deliver for PreCheckCases {
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
-        let request =
-            sieve_proto::bad_debt_check::v1::CheckCasesRequest::decode(message.payload.as_slice())
-                .map_err(|e| {
-                    DeliveryError::Permanent(format!("payload is not a CheckCasesRequest: {e}"))
-                })?;
+impl PreCheckCases {
+    /// Delivers cases to `CheckCases` on behalf of `message`, which names the delivery.
+    pub async fn check_cases(
+        &self,
+        request: sieve_proto::bad_debt_check::v1::CheckCasesRequest,
+        message: &OutboxMessage,
+    ) -> Result<(), DeliveryError> {
         let refused = self
             .client
             .clone()
@@ -556,6 +555,19 @@ impl Deliver for PreCheckCases {
             tracing::error!(outbox = %message.id, case = %r.case_id, refusals = r.refusals.len(), "the pre-check refused a case");
         }
         Ok(())
+    }
+}
+
+/// Messages written before cases were announced by reference (a `CheckCasesRequest` each).
+#[async_trait]
+impl Deliver for PreCheckCases {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let request =
+            sieve_proto::bad_debt_check::v1::CheckCasesRequest::decode(message.payload.as_slice())
+                .map_err(|e| {
+                    DeliveryError::Permanent(format!("payload is not a CheckCasesRequest: {e}"))
+                })?;
+        self.check_cases(request, message).await
     }
 }
 

@@ -225,6 +225,11 @@ pub async fn complete_batch(
     let b = get_batch(&txn, batch_id)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("batch {batch_id}")))?;
+    // The admitted cases go on to the pre-check (DESIGN.md section 3), in this transaction.
+    if b.accepted_cases > 0 {
+        let messages = crate::announce::messages(batch_id, b.received_cases)?;
+        sieve_kernel::outbox::enqueue(&txn, now_ms, messages).await?;
+    }
     txn.commit().await?;
     Ok(b)
 }
@@ -255,7 +260,6 @@ pub async fn write_chunk(
     batch_id: &str,
     bank_id: &str,
     chunk: Chunk,
-    now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<ChunkOutcome, DbErr> {
     let backend = db.get_database_backend();
@@ -274,8 +278,6 @@ pub async fn write_chunk(
             .iter()
             .map(|c| (c.batch_row, c.bank_case_ref.clone(), c.id.clone()))
             .collect();
-        // What the pre-check will be told, in this same transaction (DESIGN.md section 3).
-        let mut summaries: Vec<_> = part.iter().map(crate::convert::case_summary).collect();
         let models: Vec<case::ActiveModel> = part
             .into_iter()
             .map(|m| m.into_active_model().reset_all())
@@ -290,7 +292,6 @@ pub async fn write_chunk(
         };
         outcome.accepted += inserted as i64;
         if inserted as usize == keys.len() {
-            announce(&txn, batch_id, summaries, now_ms).await?;
             continue;
         }
         // Some bank references were already cases: the existing case is the row's answer.
@@ -315,7 +316,6 @@ pub async fn write_chunk(
             if id == our_id {
                 continue;
             }
-            summaries.retain(|s| s.case_ref.as_ref().is_none_or(|r| r.case_id != our_id));
             outcome.existing.push((row, id.clone()));
             rows.push(batch_row::Model {
                 batch_id: batch_id.to_string(),
@@ -326,7 +326,6 @@ pub async fn write_chunk(
                 refusals: "[]".into(),
             });
         }
-        announce(&txn, batch_id, summaries, now_ms).await?;
     }
     for part in rows.chunks(sieve_kernel::db::rows_per_insert(
         backend,
@@ -368,17 +367,20 @@ pub async fn write_chunk(
     Ok(outcome)
 }
 
-async fn announce(
-    txn: &impl ConnectionTrait,
+/// The cases batch `batch_id` admitted with `after_row < batch_row <= last_row`, in row order.
+pub async fn cases_in_rows(
+    db: &impl ConnectionTrait,
     batch_id: &str,
-    summaries: Vec<sieve_proto::common::v1::CaseSummary>,
-    now_ms: i64,
-) -> Result<(), DbErr> {
-    if summaries.is_empty() {
-        return Ok(());
-    }
-    let messages = crate::convert::check_cases_messages(batch_id, summaries);
-    sieve_kernel::outbox::enqueue(txn, now_ms, messages).await
+    after_row: i64,
+    last_row: i64,
+) -> Result<Vec<case::Model>, DbErr> {
+    case::Entity::find()
+        .filter(case::Column::BatchId.eq(batch_id))
+        .filter(case::Column::BatchRow.gt(after_row))
+        .filter(case::Column::BatchRow.lte(last_row))
+        .order_by_asc(case::Column::BatchRow)
+        .all(db)
+        .await
 }
 
 /// Rows of a batch after `after_row`, in row order: the accepted ones (read from `case`)
