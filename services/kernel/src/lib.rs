@@ -13,6 +13,7 @@ pub mod malformed;
 pub mod outbox;
 pub mod pii;
 pub mod request_id;
+pub mod resident_id;
 pub mod server;
 pub mod telemetry;
 pub mod wire;

@@ -11,10 +11,9 @@
 
 use chrono::{Months, NaiveDate};
 
-/// Weights of ISO 7064 MOD 11-2 over the first 17 digits (GB 11643).
-const RESIDENT_ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-/// `sum mod 11` indexes this table to give the check character (GB 11643).
-const RESIDENT_ID_CHECK_TABLE: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+/// The matching key (RULES.md "Bad-debt pre-check": the same debtor is the same ID number)
+/// and the check character are the kernel's, shared with intake.
+pub use sieve_kernel::resident_id::{check_character, normalize_id_number};
 
 /// Months from filing the enforcement case before it may be terminated (Interp. 517; SPC 终本
 /// provisions (2016) art. 1).
@@ -24,13 +23,6 @@ pub const MIN_MONTHS_BEFORE_TERMINATION: u32 = 3;
 pub const MAX_RULING_NUMBER_CHARS: usize = 64;
 pub const MAX_COURT_CHARS: usize = 64;
 pub const MAX_NAME_CHARS: usize = 64;
-
-/// The key a ruling is matched by (RULES.md "Bad-debt pre-check": the same debtor is the same
-/// ID number). Trims surrounding whitespace, including the ideographic space U+3000, and
-/// upper-cases a lower-case `x`: `" 34052419800101001x "` → `"34052419800101001X"`.
-pub fn normalize_id_number(raw: &str) -> String {
-    raw.trim().replace('x', "X")
-}
 
 /// `date` plus `months` (RULES.md "Counting time and amounts": a period in months ends on the
 /// same day of the last month, or that month's last day when it has none): 2024-11-30 + 3 →
@@ -339,18 +331,6 @@ fn id_number_violation(id: &str) -> Option<Violation> {
         });
     }
     None
-}
-
-/// The check character (ISO 7064 MOD 11-2, GB 11643) of 17 ASCII digits, else `None`.
-pub fn check_character(first17: &str) -> Option<char> {
-    if first17.len() != 17 {
-        return None;
-    }
-    let mut sum = 0u32;
-    for (c, weight) in first17.chars().zip(RESIDENT_ID_WEIGHTS) {
-        sum += c.to_digit(10)? * weight;
-    }
-    RESIDENT_ID_CHECK_TABLE.get((sum % 11) as usize).copied()
 }
 
 /// `YYYYMMDD` to a date that exists.

@@ -5,10 +5,7 @@
 
 use chrono::NaiveDate;
 
-/// Weights of ISO 7064 MOD 11-2 over the first 17 digits (GB 11643 § 5.1.4).
-const RESIDENT_ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-/// `sum mod 11` indexes this table to give the check character (GB 11643).
-const RESIDENT_ID_CHECK_TABLE: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+pub use sieve_kernel::resident_id::{check_character, normalize_id_number};
 
 /// The 31 characters of a unified social credit code (GB 32100: no I, O, S, V, Z).
 const USCC_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -28,26 +25,6 @@ const PROVINCE_CODES: [&str; 35] = [
 
 /// Earliest birth date taken as possible: nobody born before 1900 is a living debtor.
 const EARLIEST_BIRTH_DATE: (i32, u32, u32) = (1900, 1, 1);
-
-/// Trims surrounding whitespace (including the ideographic space U+3000) and upper-cases a
-/// lower-case `x`, the only letter a resident ID may hold: `" 34052419800101001x "` →
-/// `"34052419800101001X"`.
-pub fn normalize_id_number(raw: &str) -> String {
-    raw.trim().replace('x', "X")
-}
-
-/// The check character (ISO 7064 MOD 11-2, GB 11643) of the first 17 digits of a resident
-/// ID, or `None` when `first17` is not exactly 17 ASCII digits.
-pub fn check_character(first17: &str) -> Option<char> {
-    if first17.len() != 17 {
-        return None;
-    }
-    let mut sum = 0u32;
-    for (c, weight) in first17.chars().zip(RESIDENT_ID_WEIGHTS) {
-        sum += c.to_digit(10)? * weight;
-    }
-    RESIDENT_ID_CHECK_TABLE.get((sum % 11) as usize).copied()
-}
 
 /// Sex as GB 11643 encodes it: an odd sequence number is a man, an even one a woman.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
