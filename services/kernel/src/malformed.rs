@@ -95,15 +95,7 @@ mod tests {
     #[tokio::test]
     async fn a_unary_request_that_does_not_decode_is_refused_as_invalid_argument() {
         let settings = crate::Settings::defaults().unwrap().server;
-        let bound = crate::server::Server::new("test", &settings)
-            .bind("127.0.0.1", 0)
-            .await
-            .unwrap();
-        let addr = bound.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(bound.run_until(async {
-            let _ = stopped.await;
-        }));
+        let (addr, stop, served) = crate::server::spawn_for_test(&settings).await;
 
         // Field 1 (service) declares 127 bytes and ends after one.
         let err = call(addr, vec![0x0a, 0x7f, 0x41]).await.unwrap_err();

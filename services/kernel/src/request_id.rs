@@ -117,15 +117,7 @@ mod tests {
     #[tokio::test]
     async fn a_served_call_keeps_the_callers_id_and_answers_with_it() {
         let settings = crate::Settings::defaults().unwrap().server;
-        let bound = crate::server::Server::new("test", &settings)
-            .bind("127.0.0.1", 0)
-            .await
-            .unwrap();
-        let addr = bound.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(bound.run_until(async {
-            let _ = stopped.await;
-        }));
+        let (addr, stop, task) = crate::server::spawn_for_test(&settings).await;
         let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect()

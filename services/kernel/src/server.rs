@@ -242,24 +242,37 @@ pub fn channel(
         .connect_lazy())
 }
 
+/// For the kernel's tests: a server with only health and reflection, serving on a free port
+/// until the sender is used.
+#[cfg(test)]
+pub(crate) async fn spawn_for_test(
+    settings: &ServerSettings,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+) {
+    let bound = Server::new("test", settings)
+        .bind("127.0.0.1", 0)
+        .await
+        .expect("bind a test server");
+    let addr = bound.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(bound.run_until(async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, task)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
     use tonic_health::pb::health_check_response::ServingStatus as Status;
 
     #[tokio::test]
     async fn shutdown_reports_not_serving_then_drains_with_a_bounded_wait() {
         let mut settings = crate::Settings::defaults().unwrap().server;
         settings.shutdown_grace_secs = 1;
-        let bound = Server::new("test", &settings)
-            .bind("127.0.0.1", 0)
-            .await
-            .unwrap();
-        let addr = bound.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(bound.run_until(async {
-            let _ = stopped.await;
-        }));
+        let (addr, stop, task) = crate::server::spawn_for_test(&settings).await;
         let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect()
