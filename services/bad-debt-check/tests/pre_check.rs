@@ -266,9 +266,16 @@ fn case(i: usize, name: &str, id: &str) -> intake::CaseInput {
     }
 }
 
+/// Registers the bank and submits `cases` as one batch: (bank id, case ids in row order).
 async fn submit(s: &mut Suite, cases: Vec<intake::CaseInput>) -> (String, Vec<String>) {
-    let bank = s
-        .intake
+    submit_to(&mut s.intake, cases).await
+}
+
+async fn submit_to(
+    intake: &mut IntakeServiceClient<Channel>,
+    cases: Vec<intake::CaseInput>,
+) -> (String, Vec<String>) {
+    let bank = intake
         .register_bank(intake::RegisterBankRequest {
             code: "JYRCB".into(),
             name: "嘉荫农村商业银行".into(),
@@ -280,8 +287,7 @@ async fn submit(s: &mut Suite, cases: Vec<intake::CaseInput>) -> (String, Vec<St
         .bank
         .unwrap()
         .bank_id;
-    let res = s
-        .intake
+    let res = intake
         .submit_cases(intake::SubmitCasesRequest {
             bank_id: bank.clone(),
             request_id: "b1".into(),
@@ -624,35 +630,10 @@ async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
     let intake_target = sieve_kernel::db::testing::fresh_target("intake");
     let (intake_addr, intake_stop) = start_intake(&s, &intake_target, 0, None).await;
     let mut intake_client = IntakeServiceClient::new(channel(intake_addr));
-    let bank = intake_client
-        .register_bank(intake::RegisterBankRequest {
-            code: "JYRCB".into(),
-            name: "嘉荫农村商业银行".into(),
-            callback_phone: "0458-6123456".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .bank
-        .unwrap()
-        .bank_id;
     let cases: Vec<intake::CaseInput> = (0..50)
         .map(|i| case(i, "张三", &id_number(100 + i as u32, None)))
         .collect();
-    let ids: Vec<String> = intake_client
-        .submit_cases(intake::SubmitCasesRequest {
-            bank_id: bank,
-            request_id: "b".into(),
-            cases,
-            label: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .rows
-        .into_iter()
-        .map(|r| r.case_id)
-        .collect();
+    let (_, ids) = submit_to(&mut intake_client, cases).await;
     let summaries: Vec<_> = {
         let mut out = Vec::new();
         for id in &ids {
