@@ -12,6 +12,7 @@ pub mod error;
 pub mod malformed;
 pub mod outbox;
 pub mod pii;
+pub mod quote;
 pub mod request_id;
 pub mod resident_id;
 pub mod server;

@@ -10,6 +10,7 @@
 //! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
 
 use chrono::{Months, NaiveDate};
+use sieve_kernel::quote;
 
 /// The matching key (RULES.md "Bad-debt pre-check": the same debtor is the same ID number)
 /// and the check character are the kernel's, shared with intake.
@@ -282,7 +283,7 @@ fn dates(out: &mut Vec<Violation>, draft: &RulingDraft, today: NaiveDate) {
 /// 17 digits then a digit or X, a birth date that exists, the right check character. The
 /// registry holds natural persons only, so an organisation code fails as a non-digit.
 fn id_number_violation(id: &str) -> Option<Violation> {
-    let masked = mask_id(id);
+    let masked = quote::id_number(id);
     let chars = id.chars().count();
     if chars != 18 {
         return Some(Violation {
@@ -420,7 +421,10 @@ pub fn contradicts(stored: &RulingDraft, incoming: &RulingDraft) -> Option<Viola
         en.push(NAME.en.to_lowercase());
     }
     if s.debtor_id_number != i.debtor_id_number {
-        let (a, b) = (mask_id(&s.debtor_id_number), mask_id(&i.debtor_id_number));
+        let (a, b) = (
+            quote::id_number(&s.debtor_id_number),
+            quote::id_number(&i.debtor_id_number),
+        );
         fields.push(field::DEBTOR_ID_NUMBER);
         zh.push(format!("{}（已登记 {a}，本行 {b}）", ID_NUMBER.zh));
         en.push(format!("debtor ID number (registered {a}, this row {b})"));
@@ -434,7 +438,7 @@ pub fn contradicts(stored: &RulingDraft, incoming: &RulingDraft) -> Option<Viola
         ));
     }
     let first = *fields.first()?;
-    let number = excerpt(&s.ruling_number, MAX_RULING_NUMBER_CHARS);
+    let number = quote::excerpt(&s.ruling_number, MAX_RULING_NUMBER_CHARS);
     Some(Violation {
         field: first,
         rule: rule::RULING_CONTRADICTS_STORED,
@@ -513,7 +517,7 @@ const MAX_YUAN_DIGITS: usize = 15;
 /// negatives with a reason). Errors are bilingual and never echo an overlong value.
 pub fn parse_yuan_to_fen(s: &str) -> Result<i64, String> {
     let t = s.trim();
-    let shown = excerpt(t, 24);
+    let shown = quote::excerpt(t, 24);
     let bad = || {
         format!(
             "金额“{shown}”格式有误，应为元，最多两位小数，例如 15957.50。 \
@@ -643,33 +647,6 @@ fn format_yuan(fen: i64) -> String {
         grouped.push(c);
     }
     format!("{sign}{grouped}.{:02}", abs % 100)
-}
-
-/// `230722199001012220` → `230722********2220`: first 6 and last 4 characters; a value too
-/// short to hide anything is all stars. Reads only the ends of `raw`.
-pub fn mask_id(raw: &str) -> String {
-    let s = raw.trim();
-    if s.chars().nth(12).is_none() {
-        return "********".to_owned();
-    }
-    let head: String = s.chars().take(6).map(safe_char).collect();
-    let mut tail: Vec<char> = s.chars().rev().take(4).map(safe_char).collect();
-    tail.reverse();
-    let tail: String = tail.into_iter().collect();
-    format!("{head}********{tail}")
-}
-
-/// At most `max` characters of `s`, control characters replaced, `…` when cut.
-fn excerpt(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().take(max).map(safe_char).collect();
-    if s.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
-
-fn safe_char(c: char) -> char {
-    if c.is_control() { '?' } else { c }
 }
 
 #[cfg(test)]
@@ -1078,12 +1055,5 @@ mod tests {
         assert_eq!(parse_status("Revoked"), Some(true));
         assert_eq!(parse_status(""), None);
         assert_eq!(parse_status("执行中"), None);
-    }
-
-    #[test]
-    fn masks() {
-        assert_eq!(mask_id("23072219851102174X"), "230722********174X");
-        assert_eq!(mask_id("123"), "********");
-        assert_eq!(mask_id("1234567890123"), "123456********0123");
     }
 }

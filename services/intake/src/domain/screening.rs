@@ -10,6 +10,7 @@
 //! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
 
 use chrono::NaiveDate;
+use sieve_kernel::quote;
 
 use super::identity::{self, IdNumberError, MobileError};
 
@@ -326,7 +327,7 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
         IdNumberError::WrongCheckCharacter { .. } | IdNumberError::FutureBirthDate
     );
     if !shaped_like_resident_id && identity::looks_like_unified_social_credit_code(raw) {
-        let masked = mask_id(raw);
+        let masked = quote::id_number(raw);
         return (
             Some(Violation {
                 field: field::DEBTOR_KIND,
@@ -344,7 +345,7 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
 }
 
 fn id_violation(raw: &str, error: &IdNumberError) -> Violation {
-    let masked = mask_id(raw);
+    let masked = quote::id_number(raw);
     let (rule, description) = match error {
         IdNumberError::WrongLength { chars } => (
             rule::ID_NUMBER_LENGTH,
@@ -382,7 +383,7 @@ fn id_violation(raw: &str, error: &IdNumberError) -> Violation {
             ),
         ),
         IdNumberError::WrongCheckCharacter { expected, found } => {
-            let found = safe_char(*found);
+            let found = quote::printable(*found);
             (
                 rule::ID_NUMBER_CHECK_CHARACTER,
                 format!(
@@ -401,7 +402,7 @@ fn id_violation(raw: &str, error: &IdNumberError) -> Violation {
 }
 
 fn mobile_violation(phone: &str, error: &MobileError) -> Violation {
-    let masked = mask_phone(phone);
+    let masked = quote::phone(phone);
     let description = match error {
         MobileError::NonDigit => format!(
             "手机号 {masked} 含有数字以外的字符，应为以1开头的11位数字。 \
@@ -435,7 +436,7 @@ fn district(out: &mut Vec<Violation>, draft: &CaseDraft, scope: &ScopeConfig) {
         return;
     }
     if !(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())) {
-        let shown = excerpt(code, 20);
+        let shown = quote::excerpt(code, 20);
         out.push(Violation {
             field: field::DEBTOR_DIVISION_CODE,
             rule: rule::DIVISION_CODE_FORMAT,
@@ -614,55 +615,18 @@ fn format_yuan(fen: i64) -> String {
     format!("{sign}{grouped}.{:02}", abs % 100)
 }
 
-/// `230722199001012220` → `230722********2220`.
-fn mask_id(raw: &str) -> String {
-    mask_middle(raw, 6, "********", 4)
-}
-
-/// `1361234567` → `136****4567`.
-fn mask_phone(raw: &str) -> String {
-    mask_middle(raw, 3, "****", 4)
-}
-
-/// Keeps `head` and `tail` characters around `stars`; a value too short to leave at least
-/// three characters hidden is replaced by `stars` alone. Reads only the ends of `raw`.
-fn mask_middle(raw: &str, head: usize, stars: &str, tail: usize) -> String {
-    let s = raw.trim();
-    if s.chars().nth(head + tail + 2).is_none() {
-        return stars.to_owned();
-    }
-    let head: String = s.chars().take(head).map(safe_char).collect();
-    let mut tail: Vec<char> = s.chars().rev().take(tail).map(safe_char).collect();
-    tail.reverse();
-    let tail: String = tail.into_iter().collect();
-    format!("{head}{stars}{tail}")
-}
-
-/// At most `max` characters of `s`, control characters replaced, `…` when cut.
-fn excerpt(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().take(max).map(safe_char).collect();
-    if s.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
-
 /// The configured division codes for a message, at most five of them.
 fn district_list(divisions: &[String]) -> String {
     let mut list = divisions
         .iter()
         .take(5)
-        .map(|d| excerpt(d.trim(), 12))
+        .map(|d| quote::excerpt(d.trim(), 12))
         .collect::<Vec<_>>()
         .join(", ");
     if divisions.len() > 5 {
         list.push_str(", …");
     }
     list
-}
-
-fn safe_char(c: char) -> char {
-    if c.is_control() { '?' } else { c }
 }
 
 #[cfg(test)]
@@ -1185,17 +1149,12 @@ mod tests {
     }
 
     #[test]
-    fn helpers_format_and_mask() {
+    fn yuan_is_grouped_with_two_decimals() {
         assert_eq!(format_yuan(0), "0.00");
         assert_eq!(format_yuan(5), "0.05");
         assert_eq!(format_yuan(10_000_001), "100,000.01");
         assert_eq!(format_yuan(-123_456_789), "-1,234,567.89");
         assert_eq!(format_yuan(i64::MIN), "-92,233,720,368,547,758.08");
-        assert_eq!(mask_id("23072219851102174X"), "230722********174X");
-        assert_eq!(mask_id("123"), "********");
-        assert_eq!(mask_phone("13917784483"), "139****4483");
-        assert_eq!(mask_phone("12345"), "****");
-        assert_eq!(excerpt("ab\ncd", 3), "ab?…");
     }
 
     /// Yuan with at most two decimals → fen, by string parsing (no floating point).
