@@ -7,6 +7,7 @@
 //! Times are stored as milliseconds since the epoch so that due-date comparisons are exact
 //! and identical on SQLite and PostgreSQL.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,8 +193,11 @@ pub async fn enqueue<C: ConnectionTrait>(
 /// Why a delivery did not happen.
 #[derive(Debug, Clone)]
 pub enum DeliveryError {
-    /// The receiver is down or busy: try again later.
+    /// The receiver is busy or this message could not be prepared: try it again later.
     Retry(String),
+    /// The receiver did not answer at all (not listening, connection refused): try again
+    /// later, and hold its topic's other messages until then instead of trying each.
+    Unreachable(String),
     /// The receiver refused the message for good (it is malformed or contradicts its state).
     Permanent(String),
 }
@@ -211,6 +215,8 @@ pub struct RelayPass {
     pub delivered: usize,
     pub retried: usize,
     pub failed: usize,
+    /// Not attempted: an earlier message of the same topic found its receiver unreachable.
+    pub deferred: usize,
 }
 
 /// Delivers what the outbox holds.
@@ -295,14 +301,27 @@ impl Relay {
     }
 
     /// One pass: claim, deliver, record each result.
+    ///
+    /// Once a topic's receiver is unreachable, the topic's other messages in the pass are not
+    /// attempted: they wait as long as the failed one. A receiver down for an hour then costs
+    /// one attempt per backoff, not one per message (each attempt may read the database to
+    /// build its request).
     pub async fn run_once(&self) -> Result<RelayPass, DbErr> {
         let claimed = self.claim().await?;
         let mut pass = RelayPass {
             claimed: claimed.len(),
             ..Default::default()
         };
+        // Topic → (when its messages are due again, why, the messages held).
+        let mut held: HashMap<String, (i64, String, Vec<String>)> = HashMap::new();
         for msg in claimed {
+            if let Some((_, _, ids)) = held.get_mut(&msg.topic) {
+                pass.deferred += 1;
+                ids.push(msg.id);
+                continue;
+            }
             let result = self.deliver.deliver(&msg).await;
+            let unreachable = matches!(result, Err(DeliveryError::Unreachable(_)));
             let now = self.clock.now().timestamp_millis();
             let update = Entity::update_many()
                 .filter(Column::Id.eq(msg.id.clone()))
@@ -313,10 +332,13 @@ impl Relay {
                     pass.delivered += 1;
                     update.col_expr(Column::DeliveredAtMs, Expr::value(now))
                 }
-                Err(DeliveryError::Retry(why)) => {
+                Err(DeliveryError::Retry(why) | DeliveryError::Unreachable(why)) => {
                     pass.retried += 1;
                     let next = now + self.backoff(msg.attempts).as_millis() as i64;
                     tracing::debug!(id = %msg.id, topic = %msg.topic, attempts = msg.attempts + 1, error = %why, "delivery failed, will retry");
+                    if unreachable {
+                        held.insert(msg.topic.clone(), (next, why.clone(), Vec::new()));
+                    }
                     update
                         .col_expr(Column::Attempts, Expr::value(msg.attempts + 1))
                         .col_expr(Column::NextAttemptAtMs, Expr::value(next))
@@ -333,6 +355,28 @@ impl Relay {
             };
             let txn = crate::db::begin_write(&self.db).await?;
             update.exec(&txn).await?;
+            txn.commit().await?;
+        }
+        for (topic, (next, why, ids)) in held {
+            if ids.is_empty() {
+                continue;
+            }
+            tracing::debug!(%topic, held = ids.len(), "receiver unreachable; its other messages wait");
+            let txn = crate::db::begin_write(&self.db).await?;
+            // Attempts stay as they are: these were not tried.
+            Entity::update_many()
+                .filter(Column::Id.is_in(ids))
+                .filter(Column::LeasedBy.eq(self.worker.clone()))
+                .col_expr(Column::LeaseUntilMs, Expr::value(Option::<i64>::None))
+                .col_expr(Column::NextAttemptAtMs, Expr::value(next))
+                .col_expr(
+                    Column::LastError,
+                    Expr::value(format!(
+                        "held: the receiver of {topic} was unreachable: {why}"
+                    )),
+                )
+                .exec(&txn)
+                .await?;
             txn.commit().await?;
         }
         Ok(pass)
@@ -371,7 +415,7 @@ impl Relay {
                 }
             }
             let idle = match self.run_once().await {
-                Ok(pass) => pass.claimed == 0 || pass.retried == pass.claimed,
+                Ok(pass) => pass.delivered + pass.failed == 0,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox relay pass failed");
                     true
@@ -403,7 +447,7 @@ pub async fn pending(db: &DatabaseConnection) -> Result<u64, DbErr> {
 /// Delivers each message to the receiver registered for its topic.
 #[derive(Default, Clone)]
 pub struct Routes {
-    routes: std::collections::HashMap<&'static str, Arc<dyn Deliver>>,
+    routes: HashMap<&'static str, Arc<dyn Deliver>>,
 }
 
 impl Routes {
@@ -578,6 +622,8 @@ pub fn classify(status: &tonic::Status) -> DeliveryError {
     match status.code() {
         InvalidArgument | FailedPrecondition | AlreadyExists | PermissionDenied | Unimplemented
         | OutOfRange => DeliveryError::Permanent(text),
+        // tonic answers Unavailable when it could not connect or the connection broke.
+        Unavailable => DeliveryError::Unreachable(text),
         _ => DeliveryError::Retry(text),
     }
 }
@@ -595,4 +641,114 @@ where
     let out = f(&txn).await?;
     txn.commit().await?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::QueryOrder;
+    use sea_orm_migration::{MigrationTrait, MigratorTrait};
+    use std::sync::Mutex;
+
+    struct OutboxOnly;
+
+    impl MigratorTrait for OutboxOnly {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(migration::Migration)]
+        }
+    }
+
+    /// A receiver that is up: keeps what it is given.
+    #[derive(Default)]
+    struct Received(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Deliver for Received {
+        async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(message.key.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_receiver_holds_its_own_topic_only() {
+        let settings = crate::config::Settings::defaults().expect("defaults");
+        let target = crate::db::testing::fresh_target("kernel-outbox");
+        let db = crate::db::connect_and_migrate::<OutboxOnly>(&target, &settings.database)
+            .await
+            .expect("database");
+        let clock = Arc::new(crate::clock::ManualClock::new(chrono::Utc::now()));
+        let shared: SharedClock = clock.clone();
+        let now = shared.now().timestamp_millis();
+        let outcomes = sieve_proto::intake::v1::RecordStageOutcomesRequest::default();
+        let mut messages: Vec<NewMessage> = (0..4)
+            .map(|k| NewMessage::protobuf(TOPIC_STAGE_OUTCOMES, format!("o-{k}"), &outcomes))
+            .collect();
+        messages.push(NewMessage::protobuf("test.other", "other", &outcomes));
+        let txn = crate::db::begin_write(&db).await.expect("begin");
+        enqueue(&txn, now, messages).await.expect("enqueue");
+        txn.commit().await.expect("commit");
+
+        // Intake is not listening: a port just released refuses connections.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("uri")
+            .connect_lazy();
+        let other = Arc::new(Received::default());
+        let routes = Routes::new()
+            .to_intake(channel)
+            .route("test.other", other.clone());
+        let relay = Relay::new(db.clone(), Arc::new(routes), shared, settings.outbox);
+
+        let pass = relay.run_once().await.expect("pass");
+        // One attempt found intake unreachable; its three others waited untried; the other
+        // topic's receiver got its message.
+        assert_eq!(
+            (pass.claimed, pass.retried, pass.deferred, pass.delivered),
+            (5, 1, 3, 1)
+        );
+        assert_eq!(
+            *other.0.lock().expect("received"),
+            vec!["other".to_string()]
+        );
+        let held = Entity::find()
+            .filter(Column::Topic.eq(TOPIC_STAGE_OUTCOMES))
+            .order_by_asc(Column::Id)
+            .all(&db)
+            .await
+            .expect("held");
+        assert_eq!(
+            held.iter().map(|m| m.attempts).collect::<Vec<_>>(),
+            vec![1, 0, 0, 0]
+        );
+        assert!(
+            held.iter()
+                .all(|m| m.next_attempt_at_ms == held[0].next_attempt_at_ms
+                    && m.next_attempt_at_ms > now
+                    && m.lease_until_ms.is_none()
+                    && m.delivered_at_ms.is_none())
+        );
+        assert!(
+            held[1]
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("unreachable")
+        );
+        // None is due before the backoff passes; then they are claimed again, together.
+        assert_eq!(relay.run_once().await.expect("pass").claimed, 0);
+        clock.advance(chrono::Duration::seconds(61));
+        let pass = relay.run_once().await.expect("pass");
+        assert_eq!((pass.claimed, pass.retried, pass.deferred), (4, 1, 3));
+        assert_eq!(pending(&db).await.expect("pending"), 4);
+        if let crate::db::Target::Postgres { url, schema } = &target {
+            let _ = crate::db::drop_schema(url, schema).await;
+        }
+    }
 }
