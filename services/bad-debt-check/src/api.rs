@@ -362,8 +362,6 @@ impl PreCheckApi {
                     certificate_id: None,
                     seq: before + 1 + k as i64,
                 }
-                .into_active_model()
-                .reset_all()
             })
             .collect();
         let accepted = store::insert_checks(&txn, models).await?;
