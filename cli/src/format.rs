@@ -74,31 +74,52 @@ fn enum_name<E>(name: Result<&'static str, E>, prefix: &str, value: i32) -> Stri
     }
 }
 
-/// The head of a file report: rows read, and the rows that could not be read and so were not
-/// sent (`again` names what to do after fixing them: "submit", "import").
-pub fn file_rows(
-    out: &mut String,
-    file: &std::path::Path,
-    rows_read: usize,
-    unreadable: &[crate::batch_file::RowError],
-    again: &str,
-) {
-    use std::fmt::Write;
-    let _ = writeln!(
-        out,
-        "{}: {rows_read} data rows, {} could not be read",
-        file.display(),
-        unreadable.len()
-    );
-    if !unreadable.is_empty() {
-        let _ = writeln!(out, "not sent (fix these rows and {again} again):");
-        for e in unreadable {
-            let _ = writeln!(
-                out,
-                "  row {:>6}  column {}: {}",
-                e.row, e.column, e.message
-            );
+/// What became of a file sent to the court: its rows, and the server's answer once sent.
+#[derive(Debug, Clone)]
+pub struct FileReport<O> {
+    pub file: std::path::PathBuf,
+    pub request_id: String,
+    /// Data rows in the file (blank rows not counted).
+    pub rows_read: usize,
+    /// Rows that could not be read: reported here, never sent.
+    pub unreadable: Vec<crate::batch_file::RowError>,
+    /// `None` when no row could be read, so there was nothing to send.
+    pub outcome: Option<O>,
+}
+
+impl<O> FileReport<O> {
+    /// The report as printed: rows read, the rows that could not be read and so were not sent
+    /// (`again` names what to do after fixing them: "submit", "import"), then the answer.
+    pub fn render(&self, again: &str, outcome: impl Fn(&mut String, &O)) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} data rows, {} could not be read",
+            self.file.display(),
+            self.rows_read,
+            self.unreadable.len()
+        );
+        if !self.unreadable.is_empty() {
+            let _ = writeln!(out, "not sent (fix these rows and {again} again):");
+            for e in &self.unreadable {
+                let _ = writeln!(
+                    out,
+                    "  row {:>6}  column {}: {}",
+                    e.row, e.column, e.message
+                );
+            }
         }
+        match &self.outcome {
+            None => {
+                let _ = writeln!(out, "nothing to send");
+            }
+            Some(o) => {
+                let _ = writeln!(out, "request id {}", self.request_id);
+                outcome(&mut out, o);
+            }
+        }
+        out
     }
 }
 

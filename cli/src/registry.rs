@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
 use futures::StreamExt;
@@ -109,17 +109,7 @@ pub struct RulingRow {
 }
 
 /// What became of a file.
-#[derive(Debug, Clone)]
-pub struct ImportReport {
-    pub file: PathBuf,
-    pub request_id: String,
-    /// Data rows in the file (blank rows not counted).
-    pub rows_read: usize,
-    /// Rows that could not be read: reported here, never sent.
-    pub unreadable: Vec<RowError>,
-    /// `None` when no row could be read, so there was nothing to send.
-    pub outcome: Option<ImportOutcome>,
-}
+pub type ImportReport = crate::format::FileReport<ImportOutcome>;
 
 /// The registry's answer to one import.
 #[derive(Debug, Clone)]
@@ -592,24 +582,7 @@ pub async fn list_refusals(
 
 /// The report as printed: unreadable rows, the counts, every refused row.
 pub fn render_report(report: &ImportReport) -> String {
-    let mut out = String::new();
-    crate::format::file_rows(
-        &mut out,
-        &report.file,
-        report.rows_read,
-        &report.unreadable,
-        "import",
-    );
-    match &report.outcome {
-        None => {
-            let _ = writeln!(out, "nothing to send");
-        }
-        Some(outcome) => {
-            let _ = writeln!(out, "request id {}", report.request_id);
-            render_outcome(&mut out, outcome, None);
-        }
-    }
-    out
+    report.render("import", |out, outcome| render_outcome(out, outcome, None))
 }
 
 /// Counts and refused rows of one import; `max_refused` limits how many rows are listed.
@@ -781,7 +754,7 @@ mod tests {
             description: "终本距立案不足3个月".into(),
         };
         let report = ImportReport {
-            file: PathBuf::from("rulings.csv"),
+            file: std::path::PathBuf::from("rulings.csv"),
             request_id: "sha256:00".into(),
             rows_read: 7,
             unreadable: Vec::new(),

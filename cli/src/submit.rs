@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -50,17 +50,7 @@ impl SubmitOptions {
 }
 
 /// What became of a file.
-#[derive(Debug, Clone)]
-pub struct SubmitReport {
-    pub file: PathBuf,
-    pub request_id: String,
-    /// Data rows in the file (blank rows not counted).
-    pub rows_read: usize,
-    /// Rows that could not be read: reported here, never sent.
-    pub unreadable: Vec<RowError>,
-    /// `None` when no row could be read, so there was nothing to send.
-    pub outcome: Option<BatchOutcome>,
-}
+pub type SubmitReport = crate::format::FileReport<BatchOutcome>;
 
 /// The server's answer to one batch.
 #[derive(Debug, Clone)]
@@ -322,24 +312,7 @@ async fn first_case_id(
 
 /// The report as printed: unreadable rows, the counts, every refused row.
 pub fn render_report(report: &SubmitReport) -> String {
-    let mut out = String::new();
-    crate::format::file_rows(
-        &mut out,
-        &report.file,
-        report.rows_read,
-        &report.unreadable,
-        "submit",
-    );
-    match &report.outcome {
-        None => {
-            let _ = writeln!(out, "nothing to send");
-        }
-        Some(outcome) => {
-            let _ = writeln!(out, "request id {}", report.request_id);
-            render_outcome(&mut out, outcome, None);
-        }
-    }
-    out
+    report.render("submit", |out, outcome| render_outcome(out, outcome, None))
 }
 
 /// Counts and refused rows of one batch; `max_refused` limits how many rows are listed.
@@ -428,7 +401,7 @@ mod tests {
     #[test]
     fn report_lists_unreadable_and_refused_rows() {
         let report = SubmitReport {
-            file: PathBuf::from("b.csv"),
+            file: std::path::PathBuf::from("b.csv"),
             request_id: "sha256:00".into(),
             rows_read: 3,
             unreadable: vec![RowError {
