@@ -149,12 +149,15 @@ impl Service {
         self.db
     }
 
-    /// Delivers cases `from..to` in calls of 1,000, as intake's relay does.
-    async fn take(&mut self, from: u64, to: u64) {
-        let calls: Vec<Vec<common::CaseSummary>> = (from..to)
-            .step_by(1000)
-            .map(|c| (c..(c + 1000).min(to)).map(case).collect())
-            .collect();
+    /// Delivers the calls one after another, as intake's relay does.
+    async fn take(&mut self, calls: Vec<Vec<common::CaseSummary>>) {
+        let from = calls
+            .first()
+            .and_then(|c| c.first())
+            .and_then(|c| c.case_ref.as_ref())
+            .map(|r| r.case_id.clone())
+            .unwrap_or_default();
+        let expected: usize = calls.iter().map(Vec::len).sum();
         let mut accepted = 0;
         for (n, cases) in calls.into_iter().enumerate() {
             accepted += self
@@ -168,8 +171,16 @@ impl Service {
                 .into_inner()
                 .accepted as u64;
         }
-        assert_eq!(accepted, to - from);
+        assert_eq!(accepted, expected as u64);
     }
+}
+
+/// Cases `from..to` in calls of 1,000, generated before any clock starts.
+fn calls(from: u64, to: u64) -> Vec<Vec<common::CaseSummary>> {
+    (from..to)
+        .step_by(1000)
+        .map(|c| (c..(c + 1000).min(to)).map(case).collect())
+        .collect()
 }
 
 /// The same match as one SQL join over the same rulings, cases `from..to` staged in a table
@@ -293,8 +304,9 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
 
     // 1. As in service: cases delivered in calls of 1,000 while the matcher runs over
     //    whatever has been taken, until the last case is decided.
+    let first = calls(0, cases);
     let start = Instant::now();
-    service.take(0, cases).await;
+    service.take(first).await;
     let take_secs = start.elapsed().as_secs_f64();
     while store::progress(&service.db)
         .await
@@ -331,7 +343,7 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
     s.bad_debt_check.run_delay_ms = 24 * 3_600_000;
     s.bad_debt_check.max_cases_per_run = i64::MAX;
     let mut service = Service::start(&s, &target).await;
-    service.take(cases, 2 * cases).await;
+    service.take(calls(cases, 2 * cases)).await;
     let db = service.stop().await;
     let matcher = sieve_bad_debt_check::matcher::Matcher::new(
         db.clone(),
