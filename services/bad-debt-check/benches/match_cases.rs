@@ -151,21 +151,15 @@ impl Service {
 
     /// Delivers the calls one after another, as intake's relay does.
     async fn take(&mut self, calls: Vec<Vec<common::CaseSummary>>) {
-        let from = calls
-            .first()
-            .and_then(|c| c.first())
-            .and_then(|c| c.case_ref.as_ref())
-            .map(|r| r.case_id.clone())
-            .unwrap_or_default();
         let expected: usize = calls.iter().map(Vec::len).sum();
         let mut accepted = 0;
-        for (n, cases) in calls.into_iter().enumerate() {
+        for cases in calls {
+            // Named after its first case: unique across both phases.
+            let first = cases.first().and_then(|c| c.case_ref.as_ref());
+            let request_id = format!("bench-{}", first.map_or("", |r| r.case_id.as_str()));
             accepted += self
                 .pre_check
-                .check_cases(bdc::CheckCasesRequest {
-                    request_id: format!("bench-{from}-{n}"),
-                    cases,
-                })
+                .check_cases(bdc::CheckCasesRequest { request_id, cases })
                 .await
                 .expect("check")
                 .into_inner()

@@ -296,42 +296,26 @@ async fn insert_checks_unnest<C: ConnectionTrait>(
     checks: Vec<check::Model>,
 ) -> Result<u64, DbErr> {
     use sea_orm::Value;
-    let n = checks.len();
-    let mut text: [Vec<String>; 6] = Default::default();
-    let mut int: [Vec<i64>; 5] = Default::default();
-    for c in &mut text {
-        c.reserve(n);
+    fn column<T>(checks: &[check::Model], f: impl Fn(&check::Model) -> T) -> Value
+    where
+        Value: From<Vec<T>>,
+    {
+        Value::from(checks.iter().map(f).collect::<Vec<T>>())
     }
-    for c in &mut int {
-        c.reserve(n);
-    }
-    for m in checks {
-        let [
-            id,
-            case_id,
-            bank_id,
-            bank_case_ref,
-            debtor_name,
-            debtor_id_number,
-        ] = &mut text;
-        id.push(m.id);
-        case_id.push(m.case_id);
-        bank_id.push(m.bank_id);
-        bank_case_ref.push(m.bank_case_ref);
-        debtor_name.push(m.debtor_name);
-        debtor_id_number.push(m.debtor_id_number);
-        let [principal, interest, penalty, fees, seq] = &mut int;
-        principal.push(m.principal_fen);
-        interest.push(m.interest_fen);
-        penalty.push(m.penalty_fen);
-        fees.push(m.fees_fen);
-        seq.push(m.seq);
-    }
-    let values: Vec<Value> = text
-        .into_iter()
-        .map(Value::from)
-        .chain(int.into_iter().map(Value::from))
-        .collect();
+    let c = checks.as_slice();
+    let values = vec![
+        column(c, |m| m.id.clone()),
+        column(c, |m| m.case_id.clone()),
+        column(c, |m| m.bank_id.clone()),
+        column(c, |m| m.bank_case_ref.clone()),
+        column(c, |m| m.debtor_name.clone()),
+        column(c, |m| m.debtor_id_number.clone()),
+        column(c, |m| m.principal_fen),
+        column(c, |m| m.interest_fen),
+        column(c, |m| m.penalty_fen),
+        column(c, |m| m.fees_fen),
+        column(c, |m| m.seq),
+    ];
     // certificate_id is left NULL: a certificate comes later.
     let sql = "INSERT INTO pre_check (id, case_id, bank_id, bank_case_ref, debtor_name, \
                debtor_id_number, principal_fen, interest_fen, penalty_fen, fees_fen, seq) \
