@@ -24,8 +24,12 @@ pub const MAX_UNARY_CASES: usize = 1_000;
 pub const REFUSALS_IN_SUMMARY: u64 = 1_000;
 const MAX_PAGE: i32 = 1_000;
 const DEFAULT_PAGE: i32 = 100;
-/// A receiver renews its batch's lease with every chunk; a lapsed lease means it died.
-const BATCH_LEASE_MS: i64 = 120_000;
+/// A receiver renews its batch's lease with every chunk and every [`LEASE_RENEWAL`] while the
+/// caller is slow to send; a lease that lapses means the receiver died, and the batch is
+/// aborted (by the sweep, or by the next batch naming one of its cases).
+pub const BATCH_LEASE_MS: i64 = 30_000;
+/// How often a receiver renews its lease while it waits for the caller.
+const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What every call shares.
 #[derive(Clone)]
@@ -37,12 +41,24 @@ struct Inner {
     db: sea_orm::DatabaseConnection,
     clock: SharedClock,
     scope: ScopeConfig,
+    /// Holds the leases of the batches this process receives.
+    receiver: store::Receiver,
 }
 
 impl IntakeApi {
-    pub fn new(db: sea_orm::DatabaseConnection, clock: SharedClock, scope: ScopeConfig) -> Self {
+    pub fn new(
+        db: sea_orm::DatabaseConnection,
+        clock: SharedClock,
+        scope: ScopeConfig,
+        receiver: store::Receiver,
+    ) -> Self {
         Self {
-            inner: Arc::new(Inner { db, clock, scope }),
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                scope,
+                receiver,
+            }),
         }
     }
 
@@ -120,6 +136,7 @@ impl IntakeApi {
         let now = self.now_ms();
         let opened = store::open_batch(
             &self.inner.db,
+            &self.inner.receiver,
             &header.bank_id,
             header.request_id.trim(),
             &header.label,
@@ -235,7 +252,8 @@ impl IntakeApi {
     }
 
     /// Receives a whole batch from `chunks`, writing chunk by chunk on a writer task while
-    /// the next rows are screened. Any error aborts the batch and removes what it wrote.
+    /// the next rows are screened. Any error aborts the batch and removes what it wrote; the
+    /// batch's cases exist for callers only once it completes.
     async fn receive<S>(&self, mut receipt: Receipt, mut chunks: S) -> Result<store::batch::Model>
     where
         S: futures::Stream<Item = std::result::Result<Vec<pb::CaseInput>, Error>> + Unpin + Send,
@@ -244,16 +262,47 @@ impl IntakeApi {
         let batch_id = receipt.batch.id.clone();
         let (tx, mut rx) = mpsc::channel::<store::Chunk>(2);
         let writer = {
-            let db = self.inner.db.clone();
-            let clock = self.inner.clock.clone();
+            let api = self.clone();
             let (batch_id, bank_id) = (batch_id.clone(), receipt.bank_id.clone());
             tokio::spawn(async move {
+                let inner = &api.inner;
                 while let Some(chunk) = rx.recv().await {
-                    let now = clock.now().timestamp_millis();
-                    let lease = now + BATCH_LEASE_MS;
-                    store::write_chunk(&db, &batch_id, &bank_id, chunk, lease).await?;
+                    let now = api.now_ms();
+                    store::write_chunk(
+                        &inner.db,
+                        &batch_id,
+                        &bank_id,
+                        &inner.receiver,
+                        chunk,
+                        now,
+                        now + BATCH_LEASE_MS,
+                    )
+                    .await?;
                 }
-                Ok::<(), sea_orm::DbErr>(())
+                Ok::<(), store::BatchError>(())
+            })
+        };
+        // While the caller is slow to send, the lease is renewed so the sweep leaves the
+        // batch alone; it stops with the receipt (or with the process).
+        let renewal = {
+            let api = self.clone();
+            let batch_id = batch_id.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(LEASE_RENEWAL);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let until = api.now_ms() + BATCH_LEASE_MS;
+                    match store::renew_lease(&api.inner.db, &batch_id, &api.inner.receiver, until)
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(store::BatchError::LeaseLost(_)) => break,
+                        Err(e) => {
+                            tracing::warn!(batch = %batch_id, error = %e, "could not renew a batch's lease")
+                        }
+                    }
+                }
             })
         };
         let result: Result<()> = async {
@@ -289,17 +338,36 @@ impl IntakeApi {
         .await;
         drop(tx);
         let written = match writer.await {
-            Ok(r) => r.map_err(Error::from),
+            Ok(r) => r.map_err(batch_error),
             Err(join) => Err(Error::internal(join)),
         };
         let outcome = result.and(written);
         let now = self.now_ms();
-        match outcome {
-            Ok(()) => Ok(store::complete_batch(&self.inner.db, &batch_id, now).await?),
+        let ended = match outcome {
+            Ok(()) => store::complete_batch(&self.inner.db, &batch_id, &self.inner.receiver, now)
+                .await
+                .map_err(batch_error),
+            Err(e) => Err(e),
+        };
+        renewal.abort();
+        match ended {
+            Ok(batch) => Ok(batch),
             Err(e) => {
-                if let Err(cleanup) = store::abort_batch(&self.inner.db, &batch_id, now).await {
-                    // The lease lapses and the next start or retry purges the batch.
-                    tracing::error!(batch = %batch_id, error = %cleanup, "could not clear an aborted batch");
+                let reason = format!("{}: {}", e.reason, e.message);
+                match store::abort_batch(
+                    &self.inner.db,
+                    &batch_id,
+                    &self.inner.receiver,
+                    &reason,
+                    now,
+                )
+                .await
+                {
+                    Ok(_) => {}
+                    // The lease lapses and the sweep, the next start or a retry purges it.
+                    Err(cleanup) => {
+                        tracing::error!(batch = %batch_id, error = %cleanup, "could not clear an aborted batch")
+                    }
                 }
                 tracing::info!(batch = %batch_id, reason = e.reason, "batch aborted, nothing kept");
                 Err(e)
@@ -588,12 +656,23 @@ impl IntakeService for IntakeApi {
                 Error::invalid_field("page.page_token", "not a token this call returned")
             })?
         };
-        if store::get_batch(&self.inner.db, &r.batch_id)
+        let batch = store::get_batch(&self.inner.db, &r.batch_id)
             .await
             .map_err(Error::from)?
-            .is_none()
-        {
-            return Err(Error::not_found("batch", r.batch_id).into());
+            .ok_or_else(|| Error::not_found("batch", &r.batch_id))?;
+        // Rows of a batch still being received name cases that do not exist yet; an aborted
+        // batch kept none.
+        if batch.status != store::BATCH_COMPLETED {
+            return Err(Error::precondition(
+                "BATCH_NOT_COMPLETED",
+                format!(
+                    "batch {} is {}: its rows are listed once it completes",
+                    batch.id,
+                    batch.status.to_lowercase()
+                ),
+            )
+            .with_meta("status", batch.status)
+            .into());
         }
         let rows = store::batch_rows(&self.inner.db, &r.batch_id, after, size, r.refused_only)
             .await
@@ -928,6 +1007,21 @@ fn outcome_transition(
 
 /// At most this many outcomes per RecordStageOutcomes call.
 pub const MAX_OUTCOMES_PER_CALL: usize = 5_000;
+
+/// Why writing a batch stopped, as the caller is told.
+fn batch_error(e: store::BatchError) -> Error {
+    match e {
+        store::BatchError::Db(e) => e.into(),
+        store::BatchError::LeaseLost(id) => Error::conflict(
+            "BATCH_LEASE_LOST",
+            format!(
+                "batch {id} was given up while it was being received (no rows for {} s); nothing \
+                 was kept: send it again",
+                BATCH_LEASE_MS / 1000
+            ),
+        ),
+    }
+}
 
 /// A batch stream that broke: nothing of the batch is kept.
 fn malformed(status: &Status) -> Error {

@@ -235,16 +235,11 @@ pub fn batch_pb(b: batch::Model) -> pb::Batch {
         refused_cases: b.refused_cases,
         submitted_at: Some(timestamp(b.submitted_at_ms)),
         completed_at: b.completed_at_ms.map(timestamp),
+        status_reason: b.status_reason,
     }
 }
 
-/// A refused row's reasons as stored (JSON), one per broken rule.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct StoredRefusal {
-    pub field: String,
-    pub rule: String,
-    pub description: String,
-}
+pub use crate::store::StoredRefusal;
 
 pub fn row_pb(r: store::RowRecord) -> pb::BatchRow {
     match r {

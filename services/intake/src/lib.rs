@@ -29,8 +29,9 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to `target`, migrates, clears batches abandoned by a crash, and binds `port`
-    /// (0: any free port).
+    /// Connects to `target`, migrates, binds `port` (0: any free port) and clears the batches
+    /// a crashed receiver left: those whose lease lapsed, and those an earlier run bound to
+    /// this same address left (it is dead, since this process holds its port now).
     pub async fn build(
         settings: &Settings,
         target: &Target,
@@ -42,23 +43,27 @@ impl Application {
             &settings.database,
         )
         .await?;
-        let aborted = store::abort_abandoned_batches(&db, clock.now().timestamp_millis()).await?;
+        let listener = tokio::net::TcpListener::bind((settings.server.host.as_str(), port)).await?;
+        let receiver =
+            store::Receiver::new(&sieve_kernel::server::hostname(), listener.local_addr()?);
+        let aborted =
+            store::abort_abandoned_batches(&db, clock.now().timestamp_millis(), Some(&receiver))
+                .await?;
         if aborted > 0 {
-            tracing::warn!(aborted, "cleared batches left unfinished by an earlier run");
+            tracing::warn!(aborted, "aborted batches left unfinished by an earlier run");
         }
         let scope = domain::screening::ScopeConfig {
             divisions: settings.court.divisions.clone(),
             loan_limit_fen: settings.court.loan_limit_fen,
         };
-        let api = api::IntakeApi::new(db.clone(), clock.clone(), scope);
+        let api = api::IntakeApi::new(db.clone(), clock.clone(), scope, receiver);
         let max = settings.server.max_message_bytes;
         let service = IntakeServiceServer::new(api)
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
         let server = Server::new(SERVICE, &settings.server)
             .add_service(service)
-            .bind(&settings.server.host, port)
-            .await?;
+            .with_listener(listener)?;
         Ok(Self {
             server,
             db,
@@ -110,6 +115,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), tonic::transport::Error> {
+        let sweep = tokio::spawn(sweep_abandoned_batches(self.db.clone(), self.clock.clone()));
         let relay = self.routes.map(|routes| {
             sieve_kernel::outbox::Relay::new(
                 self.db.clone(),
@@ -118,6 +124,26 @@ impl Application {
                 self.outbox.clone(),
             )
         });
-        self.server.run_with_relay(relay, shutdown).await
+        let served = self.server.run_with_relay(relay, shutdown).await;
+        sweep.abort();
+        served
+    }
+}
+
+/// How often the batches of receivers that died are looked for.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Aborts, while the service runs, the batches whose receiver died (their lease lapsed), so
+/// an abandoned batch is resolved within a lease and a sweep, not only at the next start.
+async fn sweep_abandoned_batches(db: sea_orm::DatabaseConnection, clock: SharedClock) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        tick.tick().await;
+        let now = clock.now().timestamp_millis();
+        match store::abort_abandoned_batches(&db, now, None).await {
+            Ok(0) => {}
+            Ok(aborted) => tracing::warn!(aborted, "aborted batches whose receiver stopped"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep abandoned batches"),
+        }
     }
 }

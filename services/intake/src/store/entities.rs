@@ -45,6 +45,10 @@ pub mod batch {
         /// While RECEIVING: the receiver renews this; once it lapses the batch was abandoned
         /// (the receiver crashed) and its partial rows may be purged.
         pub lease_until_ms: i64,
+        /// While RECEIVING: the receiver holding the lease, `<host>@<address>/<instance>`.
+        pub receiver: String,
+        /// Why the batch is ABORTED (or how it completed), for the bank to read.
+        pub status_reason: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -90,7 +94,21 @@ pub mod case {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        /// A case exists for callers only once its batch completed.
+        #[sea_orm(
+            belongs_to = "super::batch::Entity",
+            from = "Column::BatchId",
+            to = "super::batch::Column::Id"
+        )]
+        Batch,
+    }
+
+    impl Related<super::batch::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Batch.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 

@@ -10,6 +10,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(sieve_kernel::outbox::migration::Migration),
             Box::new(M0001Intake),
+            Box::new(M0002BatchReceiver),
         ]
     }
 }
@@ -40,6 +41,8 @@ enum Batch {
     SubmittedAtMs,
     CompletedAtMs,
     LeaseUntilMs,
+    Receiver,
+    StatusReason,
 }
 
 #[derive(DeriveIden)]
@@ -268,6 +271,63 @@ impl MigrationTrait for M0001Intake {
             Bank::Table.into_iden(),
         ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Who is receiving a batch (so a restarted receiver knows its predecessor's batches are
+/// dead), and why a batch ended as it did.
+struct M0002BatchReceiver;
+
+impl MigrationName for M0002BatchReceiver {
+    fn name(&self) -> &str {
+        "m0002_batch_receiver"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002BatchReceiver {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        m.alter_table(
+            Table::alter()
+                .table(Batch::Table)
+                .add_column(string(Batch::Receiver).default(""))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Batch::Table)
+                .add_column(text(Batch::StatusReason).default(""))
+                .to_owned(),
+        )
+        .await?;
+        // The sweep looks for receiving batches whose lease lapsed.
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("idx_batch_status_lease")
+                .table(Batch::Table)
+                .col(Batch::Status)
+                .col(Batch::LeaseUntilMs)
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("idx_batch_status_lease")
+                .table(Batch::Table)
+                .to_owned(),
+        )
+        .await?;
+        for c in [Batch::StatusReason, Batch::Receiver] {
+            m.alter_table(Table::alter().table(Batch::Table).drop_column(c).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -98,6 +98,47 @@ pub async fn get_batch(db: &impl ConnectionTrait, id: &str) -> Result<Option<bat
     batch::Entity::find_by_id(id.to_string()).one(db).await
 }
 
+/// A refused row's reasons as stored (JSON), one per broken rule.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredRefusal {
+    pub field: String,
+    pub rule: String,
+    pub description: String,
+}
+
+/// Who receives batches in this process: `<host>@<address>/<instance>`. Only one process
+/// can be bound to an address on a host, so a batch held under the same `<host>@<address>/`
+/// by another instance was left by this receiver before it restarted: it is dead, whatever
+/// its lease says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    place: String,
+    id: String,
+}
+
+impl Receiver {
+    pub fn new(host: &str, addr: std::net::SocketAddr) -> Self {
+        let place = format!("{host}@{addr}/");
+        let id = format!("{place}{}", new_id());
+        Self { place, id }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Why writing a batch stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// The batch is no longer this receiver's: its lease lapsed and it was aborted (or
+    /// reopened by a retry), so nothing more may be written to it.
+    #[error("batch {0} is no longer being received here: its lease lapsed")]
+    LeaseLost(String),
+}
+
 /// What opening a batch found.
 pub enum Opened {
     /// A new batch (or an abandoned one cleared for a retry), now RECEIVING under our lease.
@@ -108,10 +149,11 @@ pub enum Opened {
     Busy(batch::Model),
 }
 
-/// Opens the batch `(bank_id, request_id)` for receiving, under a lease.
+/// Opens the batch `(bank_id, request_id)` for receiving by `receiver`, under a lease.
 #[allow(clippy::too_many_arguments)]
 pub async fn open_batch(
     db: &DatabaseConnection,
+    receiver: &Receiver,
     bank_id: &str,
     request_id: &str,
     label: &str,
@@ -137,6 +179,8 @@ pub async fn open_batch(
             am.submitted_at_ms = Set(now_ms);
             am.completed_at_ms = Set(None);
             am.lease_until_ms = Set(lease_until_ms);
+            am.receiver = Set(receiver.id.clone());
+            am.status_reason = Set(String::new());
             Opened::Receiving(am.update(&txn).await?)
         }
         None => {
@@ -154,6 +198,8 @@ pub async fn open_batch(
                 submitted_at_ms: now_ms,
                 completed_at_ms: None,
                 lease_until_ms,
+                receiver: receiver.id.clone(),
+                status_reason: String::new(),
             };
             batch::Entity::insert(model.clone().into_active_model().reset_all())
                 .exec_without_returning(&txn)
@@ -177,51 +223,186 @@ async fn purge_batch_rows(db: &impl ConnectionTrait, batch_id: &str) -> Result<(
     Ok(())
 }
 
-/// Ends a batch that broke: nothing of it stays.
-pub async fn abort_batch(
-    db: &DatabaseConnection,
+/// Which receiving batch an abort may end.
+enum Holder<'a> {
+    /// Only while `receiver` holds it (a receiver ending its own batch).
+    Receiver(&'a str),
+    /// Only once its lease lapsed at `now_ms`, or while the dead `receiver` still holds it.
+    Abandoned { now_ms: i64, dead: Option<&'a str> },
+}
+
+/// Aborts batch `batch_id` if it is still RECEIVING under `holder`, deleting everything it
+/// wrote. The batch row is updated first, so a receiver writing a chunk of it at the same time
+/// either commits before (and the lease it renewed stops the abort) or finds it aborted.
+async fn abort_if(
+    conn: &impl ConnectionTrait,
     batch_id: &str,
+    holder: Holder<'_>,
+    reason: &str,
     now_ms: i64,
-) -> Result<(), DbErr> {
-    let txn = sieve_kernel::db::begin_write(db).await?;
-    purge_batch_rows(&txn, batch_id).await?;
-    batch::Entity::update_many()
+) -> Result<bool, DbErr> {
+    let mut update = batch::Entity::update_many()
         .filter(batch::Column::Id.eq(batch_id))
+        .filter(batch::Column::Status.eq(BATCH_RECEIVING));
+    update = match holder {
+        Holder::Receiver(r) => update.filter(batch::Column::Receiver.eq(r)),
+        Holder::Abandoned { now_ms, dead } => {
+            let lapsed = batch::Column::LeaseUntilMs.lte(now_ms);
+            match dead {
+                Some(dead) => update.filter(
+                    sea_orm::Condition::any()
+                        .add(lapsed)
+                        .add(batch::Column::Receiver.eq(dead)),
+                ),
+                None => update.filter(lapsed),
+            }
+        }
+    };
+    let ended = update
         .col_expr(batch::Column::Status, Expr::value(BATCH_ABORTED))
         .col_expr(batch::Column::AcceptedCases, Expr::value(0i64))
         .col_expr(batch::Column::ExistingCases, Expr::value(0i64))
         .col_expr(batch::Column::RefusedCases, Expr::value(0i64))
         .col_expr(batch::Column::CompletedAtMs, Expr::value(now_ms))
-        .exec(&txn)
+        .col_expr(batch::Column::StatusReason, Expr::value(reason))
+        .exec(conn)
         .await?;
-    txn.commit().await
+    if ended.rows_affected == 0 {
+        return Ok(false);
+    }
+    purge_batch_rows(conn, batch_id).await?;
+    Ok(true)
 }
 
-/// Batches left RECEIVING by a receiver that is gone (its lease lapsed): purge and abort them.
-pub async fn abort_abandoned_batches(db: &DatabaseConnection, now_ms: i64) -> Result<usize, DbErr> {
-    let abandoned = batch::Entity::find()
+/// Ends a batch that broke while `receiver` held it: nothing of it stays. A batch the
+/// receiver no longer holds (aborted by the sweep, reopened by a retry) is left alone.
+pub async fn abort_batch(
+    db: &DatabaseConnection,
+    batch_id: &str,
+    receiver: &Receiver,
+    reason: &str,
+    now_ms: i64,
+) -> Result<bool, DbErr> {
+    let txn = sieve_kernel::db::begin_write(db).await?;
+    let ended = abort_if(
+        &txn,
+        batch_id,
+        Holder::Receiver(&receiver.id),
+        reason,
+        now_ms,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// Why a batch abandoned by its receiver was aborted, for the bank to read.
+pub const ABANDONED: &str = "ABANDONED: the receiver stopped before the batch ended; nothing of it \
+     was kept. Send the file again, under the same request id or a new one / 接收中断，本批次未保留任何案件，请重新提交";
+
+/// Aborts the batches whose receiver is gone: those whose lease lapsed, and — when
+/// `restarted` is this process's receiver — those an earlier instance at the same place left.
+/// Returns how many were aborted.
+pub async fn abort_abandoned_batches(
+    db: &DatabaseConnection,
+    now_ms: i64,
+    restarted: Option<&Receiver>,
+) -> Result<usize, DbErr> {
+    let mut condition = sea_orm::Condition::any().add(batch::Column::LeaseUntilMs.lte(now_ms));
+    if let Some(me) = restarted {
+        condition = condition.add(
+            sea_orm::Condition::all()
+                .add(batch::Column::Receiver.starts_with(&me.place))
+                .add(batch::Column::Receiver.ne(&me.id)),
+        );
+    }
+    let abandoned: Vec<(String, String)> = batch::Entity::find()
+        .select_only()
+        .column(batch::Column::Id)
+        .column(batch::Column::Receiver)
         .filter(batch::Column::Status.eq(BATCH_RECEIVING))
-        .filter(batch::Column::LeaseUntilMs.lte(now_ms))
+        .filter(condition)
+        .into_tuple()
         .all(db)
         .await?;
-    for b in &abandoned {
-        abort_batch(db, &b.id, now_ms).await?;
+    let mut aborted = 0;
+    for (id, holder) in &abandoned {
+        let dead = restarted
+            .filter(|me| holder.starts_with(&me.place) && *holder != me.id)
+            .map(|_| holder.as_str());
+        let txn = sieve_kernel::db::begin_write(db).await?;
+        if abort_if(
+            &txn,
+            id,
+            Holder::Abandoned { now_ms, dead },
+            ABANDONED,
+            now_ms,
+        )
+        .await?
+        {
+            aborted += 1;
+            tracing::warn!(batch = %id, "aborted a batch its receiver abandoned");
+        }
+        txn.commit().await?;
     }
-    Ok(abandoned.len())
+    Ok(aborted)
 }
 
+/// Renews `receiver`'s lease on a batch it is receiving (between chunks, while a slow
+/// caller sends). Fails with [`BatchError::LeaseLost`] when the batch is no longer its own.
+pub async fn renew_lease(
+    db: &DatabaseConnection,
+    batch_id: &str,
+    receiver: &Receiver,
+    lease_until_ms: i64,
+) -> Result<(), BatchError> {
+    let txn = sieve_kernel::db::begin_write(db).await?;
+    hold(&txn, batch_id, receiver, lease_until_ms).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Renews the lease inside a write, first, so that the batch row is locked for the rest of
+/// the transaction and a concurrent abort waits for it.
+async fn hold(
+    conn: &impl ConnectionTrait,
+    batch_id: &str,
+    receiver: &Receiver,
+    lease_until_ms: i64,
+) -> Result<(), BatchError> {
+    let held = batch::Entity::update_many()
+        .filter(batch::Column::Id.eq(batch_id))
+        .filter(batch::Column::Status.eq(BATCH_RECEIVING))
+        .filter(batch::Column::Receiver.eq(&receiver.id))
+        .col_expr(batch::Column::LeaseUntilMs, Expr::value(lease_until_ms))
+        .exec(conn)
+        .await?;
+    if held.rows_affected == 0 {
+        return Err(BatchError::LeaseLost(batch_id.to_string()));
+    }
+    Ok(())
+}
+
+/// Completes a batch `receiver` still holds, and announces its cases to the pre-check in the
+/// same transaction. From this commit on its cases exist for every caller.
 pub async fn complete_batch(
     db: &DatabaseConnection,
     batch_id: &str,
+    receiver: &Receiver,
     now_ms: i64,
-) -> Result<batch::Model, DbErr> {
+) -> Result<batch::Model, BatchError> {
     let txn = sieve_kernel::db::begin_write(db).await?;
-    batch::Entity::update_many()
+    let completed = batch::Entity::update_many()
         .filter(batch::Column::Id.eq(batch_id))
+        .filter(batch::Column::Status.eq(BATCH_RECEIVING))
+        .filter(batch::Column::Receiver.eq(&receiver.id))
         .col_expr(batch::Column::Status, Expr::value(BATCH_COMPLETED))
         .col_expr(batch::Column::CompletedAtMs, Expr::value(now_ms))
         .exec(&txn)
         .await?;
+    if completed.rows_affected == 0 {
+        return Err(BatchError::LeaseLost(batch_id.to_string()));
+    }
     let b = get_batch(&txn, batch_id)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("batch {batch_id}")))?;
@@ -253,18 +434,30 @@ pub struct ChunkOutcome {
     pub refused: i64,
 }
 
-/// Writes a chunk: new cases (a bank reference already known yields the existing case, never
-/// a second one), the rows that did not create one, and the batch's counters, all at once.
+/// A bank reference that is a case of another batch still being received.
+pub const RULE_IN_UNFINISHED_BATCH: &str = "bank_case_ref.in_unfinished_batch";
+
+/// Writes a chunk while `receiver` holds the batch: new cases (a bank reference already a
+/// case of a completed batch yields that case, never a second one), the rows that did not
+/// create one, and the batch's counters, all at once.
+///
+/// A bank reference that is a case of a batch not yet completed is not an existing case: if
+/// that batch was abandoned (its lease lapsed), it is aborted here and the row becomes a new
+/// case; if it is still being received, the row is refused, naming that batch, since its
+/// outcome is not known yet.
 pub async fn write_chunk(
     db: &DatabaseConnection,
     batch_id: &str,
     bank_id: &str,
+    receiver: &Receiver,
     chunk: Chunk,
+    now_ms: i64,
     lease_until_ms: i64,
-) -> Result<ChunkOutcome, DbErr> {
+) -> Result<ChunkOutcome, BatchError> {
     let backend = db.get_database_backend();
     let per_insert = sieve_kernel::db::rows_per_insert(backend, case::COLUMNS);
     let txn = sieve_kernel::db::begin_write(db).await?;
+    hold(&txn, batch_id, receiver, lease_until_ms).await?;
     let mut outcome = ChunkOutcome {
         refused: chunk.refused.len() as i64,
         ..Default::default()
@@ -272,59 +465,75 @@ pub async fn write_chunk(
     let mut rows = chunk.refused;
     let mut cases = chunk.cases.into_iter().peekable();
     while cases.peek().is_some() {
-        let part: Vec<case::Model> = cases.by_ref().take(per_insert).collect();
-        // (row, bank reference, id we gave it): enough to find out which rows conflicted.
-        let keys: Vec<(i64, String, String)> = part
-            .iter()
-            .map(|c| (c.batch_row, c.bank_case_ref.clone(), c.id.clone()))
-            .collect();
-        let models: Vec<case::ActiveModel> = part
-            .into_iter()
-            .map(|m| m.into_active_model().reset_all())
-            .collect();
-        let inserted = match case::Entity::insert_many(models)
-            .on_conflict_do_nothing_on([case::Column::BankId, case::Column::BankCaseRef])
-            .exec_without_returning(&txn)
-            .await?
-        {
-            sea_orm::TryInsertResult::Inserted(n) => n,
-            _ => 0,
-        };
-        outcome.accepted += inserted as i64;
-        if inserted as usize == keys.len() {
-            continue;
-        }
-        // Some bank references were already cases: the existing case is the row's answer.
-        let mut known: HashMap<String, String> = HashMap::new();
-        for part in keys.chunks(1000) {
-            let refs: Vec<String> = part.iter().map(|k| k.1.clone()).collect();
-            let found: Vec<(String, String)> = case::Entity::find()
-                .select_only()
-                .column(case::Column::BankCaseRef)
-                .column(case::Column::Id)
-                .filter(case::Column::BankId.eq(bank_id))
-                .filter(case::Column::BankCaseRef.is_in(refs))
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            known.extend(found);
-        }
-        for (row, bank_case_ref, our_id) in keys {
-            let id = known.remove(&bank_case_ref).ok_or_else(|| {
-                DbErr::Custom(format!("case {bank_case_ref} conflicted but was not found"))
-            })?;
-            if id == our_id {
-                continue;
+        let mut part: Vec<case::Model> = cases.by_ref().take(per_insert).collect();
+        // An abandoned batch holding some references is aborted, then those rows are
+        // inserted again; twice is enough unless batches keep being abandoned meanwhile.
+        for attempt in 0..3 {
+            let conflicted = insert_cases(&txn, std::mem::take(&mut part)).await?;
+            outcome.accepted += conflicted.inserted;
+            if conflicted.rows.is_empty() {
+                break;
             }
-            outcome.existing.push((row, id.clone()));
-            rows.push(batch_row::Model {
-                batch_id: batch_id.to_string(),
-                row,
-                bank_case_ref,
-                outcome: ROW_EXISTING.into(),
-                case_id: Some(id),
-                refusals: "[]".into(),
-            });
+            let owners = case_owners(&txn, bank_id, &conflicted.rows).await?;
+            let mut again = Vec::new();
+            let mut aborted: HashMap<String, bool> = HashMap::new();
+            for model in conflicted.rows {
+                let Some(owner) = owners.get(&model.bank_case_ref) else {
+                    // The other case went away between the insert and the look-up (its
+                    // batch was aborted): this row can be inserted now.
+                    again.push(model);
+                    continue;
+                };
+                if owner.status == BATCH_COMPLETED {
+                    outcome
+                        .existing
+                        .push((model.batch_row, owner.case_id.clone()));
+                    rows.push(batch_row::Model {
+                        batch_id: batch_id.to_string(),
+                        row: model.batch_row,
+                        bank_case_ref: model.bank_case_ref,
+                        outcome: ROW_EXISTING.into(),
+                        case_id: Some(owner.case_id.clone()),
+                        refusals: "[]".into(),
+                    });
+                    continue;
+                }
+                let ended = match aborted.get(&owner.batch_id) {
+                    Some(ended) => *ended,
+                    None => {
+                        let ended = attempt < 2
+                            && owner.lease_until_ms <= now_ms
+                            && abort_if(
+                                &txn,
+                                &owner.batch_id,
+                                Holder::Abandoned { now_ms, dead: None },
+                                ABANDONED,
+                                now_ms,
+                            )
+                            .await?;
+                        if ended {
+                            tracing::warn!(batch = %owner.batch_id, by = %batch_id, "aborted a batch its receiver abandoned");
+                        }
+                        aborted.insert(owner.batch_id.clone(), ended);
+                        ended
+                    }
+                };
+                if ended {
+                    again.push(model);
+                } else {
+                    outcome.refused += 1;
+                    rows.push(in_unfinished_batch(batch_id, model, Some(&owner.batch_id))?);
+                }
+            }
+            part = again;
+            if part.is_empty() {
+                break;
+            }
+        }
+        // Still taken after three tries: batches were abandoned and resubmitted meanwhile.
+        for model in part {
+            outcome.refused += 1;
+            rows.push(in_unfinished_batch(batch_id, model, None)?);
         }
     }
     for part in rows.chunks(sieve_kernel::db::rows_per_insert(
@@ -359,12 +568,135 @@ pub async fn write_chunk(
                 batch::Column::RefusedCases,
                 Expr::col(batch::Column::RefusedCases).add(outcome.refused),
             )
-            .col_expr(batch::Column::LeaseUntilMs, Expr::value(lease_until_ms))
             .exec(&txn)
             .await?;
     }
     txn.commit().await?;
     Ok(outcome)
+}
+
+/// Cases inserted, and the rows whose bank reference was already taken.
+struct Inserted {
+    inserted: i64,
+    rows: Vec<case::Model>,
+}
+
+async fn insert_cases(
+    conn: &impl ConnectionTrait,
+    part: Vec<case::Model>,
+) -> Result<Inserted, DbErr> {
+    if part.is_empty() {
+        return Ok(Inserted {
+            inserted: 0,
+            rows: Vec::new(),
+        });
+    }
+    let models: Vec<case::ActiveModel> = part
+        .iter()
+        .map(|m| m.clone().into_active_model().reset_all())
+        .collect();
+    let inserted = match case::Entity::insert_many(models)
+        .on_conflict_do_nothing_on([case::Column::BankId, case::Column::BankCaseRef])
+        .exec_without_returning(conn)
+        .await?
+    {
+        sea_orm::TryInsertResult::Inserted(n) => n as usize,
+        _ => 0,
+    };
+    if inserted == part.len() {
+        return Ok(Inserted {
+            inserted: inserted as i64,
+            rows: Vec::new(),
+        });
+    }
+    // The rows not inserted are those whose id we gave is not there.
+    let mut ours: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for group in part.chunks(1000) {
+        let ids: Vec<String> = group.iter().map(|m| m.id.clone()).collect();
+        let found: Vec<String> = case::Entity::find()
+            .select_only()
+            .column(case::Column::Id)
+            .filter(case::Column::Id.is_in(ids))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        ours.extend(found);
+    }
+    let rows: Vec<case::Model> = part.into_iter().filter(|m| !ours.contains(&m.id)).collect();
+    Ok(Inserted {
+        inserted: inserted as i64,
+        rows,
+    })
+}
+
+/// The case holding a bank reference, and the batch it came in.
+struct Owner {
+    case_id: String,
+    batch_id: String,
+    status: String,
+    lease_until_ms: i64,
+}
+
+async fn case_owners(
+    conn: &impl ConnectionTrait,
+    bank_id: &str,
+    rows: &[case::Model],
+) -> Result<HashMap<String, Owner>, DbErr> {
+    let mut owners = HashMap::new();
+    for group in rows.chunks(1000) {
+        let refs: Vec<String> = group.iter().map(|m| m.bank_case_ref.clone()).collect();
+        let found: Vec<(String, String, String, String, i64)> = case::Entity::find()
+            .select_only()
+            .column(case::Column::BankCaseRef)
+            .column(case::Column::Id)
+            .column(case::Column::BatchId)
+            .column(batch::Column::Status)
+            .column(batch::Column::LeaseUntilMs)
+            .inner_join(batch::Entity)
+            .filter(case::Column::BankId.eq(bank_id))
+            .filter(case::Column::BankCaseRef.is_in(refs))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (reference, case_id, batch_id, status, lease_until_ms) in found {
+            owners.insert(
+                reference,
+                Owner {
+                    case_id,
+                    batch_id,
+                    status,
+                    lease_until_ms,
+                },
+            );
+        }
+    }
+    Ok(owners)
+}
+
+fn in_unfinished_batch(
+    batch_id: &str,
+    model: case::Model,
+    other: Option<&str>,
+) -> Result<batch_row::Model, DbErr> {
+    let other = other.unwrap_or("(another)");
+    let refusal = StoredRefusal {
+        field: crate::domain::screening::field::BANK_CASE_REF.into(),
+        rule: RULE_IN_UNFINISHED_BATCH.into(),
+        description: format!(
+            "该银行案件编号正在批次 {other} 中接收，尚未完成；待其完成后重新提交本行 / this reference \
+             is a case of batch {other}, which is still being received: send this row again once \
+             that batch has completed or been aborted"
+        ),
+    };
+    Ok(batch_row::Model {
+        batch_id: batch_id.to_string(),
+        row: model.batch_row,
+        bank_case_ref: model.bank_case_ref,
+        outcome: ROW_REFUSED.into(),
+        case_id: None,
+        refusals: serde_json::to_string(&[refusal])
+            .map_err(|e| DbErr::Custom(format!("refusal: {e}")))?,
+    })
 }
 
 /// The cases batch `batch_id` admitted with `after_row < batch_row <= last_row`, in row order.
@@ -458,8 +790,14 @@ pub enum RowRecord {
     Other(batch_row::Model),
 }
 
+/// A case, once its batch completed: the cases of a batch still being received (or one that
+/// broke off) exist for no caller.
 pub async fn get_case(db: &impl ConnectionTrait, id: &str) -> Result<Option<case::Model>, DbErr> {
-    case::Entity::find_by_id(id.to_string()).one(db).await
+    case::Entity::find_by_id(id.to_string())
+        .inner_join(batch::Entity)
+        .filter(batch::Column::Status.eq(BATCH_COMPLETED))
+        .one(db)
+        .await
 }
 
 #[derive(Debug, Default, Clone)]
@@ -475,7 +813,10 @@ pub async fn list_cases(
     after_id: &str,
     limit: u64,
 ) -> Result<Vec<case::Model>, DbErr> {
-    let mut q = case::Entity::find().filter(case::Column::Id.gt(after_id));
+    let mut q = case::Entity::find()
+        .inner_join(batch::Entity)
+        .filter(batch::Column::Status.eq(BATCH_COMPLETED))
+        .filter(case::Column::Id.gt(after_id));
     if let Some(b) = &filter.bank_id {
         q = q.filter(case::Column::BankId.eq(b.clone()));
     }
