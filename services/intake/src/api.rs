@@ -716,8 +716,7 @@ impl IntakeService for IntakeApi {
             None
         } else {
             Some(
-                convert::stage_from_pb(r.stage)
-                    .ok_or_else(|| Error::invalid_field("stage", "not a stage of the chain"))?
+                convert::require_stage("stage", r.stage)?
                     .as_str()
                     .to_string(),
             )
@@ -983,11 +982,9 @@ fn outcome_transition(
 ) -> Result<(store::Transition, Stage, Stage)> {
     sieve_kernel::wire::require_id("event_id", &r.event_id)?;
     sieve_kernel::wire::require_id("case_id", &r.case_id)?;
-    let from = convert::stage_from_pb(r.from_stage).ok_or_else(|| {
-        Error::invalid_field("from_stage", "required: the stage the reporter saw")
-    })?;
-    let to = convert::stage_from_pb(r.to_stage)
-        .ok_or_else(|| Error::invalid_field("to_stage", "required"))?;
+    // from_stage: the stage the reporter saw.
+    let from = convert::require_stage("from_stage", r.from_stage)?;
+    let to = convert::require_stage("to_stage", r.to_stage)?;
     if r.reason.chars().count() > 2000 {
         return Err(Error::invalid_field("reason", "at most 2000 characters"));
     }

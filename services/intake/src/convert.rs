@@ -4,7 +4,7 @@ use sieve_proto::common::v1 as common;
 use sieve_proto::intake::v1 as pb;
 
 use crate::domain::chain::Stage;
-use crate::domain::screening::{CaseDraft, DebtorKind, Product};
+use crate::domain::screening::{CaseDraft, Coded, DebtorKind, Product};
 use crate::store::{self, bank, batch, case, case_event};
 
 pub use sieve_kernel::wire::timestamp;
@@ -26,14 +26,16 @@ pub fn draft(input: pb::CaseInput) -> CaseDraft {
     CaseDraft {
         bank_case_ref: trimmed(input.bank_case_ref),
         product: match common::ProductType::try_from(input.product) {
-            Ok(common::ProductType::CreditCard) => Some(Product::CreditCard),
-            Ok(common::ProductType::Loan) => Some(Product::Loan),
-            _ => None,
+            Ok(common::ProductType::CreditCard) => Coded::Known(Product::CreditCard),
+            Ok(common::ProductType::Loan) => Coded::Known(Product::Loan),
+            Ok(common::ProductType::Unspecified) => Coded::Missing,
+            Err(_) => Coded::Unknown(input.product),
         },
         debtor_kind: match common::DebtorKind::try_from(debtor.kind) {
-            Ok(common::DebtorKind::NaturalPerson) => Some(DebtorKind::NaturalPerson),
-            Ok(common::DebtorKind::Organisation) => Some(DebtorKind::Organisation),
-            _ => None,
+            Ok(common::DebtorKind::NaturalPerson) => Coded::Known(DebtorKind::NaturalPerson),
+            Ok(common::DebtorKind::Organisation) => Coded::Known(DebtorKind::Organisation),
+            Ok(common::DebtorKind::Unspecified) => Coded::Missing,
+            Err(_) => Coded::Unknown(debtor.kind),
         },
         debtor_name: trimmed(debtor.name),
         debtor_id_number: debtor.id_number,
@@ -97,8 +99,8 @@ pub fn new_case(
         bank_case_ref: d.bank_case_ref,
         batch_id: batch_id.to_string(),
         batch_row: row,
-        product: product_str(d.product).into(),
-        debtor_kind: kind_str(d.debtor_kind).into(),
+        product: product_str(d.product.known()).into(),
+        debtor_kind: kind_str(d.debtor_kind.known()).into(),
         debtor_name: d.debtor_name,
         debtor_id_number: crate::domain::identity::normalize_id_number(&d.debtor_id_number),
         debtor_phone: d.debtor_phone,
@@ -130,6 +132,18 @@ pub fn stage_to_pb(s: Stage) -> common::Stage {
 pub fn stage_from_pb(v: i32) -> Option<Stage> {
     let s = common::Stage::try_from(v).ok()?;
     Stage::parse(s.as_str_name().strip_prefix("STAGE_")?)
+}
+
+/// A stage the caller must name: what is wrong with `v` when it names none.
+pub fn require_stage(field: &'static str, v: i32) -> sieve_kernel::error::Result<Stage> {
+    match stage_from_pb(v) {
+        Some(s) => Ok(s),
+        None if v == 0 => Err(sieve_kernel::Error::invalid_field(field, "required")),
+        None => Err(sieve_kernel::Error::invalid_field(
+            field,
+            format!("unknown value {v}: not a stage of the chain"),
+        )),
+    }
 }
 
 pub fn actor_str(v: i32) -> String {

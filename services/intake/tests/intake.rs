@@ -1246,3 +1246,59 @@ async fn a_crash_mid_batch_then_a_new_key_before_and_after_the_lease_loses_nothi
 async fn a_crash_mid_batch_then_the_same_key_after_the_lease_loses_nothing() {
     crash_mid_batch_then(Resend::SameKeyAfterTheLease).await;
 }
+
+#[tokio::test]
+async fn refusals_name_unknown_values_and_quote_what_was_sent() {
+    let mut app = spawn_app().await;
+    let bank_id = register_bank(&mut app, "QUOTE").await;
+    // An enum value the contract does not list is unknown, not missing.
+    let mut case = valid_case(1);
+    case.product = 99;
+    let answer = app
+        .client
+        .submit_cases(pb::SubmitCasesRequest {
+            bank_id: bank_id.clone(),
+            request_id: "unknown-enum".into(),
+            cases: vec![case],
+            label: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let refusals = &answer.rows[0].refusals;
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(
+        (refusals[0].field.as_str(), refusals[0].rule.as_str()),
+        ("product", "unknown_value")
+    );
+    assert!(refusals[0].description.contains("99"), "{refusals:?}");
+    let status = app
+        .client
+        .list_cases(pb::ListCasesRequest {
+            bank_id: bank_id.clone(),
+            stage: 42,
+            batch_id: String::new(),
+            page: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(status.message().contains("unknown value 42"), "{status:?}");
+
+    // Control characters in an id are not echoed raw.
+    let status = app
+        .client
+        .get_case(pb::GetCaseRequest {
+            case_id: "c\u{1b}[2J\u{7}".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(
+        !status.message().chars().any(char::is_control),
+        "{status:?}"
+    );
+    assert!(status.message().contains("c?[2J?"), "{status:?}");
+    let info = status.get_error_details().error_info().unwrap().clone();
+    assert_eq!(info.metadata["id"], "c?[2J?");
+    app.stop().await;
+}

@@ -2,6 +2,10 @@
 //! runs, as INTERNAL (the gRPC spec's code for a parse error). To a caller that sent bad bytes,
 //! INTERNAL says "our fault, retry": this layer answers INVALID_ARGUMENT with reason
 //! MALFORMED_MESSAGE instead, the answer streams already give (`wire::stream_error`).
+//!
+//! A message over the size limit tonic refuses as OUT_OF_RANGE with no details; gRPC itself
+//! answers RESOURCE_EXHAUSTED, so this layer does, with the limit in ErrorInfo
+//! (`wire::too_large`).
 
 use std::task::{Context, Poll};
 
@@ -49,16 +53,19 @@ where
             let Some(status) = res.extensions().get::<tonic::Status>() else {
                 return Ok(res);
             };
-            if status.code() != tonic::Code::Internal
-                || !status.message().starts_with(DECODE_FAILURE)
+            let refusal: tonic::Status = if let Some(e) = crate::wire::too_large(status) {
+                e.into()
+            } else if status.code() == tonic::Code::Internal
+                && status.message().starts_with(DECODE_FAILURE)
             {
+                Error::bad_request(
+                    "MALFORMED_MESSAGE",
+                    format!("the request could not be read ({})", status.message()),
+                )
+                .into()
+            } else {
                 return Ok(res);
-            }
-            let refusal: tonic::Status = Error::bad_request(
-                "MALFORMED_MESSAGE",
-                format!("the request could not be read ({})", status.message()),
-            )
-            .into();
+            };
             let replacement = refusal.clone().into_http::<()>();
             for (name, value) in replacement.headers() {
                 res.headers_mut().insert(name.clone(), value.clone());
@@ -106,6 +113,21 @@ mod tests {
             "MALFORMED_MESSAGE"
         );
         assert!(err.message().contains("failed to decode"), "{err:?}");
+        // Over the size limit (health's default 4 MiB): RESOURCE_EXHAUSTED naming the limit.
+        let mut big = vec![0x0a];
+        let len = 5usize << 20;
+        let mut n = len;
+        while n >= 0x80 {
+            big.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        big.push(n as u8);
+        big.resize(big.len() + len, b'x');
+        let err = call(addr, big).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+        let info = err.get_error_details().error_info().unwrap().clone();
+        assert_eq!(info.reason, "MESSAGE_TOO_LARGE");
+        assert_eq!(info.metadata["limit_bytes"], (4usize << 20).to_string());
         // A well-formed request is answered as before.
         let fine = call(addr, Vec::new()).await.unwrap();
         assert_eq!(

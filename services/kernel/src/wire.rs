@@ -36,6 +36,9 @@ pub fn millis(ts: &prost_types::Timestamp) -> i64 {
 /// A client stream that broke: a message that does not decode, or a caller that went away.
 /// `what` names the stream ("batch", "import") and `kept` says what became of it.
 pub fn stream_error(status: &tonic::Status, what: &str, kept: &str) -> Error {
+    if let Some(e) = too_large(status) {
+        return e;
+    }
     match status.code() {
         tonic::Code::Cancelled => Error::bad_request(
             "STREAM_CANCELLED",
@@ -49,6 +52,36 @@ pub fn stream_error(status: &tonic::Status, what: &str, kept: &str) -> Error {
             ),
         ),
     }
+}
+
+/// tonic's refusal of a message over the size limit (OUT_OF_RANGE, "... found N bytes, the
+/// limit is: M bytes"), as gRPC answers it: RESOURCE_EXHAUSTED, MESSAGE_TOO_LARGE, with the
+/// limit and the size in ErrorInfo.
+pub fn too_large(status: &tonic::Status) -> Option<Error> {
+    if status.code() != tonic::Code::OutOfRange {
+        return None;
+    }
+    let message = status.message();
+    let rest = message.split("length too large: found ").nth(1)?;
+    let (found, rest) = rest.split_once(" bytes, the limit is: ")?;
+    let limit = rest.strip_suffix(" bytes")?;
+    let (found, limit): (u64, u64) = (found.parse().ok()?, limit.parse().ok()?);
+    let whose = if message.contains("encoded message") {
+        "the answer"
+    } else {
+        "a message"
+    };
+    Some(
+        Error::new(
+            crate::ErrorCode::TooLarge,
+            "MESSAGE_TOO_LARGE",
+            format!(
+                "{whose} of {found} bytes is over the limit of {limit} bytes; send smaller messages (fewer cases per chunk)"
+            ),
+        )
+        .with_meta("limit_bytes", limit.to_string())
+        .with_meta("found_bytes", found.to_string()),
+    )
 }
 
 /// A codec that sends pre-encoded bytes as they are and decodes answers as `T`: for tests that
@@ -114,6 +147,22 @@ mod tests {
         for ms in [0, 1, 999, 1_000, -1, -1_001, 1_764_000_000_123] {
             assert_eq!(millis(&timestamp(ms)), ms, "{ms}");
         }
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_resource_exhausted_with_the_limit() {
+        let status = tonic::Status::out_of_range(
+            "Error, decoded message length too large: found 20000000 bytes, the limit is: 16777216 bytes",
+        );
+        let e = too_large(&status).unwrap();
+        assert_eq!(e.code, crate::ErrorCode::TooLarge);
+        assert_eq!(e.reason, "MESSAGE_TOO_LARGE");
+        let status: tonic::Status = stream_error(&status, "batch", "nothing was kept").into();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        use tonic_types::StatusExt;
+        let info = status.get_error_details().error_info().unwrap().clone();
+        assert_eq!(info.metadata["limit_bytes"], "16777216");
+        assert!(too_large(&tonic::Status::out_of_range("something else")).is_none());
     }
 
     #[test]

@@ -30,13 +30,32 @@ pub enum DebtorKind {
     Organisation,
 }
 
+/// A value the contract gives as a code: not given (0), a code the contract does not know
+/// (a newer or broken client), or a known one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Coded<T> {
+    #[default]
+    Missing,
+    Unknown(i32),
+    Known(T),
+}
+
+impl<T: Copy> Coded<T> {
+    pub fn known(self) -> Option<T> {
+        match self {
+            Coded::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// A case as the bank submitted it, before screening. `None` and empty strings mean "not
 /// given"; amounts are integer fen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CaseDraft {
     pub bank_case_ref: String,
-    pub product: Option<Product>,
-    pub debtor_kind: Option<DebtorKind>,
+    pub product: Coded<Product>,
+    pub debtor_kind: Coded<DebtorKind>,
     pub debtor_name: String,
     pub debtor_id_number: String,
     pub debtor_phone: String,
@@ -114,6 +133,8 @@ pub mod field {
 pub mod rule {
     /// A required field is missing or blank.
     pub const REQUIRED: &str = "required";
+    /// A coded field has a value the contract does not list.
+    pub const UNKNOWN_VALUE: &str = "unknown_value";
     /// A text field is longer than its limit (counted in characters).
     pub const MAX_LENGTH: &str = "max_length";
     /// Resident ID is not 18 characters (GB 11643).
@@ -233,9 +254,7 @@ pub fn screen(draft: &CaseDraft, scope: &ScopeConfig, today: NaiveDate) -> Vec<V
     );
 
     // Required: the scope depends on it (RULES.md "Scope (intake) — local").
-    if draft.product.is_none() {
-        out.push(required(field::PRODUCT, PRODUCT));
-    }
+    out.extend(coded(draft.product, field::PRODUCT, PRODUCT));
 
     let (kind_violation, id_violation) = debtor_identity(draft, today);
     out.extend(kind_violation);
@@ -287,7 +306,7 @@ pub fn screen(draft: &CaseDraft, scope: &ScopeConfig, today: NaiveDate) -> Vec<V
 /// `scope.natural_person` violation and no resident-ID violation (RULES.md "Scope (intake) —
 /// local": "A debtor identified by an organisation code is not a natural person").
 fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, Option<Violation>) {
-    if draft.debtor_kind == Some(DebtorKind::Organisation) {
+    if draft.debtor_kind == Coded::Known(DebtorKind::Organisation) {
         return (
             Some(Violation {
                 field: field::DEBTOR_KIND,
@@ -300,10 +319,7 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
             None,
         );
     }
-    let kind_missing = draft
-        .debtor_kind
-        .is_none()
-        .then(|| required(field::DEBTOR_KIND, DEBTOR_KIND));
+    let kind_missing = coded(draft.debtor_kind, field::DEBTOR_KIND, DEBTOR_KIND);
 
     let raw = draft.debtor_id_number.trim();
     if raw.is_empty() {
@@ -471,7 +487,7 @@ fn amounts(out: &mut Vec<Violation>, draft: &CaseDraft, scope: &ScopeConfig) {
             CONTRACT_AMOUNT,
             draft.contract_amount_fen,
         ));
-    } else if draft.product == Some(Product::Loan) {
+    } else if draft.product == Coded::Known(Product::Loan) {
         if draft.contract_amount_fen == 0 {
             out.push(Violation {
                 field: field::CONTRACT_AMOUNT_FEN,
@@ -568,6 +584,22 @@ fn exceeds_chars(s: &str, max: usize) -> bool {
     s.chars().count() > max
 }
 
+/// A coded field: required, and one of the codes the contract lists.
+fn coded<T>(value: Coded<T>, path: &'static str, label: Label) -> Option<Violation> {
+    match value {
+        Coded::Known(_) => None,
+        Coded::Missing => Some(required(path, label)),
+        Coded::Unknown(code) => Some(Violation {
+            field: path,
+            rule: rule::UNKNOWN_VALUE,
+            description: format!(
+                "{}的取值 {code} 不在接口定义中。 {} has the unknown value {code}.",
+                label.zh, label.en
+            ),
+        }),
+    }
+}
+
 fn required(path: &'static str, label: Label) -> Violation {
     Violation {
         field: path,
@@ -645,8 +677,8 @@ mod tests {
     fn card() -> CaseDraft {
         CaseDraft {
             bank_case_ref: "JY-2025-00001".into(),
-            product: Some(Product::CreditCard),
-            debtor_kind: Some(DebtorKind::NaturalPerson),
+            product: Coded::Known(Product::CreditCard),
+            debtor_kind: Coded::Known(DebtorKind::NaturalPerson),
             debtor_name: "徐敏".into(),
             debtor_id_number: "23072219851102174X".into(),
             debtor_phone: "13917784483".into(),
@@ -666,8 +698,8 @@ mod tests {
     fn loan() -> CaseDraft {
         CaseDraft {
             bank_case_ref: "JY-2025-00004".into(),
-            product: Some(Product::Loan),
-            debtor_kind: Some(DebtorKind::NaturalPerson),
+            product: Coded::Known(Product::Loan),
+            debtor_kind: Coded::Known(DebtorKind::NaturalPerson),
             debtor_name: "杨秀英".into(),
             debtor_id_number: "230722199710212922".into(),
             debtor_phone: "13185748230".into(),
@@ -860,7 +892,7 @@ mod tests {
     fn organisation_is_refused_once_without_an_id_number_violation() {
         // Row 33 of the sample: kind organisation, and its code's check character is wrong.
         let draft = CaseDraft {
-            debtor_kind: Some(DebtorKind::Organisation),
+            debtor_kind: Coded::Known(DebtorKind::Organisation),
             debtor_name: "嘉荫县某商贸有限公司".into(),
             debtor_id_number: "91230722MA1B2C3D4E".into(),
             ..loan()
@@ -868,7 +900,7 @@ mod tests {
         assert_eq!(codes(&draft), vec![("debtor.kind", "scope.natural_person")]);
         // Even with a resident ID, an organisation is an organisation.
         let draft = CaseDraft {
-            debtor_kind: Some(DebtorKind::Organisation),
+            debtor_kind: Coded::Known(DebtorKind::Organisation),
             ..card()
         };
         assert_eq!(codes(&draft), vec![("debtor.kind", "scope.natural_person")]);
@@ -890,7 +922,7 @@ mod tests {
         assert!(!v.description.contains("91230722MA1B2C3D44"));
         // Kind not given: one violation still, the organisation code says it all.
         let draft = CaseDraft {
-            debtor_kind: None,
+            debtor_kind: Coded::Missing,
             debtor_id_number: "91230722MA1B2C3D44".into(),
             ..card()
         };
@@ -1242,13 +1274,13 @@ mod tests {
             let draft = CaseDraft {
                 bank_case_ref: f[c_ref].into(),
                 product: match f[c_product] {
-                    "信用卡" => Some(Product::CreditCard),
-                    "贷款" => Some(Product::Loan),
+                    "信用卡" => Coded::Known(Product::CreditCard),
+                    "贷款" => Coded::Known(Product::Loan),
                     other => panic!("row {row}: product {other}"),
                 },
                 debtor_kind: match f[c_kind] {
-                    "自然人" => Some(DebtorKind::NaturalPerson),
-                    "法人" => Some(DebtorKind::Organisation),
+                    "自然人" => Coded::Known(DebtorKind::NaturalPerson),
+                    "法人" => Coded::Known(DebtorKind::Organisation),
                     other => panic!("row {row}: kind {other}"),
                 },
                 debtor_name: f[c_name].into(),
