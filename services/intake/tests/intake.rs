@@ -87,7 +87,11 @@ async fn spawn_app() -> TestApp {
 }
 
 async fn register_bank(app: &mut TestApp, code: &str) -> String {
-    app.client
+    register_bank_with(&mut app.client, code).await
+}
+
+async fn register_bank_with(client: &mut IntakeServiceClient<Channel>, code: &str) -> String {
+    client
         .register_bank(pb::RegisterBankRequest {
             code: code.into(),
             name: format!("{code} 银行"),
@@ -173,11 +177,18 @@ async fn submit(
 }
 
 async fn all_rows(app: &mut TestApp, batch_id: &str, refused_only: bool) -> Vec<pb::BatchRow> {
+    rows_of(&mut app.client, batch_id, refused_only).await
+}
+
+async fn rows_of(
+    client: &mut IntakeServiceClient<Channel>,
+    batch_id: &str,
+    refused_only: bool,
+) -> Vec<pb::BatchRow> {
     let mut out = Vec::new();
     let mut token = String::new();
     loop {
-        let page = app
-            .client
+        let page = client
             .list_batch_rows(pb::ListBatchRowsRequest {
                 batch_id: batch_id.into(),
                 refused_only,
@@ -198,29 +209,7 @@ async fn all_rows(app: &mut TestApp, batch_id: &str, refused_only: bool) -> Vec<
 }
 
 async fn count_cases(app: &mut TestApp, bank_id: &str) -> usize {
-    let mut n = 0;
-    let mut token = String::new();
-    loop {
-        let page = app
-            .client
-            .list_cases(pb::ListCasesRequest {
-                bank_id: bank_id.into(),
-                stage: 0,
-                batch_id: String::new(),
-                page: Some(PageRequest {
-                    page_size: 1000,
-                    page_token: token.clone(),
-                }),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        n += page.cases.len();
-        if page.next_page_token.is_empty() {
-            return n;
-        }
-        token = page.next_page_token;
-    }
+    all_cases(&mut app.client, bank_id).await.len()
 }
 
 #[tokio::test]
@@ -996,34 +985,15 @@ async fn assert_whole(
     assert_eq!(refs.len(), CRASH_ROWS, "no reference twice");
     let ids: std::collections::HashSet<&str> = cases.iter().map(|c| c.case_id.as_str()).collect();
     for batch_id in batch_ids {
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_batch_rows(pb::ListBatchRowsRequest {
-                    batch_id: (*batch_id).into(),
-                    refused_only: false,
-                    page: Some(PageRequest {
-                        page_size: 1000,
-                        page_token: token.clone(),
-                    }),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            for row in &page.rows {
-                if !row.case_id.is_empty() {
-                    assert!(
-                        ids.contains(row.case_id.as_str()),
-                        "row {} of batch {batch_id} names case {} that does not exist",
-                        row.row,
-                        row.case_id
-                    );
-                }
+        for row in rows_of(client, batch_id, false).await {
+            if !row.case_id.is_empty() {
+                assert!(
+                    ids.contains(row.case_id.as_str()),
+                    "row {} of batch {batch_id} names case {} that does not exist",
+                    row.row,
+                    row.case_id
+                );
             }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
         }
     }
 }
@@ -1038,18 +1008,7 @@ async fn crash_mid_batch_then(resend: Resend) {
     let clock: SharedClock = manual.clone();
     let first = Crashable::start(&target, 0, clock.clone());
     let mut client = first.client();
-    let bank_id = client
-        .register_bank(pb::RegisterBankRequest {
-            code: "CRASH".into(),
-            name: "崩溃测试银行".into(),
-            callback_phone: "0458-6123456".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .bank
-        .unwrap()
-        .bank_id;
+    let bank_id = register_bank_with(&mut client, "CRASH").await;
     let cases: Vec<pb::CaseInput> = (0..CRASH_ROWS).map(valid_case).collect();
 
     // Half the file, then the sender waits (as a slow upload does) while intake dies.
