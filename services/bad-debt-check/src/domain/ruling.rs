@@ -3,8 +3,8 @@
 //! parsing the enforcement system's export.
 //!
 //! Sources: RULES.md "Bad-debt pre-check (预查废)" (matching by ID number; Interp. 517 and the
-//! SPC provisions on terminating the current enforcement (2016) art. 1: at least 3 months since
-//! filing), "Counting time and amounts" (months), GB 11643 (resident ID), and the limits of the
+//! SPC provisions on terminating the current enforcement (2016) art. 1: more than 3 months
+//! since filing), "Counting time and amounts" (months), GB 11643 (resident ID), and the limits of the
 //! protobuf contract `RulingInput` (field names, lengths).
 //!
 //! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
@@ -117,8 +117,8 @@ pub mod rule {
     pub const DATE_FUTURE: &str = "date.future";
     /// Terminated before the enforcement case was filed.
     pub const DATE_ORDER: &str = "date.order";
-    /// Terminated less than 3 months after filing (Interp. 517; SPC 终本 provisions (2016)
-    /// art. 1; RULES.md "Bad-debt pre-check").
+    /// Terminated 3 months or less after filing (Interp. 517; SPC 终本 provisions (2016)
+    /// art. 1: 超过三个月; RULES.md "Bad-debt pre-check").
     pub const RULING_THREE_MONTHS: &str = "ruling.three_months";
     /// An amount is negative.
     pub const AMOUNT_NEGATIVE: &str = "amount.negative";
@@ -218,8 +218,8 @@ pub fn validate(draft: &RulingDraft, today: NaiveDate) -> Vec<Violation> {
     out
 }
 
-/// Filing and termination dates: present, not in the future, in order, and at least 3 months
-/// apart.
+/// Filing and termination dates: present, not in the future, in order, and more than 3
+/// months apart.
 fn dates(out: &mut Vec<Violation>, draft: &RulingDraft, today: NaiveDate) {
     let filed = match draft.filed_on {
         None => {
@@ -259,18 +259,21 @@ fn dates(out: &mut Vec<Violation>, draft: &RulingDraft, today: NaiveDate) {
     }
 
     // Interp. 517; SPC 终本 provisions (2016) art. 1: enforcement may be terminated only once
-    // 3 months have passed since the case was filed, counted as RULES.md "Counting time and
-    // amounts" counts months. The one 终本 condition the registry can see.
-    let earliest = add_months(filed, MIN_MONTHS_BEFORE_TERMINATION);
+    // more than (超过, which excludes the number itself: Civil Code 1259) 3 months have passed
+    // since the case was filed, the months counted as RULES.md "Counting time and amounts"
+    // counts them. Terminated on the day 3 months end is too early; the day after is not.
+    // The one 终本 condition the registry can see.
+    let three_months = add_months(filed, MIN_MONTHS_BEFORE_TERMINATION);
+    let earliest = three_months.succ_opt().unwrap_or(three_months);
     if terminated < earliest {
         out.push(Violation {
             field: field::TERMINATED_ON,
             rule: rule::RULING_THREE_MONTHS,
             description: format!(
-                "执行立案日期 {filed} 至终本日期 {terminated} 不满3个月（最早可于 {earliest} \
+                "执行立案日期 {filed} 至终本日期 {terminated} 未超过3个月（最早可于 {earliest} \
                  终本），不符合终结本次执行程序的条件（《民诉法解释》第517条；最高人民法院\
                  关于严格规范终结本次执行程序的规定（试行）第一条）。 Enforcement was \
-                 terminated on {terminated}, less than 3 months after the case was filed on \
+                 terminated on {terminated}, not more than 3 months after the case was filed on \
                  {filed} (earliest {earliest}); the conditions for terminating the current \
                  enforcement are not met (Interp. 517; SPC provisions on terminating the current \
                  enforcement (2016) art. 1)."
@@ -739,7 +742,7 @@ mod tests {
             rules(&v),
             [(field::TERMINATED_ON, rule::RULING_THREE_MONTHS)]
         );
-        assert!(v[0].description.contains("2025-06-01"));
+        assert!(v[0].description.contains("2025-06-02"));
         assert!(v[0].description.contains("517"));
     }
 
@@ -752,11 +755,14 @@ mod tests {
         };
         let refused = |r: &RulingDraft| rules(&validate(r, today()));
         let three = [(field::TERMINATED_ON, rule::RULING_THREE_MONTHS)];
+        // 超过三个月 excludes the day 3 months end (Civil Code 1259): filed 2024-01-10,
+        // terminated 2024-04-10 is too early, 2024-04-11 is not.
         assert_eq!(refused(&with(day(2024, 1, 10), day(2024, 4, 9))), three);
-        assert!(refused(&with(day(2024, 1, 10), day(2024, 4, 10))).is_empty());
-        // Month end: 2024-11-30 + 3 months is 2025-02-28.
-        assert!(refused(&with(day(2024, 11, 30), day(2025, 2, 28))).is_empty());
-        assert_eq!(refused(&with(day(2024, 11, 30), day(2025, 2, 27))), three);
+        assert_eq!(refused(&with(day(2024, 1, 10), day(2024, 4, 10))), three);
+        assert!(refused(&with(day(2024, 1, 10), day(2024, 4, 11))).is_empty());
+        // Month end: 2024-11-30 + 3 months is 2025-02-28, so 2025-03-01 is the first day.
+        assert_eq!(refused(&with(day(2024, 11, 30), day(2025, 2, 28))), three);
+        assert!(refused(&with(day(2024, 11, 30), day(2025, 3, 1))).is_empty());
         // Same day: reported as too early, not as out of order.
         assert_eq!(refused(&with(day(2024, 11, 30), day(2024, 11, 30))), three);
     }
@@ -787,9 +793,9 @@ mod tests {
                 (field::TERMINATED_ON, rule::DATE_FUTURE)
             ]
         );
-        // Today itself is not in the future.
+        // Today itself is not in the future (filed more than 3 months before it).
         let r = RulingDraft {
-            filed_on: Some(day(2025, 3, 30)),
+            filed_on: Some(day(2025, 3, 29)),
             terminated_on: Some(today()),
             ..ruling()
         };
