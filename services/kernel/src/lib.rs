@@ -2,9 +2,11 @@
 //!
 //! Nothing here knows about cases or courts beyond what all services share: configuration,
 //! telemetry with personal-data masking, storage on SQLite or PostgreSQL, the gRPC server
-//! builder (health, reflection, request ids, limits, graceful shutdown), the clock, the
-//! transactional outbox and the one mapping from errors to `tonic::Status`.
+//! builder (health, reflection, request ids, limits, graceful shutdown), the clock, the legal
+//! calendar (CPL 85 periods), the transactional outbox and the one mapping from errors to
+//! `tonic::Status`.
 
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod db;
