@@ -1,0 +1,691 @@
+//! Durable deadlines: a legal period running for a record (a payment order's objection
+//! period, an installment's due date) is a row in the service's own store, written in the
+//! same transaction as the record that starts the clock, and fired by a sweeper once the
+//! kernel [`Clock`](crate::clock::Clock) passes its end.
+//!
+//! The sweeper claims due rows inside a write transaction (PostgreSQL `FOR UPDATE SKIP
+//! LOCKED`, so two replicas never claim the same row; SQLite's IMMEDIATE transaction has one
+//! writer anyway) and runs the service's handler inside that same transaction, so the stage
+//! record the deadline changes, its outbox message and the deadline's FIRED mark commit
+//! together or not at all. A crash anywhere leaves the row PENDING and it fires on the next
+//! pass. Cancelling (the act happened in time) is a write in the act's transaction.
+//!
+//! Each row keeps how its end was counted ([`crate::calendar::Deadline`]): the rule, the
+//! period, the nominal end, the rest days it moved off, and whether a year had no calendar.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Order, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, Set,
+};
+use tokio::sync::Notify;
+
+use crate::calendar::{self, DayKind, Period};
+use crate::clock::SharedClock;
+
+pub const PENDING: &str = "PENDING";
+pub const FIRED: &str = "FIRED";
+pub const CANCELLED: &str = "CANCELLED";
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deadline")]
+    pub struct Model {
+        /// UUIDv7 text.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// What runs out, e.g. `payment_order.objection`; the handler dispatches on it.
+        pub kind: String,
+        /// The record it runs for (a payment order id). One deadline per kind and subject.
+        pub subject: String,
+        /// The rule that set the period, e.g. `cpl_227.objection_15_days`.
+        pub rule: String,
+        /// `15d`, `3m` or `24h`.
+        pub period: String,
+        /// Dates as `YYYY-MM-DD` (Asia/Shanghai).
+        pub start_date: String,
+        pub nominal_end: String,
+        pub end_date: String,
+        /// The rest days the end moved off, `YYYY-MM-DD kind` joined by `; `.
+        pub moved_off: String,
+        pub holiday_calendar_missing: bool,
+        /// When it fires: the end of its period.
+        pub due_at_ms: i64,
+        /// PENDING, FIRED or CANCELLED.
+        pub status: String,
+        pub created_at_ms: i64,
+        pub closed_at_ms: Option<i64>,
+        /// A handler that failed: how often, and why; it is tried again after a backoff.
+        pub attempts: i32,
+        pub next_try_at_ms: i64,
+        pub last_error: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub use entity::Model as DueDeadline;
+use entity::{ActiveModel, Column, Entity};
+
+/// The deadline table, for the migrator of every service that keeps deadlines.
+pub mod migration {
+    use sea_orm_migration::prelude::*;
+    use sea_orm_migration::schema::*;
+
+    #[derive(DeriveIden)]
+    enum Deadline {
+        Table,
+        Id,
+        Kind,
+        Subject,
+        Rule,
+        Period,
+        StartDate,
+        NominalEnd,
+        EndDate,
+        MovedOff,
+        HolidayCalendarMissing,
+        DueAtMs,
+        Status,
+        CreatedAtMs,
+        ClosedAtMs,
+        Attempts,
+        NextTryAtMs,
+        LastError,
+    }
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m0000_kernel_deadline"
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.create_table(
+                Table::create()
+                    .table(Deadline::Table)
+                    .if_not_exists()
+                    .col(string(Deadline::Id).primary_key())
+                    .col(string(Deadline::Kind))
+                    .col(string(Deadline::Subject))
+                    .col(string(Deadline::Rule))
+                    .col(string(Deadline::Period))
+                    .col(string(Deadline::StartDate))
+                    .col(string(Deadline::NominalEnd))
+                    .col(string(Deadline::EndDate))
+                    .col(text(Deadline::MovedOff))
+                    .col(boolean(Deadline::HolidayCalendarMissing))
+                    .col(big_integer(Deadline::DueAtMs))
+                    .col(string(Deadline::Status))
+                    .col(big_integer(Deadline::CreatedAtMs))
+                    .col(big_integer_null(Deadline::ClosedAtMs))
+                    .col(integer(Deadline::Attempts))
+                    .col(big_integer(Deadline::NextTryAtMs))
+                    .col(text_null(Deadline::LastError))
+                    .to_owned(),
+            )
+            .await?;
+            // Scheduling twice is scheduling once.
+            m.create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("uq_deadline_subject")
+                    .table(Deadline::Table)
+                    .col(Deadline::Kind)
+                    .col(Deadline::Subject)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+            // The sweep scans pending rows by due time.
+            m.create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_deadline_due")
+                    .table(Deadline::Table)
+                    .col(Deadline::Status)
+                    .col(Deadline::DueAtMs)
+                    .to_owned(),
+            )
+            .await
+        }
+
+        async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.drop_table(Table::drop().table(Deadline::Table).to_owned())
+                .await
+        }
+    }
+}
+
+fn period_text(p: Period) -> String {
+    match p {
+        Period::Days(n) => format!("{n}d"),
+        Period::Months(n) => format!("{n}m"),
+        Period::Hours(n) => format!("{n}h"),
+    }
+}
+
+fn moved_off_text(moved: &[(chrono::NaiveDate, DayKind)]) -> String {
+    moved
+        .iter()
+        .map(|(d, k)| match k {
+            DayKind::Holiday(name) => format!("{d} {name}"),
+            DayKind::Weekend => format!("{d} weekend"),
+            DayKind::SwappedWorking => format!("{d} 调休 working day"),
+            DayKind::Working => format!("{d} working day"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Starts the clock for `subject` inside the caller's transaction (`db` is that transaction).
+/// Scheduling the same kind and subject again changes nothing: the first deadline stands.
+pub async fn schedule<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    subject: &str,
+    deadline: &calendar::Deadline,
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    let row = ActiveModel {
+        id: Set(uuid::Uuid::now_v7().simple().to_string()),
+        kind: Set(kind.to_string()),
+        subject: Set(subject.to_string()),
+        rule: Set(deadline.rule.to_string()),
+        period: Set(period_text(deadline.period)),
+        start_date: Set(deadline.start.to_string()),
+        nominal_end: Set(deadline.nominal_end.to_string()),
+        end_date: Set(deadline.end.to_string()),
+        moved_off: Set(moved_off_text(&deadline.moved_off)),
+        holiday_calendar_missing: Set(deadline.holiday_calendar_missing),
+        due_at_ms: Set(deadline.ends_at.timestamp_millis()),
+        status: Set(PENDING.to_string()),
+        created_at_ms: Set(now_ms),
+        closed_at_ms: Set(None),
+        attempts: Set(0),
+        next_try_at_ms: Set(0),
+        last_error: Set(None),
+    };
+    Entity::insert(row)
+        .on_conflict_do_nothing_on([Column::Kind, Column::Subject])
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Stops the clock: the act happened in time. Inside the act's transaction; true when a
+/// pending deadline was cancelled (false: none, or it already fired).
+pub async fn cancel<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    subject: &str,
+    now_ms: i64,
+) -> Result<bool, DbErr> {
+    let done = Entity::update_many()
+        .filter(Column::Kind.eq(kind))
+        .filter(Column::Subject.eq(subject))
+        .filter(Column::Status.eq(PENDING))
+        .col_expr(Column::Status, Expr::value(CANCELLED))
+        .col_expr(Column::ClosedAtMs, Expr::value(now_ms))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// The deadline of `kind` for `subject`, whatever its state.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    subject: &str,
+) -> Result<Option<DueDeadline>, DbErr> {
+    Entity::find()
+        .filter(Column::Kind.eq(kind))
+        .filter(Column::Subject.eq(subject))
+        .one(db)
+        .await
+}
+
+/// What a service does when one of its deadlines runs out. It runs inside the sweep's write
+/// transaction: what it writes there (the stage record, its outbox message) commits with the
+/// deadline's FIRED mark. It must be idempotent by the deadline's id, like every receiver.
+#[async_trait]
+pub trait OnDue: Send + Sync + 'static {
+    async fn fire(&self, txn: &DatabaseTransaction, due: &DueDeadline) -> Result<(), String>;
+}
+
+/// Counts of one sweep.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepPass {
+    pub fired: usize,
+    /// Handlers that failed; their deadlines are tried again after a backoff.
+    pub failed: usize,
+}
+
+/// Fires due deadlines.
+pub struct Sweeper {
+    db: DatabaseConnection,
+    on_due: Arc<dyn OnDue>,
+    clock: SharedClock,
+    batch_size: u64,
+    poll: Duration,
+    wake: Arc<Notify>,
+}
+
+/// How long a deadline whose handler failed waits before it is tried again (doubling).
+const RETRY_BASE_MS: i64 = 1_000;
+const RETRY_MAX_MS: i64 = 600_000;
+
+impl Sweeper {
+    pub fn new(db: DatabaseConnection, on_due: Arc<dyn OnDue>, clock: SharedClock) -> Self {
+        Self {
+            db,
+            on_due,
+            clock,
+            batch_size: 200,
+            poll: Duration::from_millis(500),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Deadlines claimed and fired per transaction.
+    pub fn batch_size(mut self, n: u64) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    /// How often the clock is looked at. With a manual clock, advancing it fires what came
+    /// due within one poll (or at once, through [`Sweeper::waker`]).
+    pub fn poll(mut self, every: Duration) -> Self {
+        self.poll = every;
+        self
+    }
+
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Due deadlines (only `only`, when given), locked for this transaction.
+    async fn claim(
+        &self,
+        txn: &DatabaseTransaction,
+        now: i64,
+        limit: u64,
+        only: Option<&str>,
+    ) -> Result<Vec<DueDeadline>, DbErr> {
+        use sea_orm::sea_query::ExprTrait;
+        let mut due = Query::select();
+        due.column(Column::Id).from(Entity);
+        if let Some(id) = only {
+            due.and_where(Expr::col(Column::Id).eq(id));
+        }
+        due.and_where(Expr::col(Column::Status).eq(PENDING))
+            .and_where(Expr::col(Column::DueAtMs).lte(now))
+            .and_where(Expr::col(Column::NextTryAtMs).lte(now))
+            .order_by(Column::DueAtMs, Order::Asc)
+            .order_by(Column::Id, Order::Asc)
+            .limit(limit);
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let mut rows = Entity::find()
+            .filter(Column::Id.in_subquery(due))
+            .all(txn)
+            .await?;
+        rows.sort_by(|a, b| (a.due_at_ms, &a.id).cmp(&(b.due_at_ms, &b.id)));
+        Ok(rows)
+    }
+
+    async fn mark_fired(txn: &DatabaseTransaction, id: &str, now: i64) -> Result<(), DbErr> {
+        Entity::update_many()
+            .filter(Column::Id.eq(id))
+            .filter(Column::Status.eq(PENDING))
+            .col_expr(Column::Status, Expr::value(FIRED))
+            .col_expr(Column::ClosedAtMs, Expr::value(now))
+            .exec(txn)
+            .await?;
+        Ok(())
+    }
+
+    /// One sweep: claims up to `batch_size` due deadlines and fires them in one transaction.
+    /// If a handler fails, that transaction is rolled back and the claimed deadlines are
+    /// fired one per transaction, so one failing handler holds back only its own deadline.
+    pub async fn run_once(&self) -> Result<SweepPass, DbErr> {
+        let now = self.clock.now().timestamp_millis();
+        let txn = crate::db::begin_write(&self.db).await?;
+        let due = self.claim(&txn, now, self.batch_size, None).await?;
+        if due.is_empty() {
+            txn.commit().await?;
+            return Ok(SweepPass::default());
+        }
+        let mut all_fired = true;
+        for d in &due {
+            if self.on_due.fire(&txn, d).await.is_err() {
+                all_fired = false;
+                break;
+            }
+            Self::mark_fired(&txn, &d.id, now).await?;
+        }
+        if all_fired {
+            txn.commit().await?;
+            return Ok(SweepPass {
+                fired: due.len(),
+                failed: 0,
+            });
+        }
+        txn.rollback().await?;
+        let mut pass = SweepPass::default();
+        for d in due {
+            let txn = crate::db::begin_write(&self.db).await?;
+            // Claimed again: another sweeper may have fired it meanwhile (PostgreSQL).
+            let Some(d) = self
+                .claim(&txn, now, 1, Some(&d.id))
+                .await?
+                .into_iter()
+                .next()
+            else {
+                txn.commit().await?;
+                continue;
+            };
+            match self.on_due.fire(&txn, &d).await {
+                Ok(()) => {
+                    Self::mark_fired(&txn, &d.id, now).await?;
+                    txn.commit().await?;
+                    pass.fired += 1;
+                }
+                Err(why) => {
+                    txn.rollback().await?;
+                    pass.failed += 1;
+                    let wait = (RETRY_BASE_MS << d.attempts.clamp(0, 20)).min(RETRY_MAX_MS);
+                    tracing::warn!(deadline = %d.id, kind = %d.kind, attempts = d.attempts + 1, error = %why, "a deadline's handler failed; it is tried again");
+                    let txn = crate::db::begin_write(&self.db).await?;
+                    Entity::update_many()
+                        .filter(Column::Id.eq(d.id.clone()))
+                        .filter(Column::Status.eq(PENDING))
+                        .col_expr(Column::Attempts, Expr::value(d.attempts + 1))
+                        .col_expr(Column::NextTryAtMs, Expr::value(now + wait))
+                        .col_expr(Column::LastError, Expr::value(why))
+                        .exec(&txn)
+                        .await?;
+                    txn.commit().await?;
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Runs until `shutdown` resolves, sweeping every poll, at once when woken, and again
+    /// straight away while full batches keep coming.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let busy = match self.run_once().await {
+                Ok(pass) => pass.fired as u64 >= self.batch_size,
+                Err(e) => {
+                    tracing::warn!(error = %e, "deadline sweep failed");
+                    false
+                }
+            };
+            if busy {
+                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(self.poll) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use sea_orm::Statement;
+    use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+    use super::*;
+    use crate::calendar::Calendar;
+    use crate::clock::ManualClock;
+
+    struct DeadlinesOnly;
+
+    impl MigratorTrait for DeadlinesOnly {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(migration::Migration)]
+        }
+    }
+
+    async fn fresh() -> (DatabaseConnection, crate::db::Target) {
+        let target = crate::db::testing::fresh_target("kernel-deadline");
+        let settings = crate::Settings::defaults().unwrap().database;
+        let db = crate::db::connect_and_migrate::<DeadlinesOnly>(&target, &settings)
+            .await
+            .unwrap();
+        // What a stage record would be: one row per fired deadline, a second one an error.
+        db.execute_unprepared(
+            "CREATE TABLE fired (deadline_id VARCHAR PRIMARY KEY, subject VARCHAR NOT NULL)",
+        )
+        .await
+        .unwrap();
+        (db, target)
+    }
+
+    async fn drop_target(db: DatabaseConnection, target: crate::db::Target) {
+        let _ = db.close().await;
+        if let crate::db::Target::Postgres { url, schema } = target {
+            let _ = crate::db::drop_schema(&url, &schema).await;
+        }
+    }
+
+    /// Writes its record in the sweep's transaction; refuses the subjects it is told to.
+    #[derive(Default)]
+    struct Record {
+        refuse: Mutex<HashSet<String>>,
+    }
+
+    #[async_trait]
+    impl OnDue for Record {
+        async fn fire(&self, txn: &DatabaseTransaction, due: &DueDeadline) -> Result<(), String> {
+            if self.refuse.lock().unwrap().contains(&due.subject) {
+                return Err("not now".into());
+            }
+            let backend = txn.get_database_backend();
+            txn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    DatabaseBackend::Postgres => {
+                        "INSERT INTO fired (deadline_id, subject) VALUES ($1, $2)"
+                    }
+                    _ => "INSERT INTO fired (deadline_id, subject) VALUES (?, ?)",
+                },
+                [due.id.clone().into(), due.subject.clone().into()],
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+
+    async fn fired(db: &DatabaseConnection) -> Vec<String> {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT subject FROM fired ORDER BY subject",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "subject").unwrap())
+            .collect()
+    }
+
+    fn start() -> chrono::DateTime<Utc> {
+        // 10:00 Beijing time, Monday 2026-03-02.
+        Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_deadline_fires_once_its_period_ends_by_the_clock_and_not_before() {
+        let (db, target) = fresh().await;
+        let clock = Arc::new(ManualClock::new(start()));
+        let calendar = Calendar::built_in();
+        let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        // 30 days from 03-02: 04-01, a Wednesday; due at 24:00 that day, Beijing time.
+        let period = calendar.days("test.thirty_days", served, 30);
+        let txn = crate::db::begin_write(&db).await.unwrap();
+        schedule(&txn, "order.objection", "order-1", &period, 0)
+            .await
+            .unwrap();
+        // Scheduling again changes nothing.
+        schedule(
+            &txn,
+            "order.objection",
+            "order-1",
+            &calendar.days("x", served, 1),
+            0,
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        let row = find(&db, "order.objection", "order-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                row.end_date.as_str(),
+                row.rule.as_str(),
+                row.period.as_str()
+            ),
+            ("2026-04-01", "test.thirty_days", "30d")
+        );
+
+        let sweeper = Sweeper::new(db.clone(), Arc::new(Record::default()), clock.clone());
+        assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
+        // The last minute of 04-01 in Beijing: not yet.
+        clock.set(Utc.with_ymd_and_hms(2026, 4, 1, 15, 59, 59).unwrap());
+        assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
+        clock.set(Utc.with_ymd_and_hms(2026, 4, 1, 16, 0, 0).unwrap());
+        assert_eq!(sweeper.run_once().await.unwrap().fired, 1);
+        assert_eq!(fired(&db).await, ["order-1"]);
+        // Fired once: the next sweep and a restarted sweeper find nothing.
+        assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
+        let again = Sweeper::new(db.clone(), Arc::new(Record::default()), clock.clone());
+        assert_eq!(again.run_once().await.unwrap().fired, 0);
+        let row = find(&db, "order.objection", "order-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, FIRED);
+        drop_target(db, target).await;
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_deadline_never_fires_and_a_failing_handler_holds_back_only_its_own() {
+        let (db, target) = fresh().await;
+        let clock = Arc::new(ManualClock::new(start()));
+        let calendar = Calendar::built_in();
+        let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let txn = crate::db::begin_write(&db).await.unwrap();
+        for s in ["a", "b", "c"] {
+            schedule(&txn, "k", s, &calendar.days("r", served, 15), 0)
+                .await
+                .unwrap();
+        }
+        assert!(cancel(&txn, "k", "a", 1).await.unwrap());
+        txn.commit().await.unwrap();
+        let record = Arc::new(Record::default());
+        record.refuse.lock().unwrap().insert("b".into());
+        let sweeper = Sweeper::new(db.clone(), record.clone(), clock.clone());
+        clock.advance(chrono::Duration::days(31));
+        let pass = sweeper.run_once().await.unwrap();
+        assert_eq!((pass.fired, pass.failed), (1, 1));
+        assert_eq!(fired(&db).await, ["c"]);
+        let b = find(&db, "k", "b").await.unwrap().unwrap();
+        assert_eq!((b.status.as_str(), b.attempts), (PENDING, 1));
+        assert_eq!(b.last_error.as_deref(), Some("not now"));
+        // After its backoff, once the handler works again, it fires.
+        record.refuse.lock().unwrap().clear();
+        assert_eq!(
+            sweeper.run_once().await.unwrap().fired,
+            0,
+            "waits for its backoff"
+        );
+        clock.advance(chrono::Duration::seconds(2));
+        assert_eq!(sweeper.run_once().await.unwrap().fired, 1);
+        assert_eq!(fired(&db).await, ["b", "c"]);
+        assert!(
+            !cancel(&db, "k", "b", 2).await.unwrap(),
+            "a fired deadline stays fired"
+        );
+        drop_target(db, target).await;
+    }
+
+    #[tokio::test]
+    async fn two_sweepers_on_one_database_never_fire_a_deadline_twice() {
+        let (db, target) = fresh().await;
+        let clock = Arc::new(ManualClock::new(start()));
+        let calendar = Calendar::built_in();
+        let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let txn = crate::db::begin_write(&db).await.unwrap();
+        for i in 0..600 {
+            schedule(
+                &txn,
+                "k",
+                &format!("s{i:04}"),
+                &calendar.days("r", served, 1 + i % 40),
+                0,
+            )
+            .await
+            .unwrap();
+        }
+        txn.commit().await.unwrap();
+        clock.advance(chrono::Duration::days(60));
+        // A second connection pool, as a second replica has.
+        let settings = crate::Settings::defaults().unwrap().database;
+        let other = crate::db::connect(&target, &settings).await.unwrap();
+        let record = Arc::new(Record::default());
+        let sweep = |db: DatabaseConnection| {
+            let sweeper = Sweeper::new(db, record.clone(), clock.clone()).batch_size(25);
+            tokio::spawn(async move {
+                let mut fired = 0;
+                loop {
+                    let pass = sweeper.run_once().await.expect("no sweep fails");
+                    assert_eq!(
+                        pass.failed, 0,
+                        "a second firing would fail on the record's key"
+                    );
+                    if pass.fired == 0 {
+                        return fired;
+                    }
+                    fired += pass.fired;
+                }
+            })
+        };
+        let (a, b) = (sweep(db.clone()), sweep(other.clone()));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert_eq!(a + b, 600);
+        assert_eq!(fired(&db).await.len(), 600);
+        let _ = other.close().await;
+        drop_target(db, target).await;
+    }
+}
