@@ -1,17 +1,22 @@
 //! Who is calling: the bearer token checked against the configured keys, the caller's role
-//! checked against the door, and the organisation's call rate held to its limit.
+//! checked against the door, the organisation checked to exist, and its call rate held to its
+//! limit. Refusals are counted and logged through [`RefusalLog`], never a line per call: a
+//! flood of bad tokens would otherwise grow the log by megabytes a second.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sieve_kernel::config::CourtSettings;
 use sieve_kernel::error::ERROR_DOMAIN;
+use sieve_kernel::refusals::{self, RefusalLog};
 use sieve_kernel::{Error, ErrorCode};
-use tonic::metadata::MetadataMap;
-use tonic::{Code, Status};
+use sieve_proto::intake::v1 as intake;
+use tonic::{Code, Request, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::forward::IntakeClient;
 use crate::token::{self, Claims, Role, SigningKey, TokenError};
 
 /// The authenticated caller of one call.
@@ -21,19 +26,38 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// How long a bank found in intake is trusted to exist without asking again: a bank is never
+/// deleted, so this only bounds the lookups, one per bank per minute rather than per call.
+const KNOWN_BANK_TTL: Duration = Duration::from_secs(60);
+
 pub struct Gate {
     keys: Vec<SigningKey>,
     limiter: RateLimiter,
     /// Callers without a token (the public door), one bucket per client address.
     anonymous: RateLimiter,
+    /// The court this gateway serves: court tokens must name it (by its name, as
+    /// `sieve token --court` mints them).
+    court: CourtSettings,
+    intake: IntakeClient,
+    known_banks: Mutex<HashMap<String, Instant>>,
+    refusals: Arc<RefusalLog>,
 }
 
 impl Gate {
-    pub fn new(keys: Vec<SigningKey>, rate_per_second: u32) -> Self {
+    pub fn new(
+        keys: Vec<SigningKey>,
+        rate_per_second: u32,
+        court: CourtSettings,
+        intake: IntakeClient,
+    ) -> Self {
         Self {
             keys,
             limiter: RateLimiter::new(rate_per_second),
             anonymous: RateLimiter::new(rate_per_second),
+            court,
+            intake,
+            known_banks: Mutex::new(HashMap::new()),
+            refusals: RefusalLog::new("call refused"),
         }
     }
 
@@ -41,15 +65,23 @@ impl Gate {
     /// caller whose address is unknown shares one bucket with the others) to the rate limit.
     pub fn admit_anonymous(&self, remote: Option<SocketAddr>) -> Result<(), Status> {
         let key = remote.map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
-        // The address identifies a person as much as a phone number does: not logged.
-        self.anonymous.admit(&key, "anonymous")
+        // The address identifies a person as much as a phone number does: only its hash is
+        // logged.
+        self.anonymous.admit(&key, || refusals::peer(remote))
     }
 
     /// The caller of a call to the door of `role`, or why it is refused.
-    pub fn authorize(&self, metadata: &MetadataMap, role: Role) -> Result<Caller, Status> {
-        let claims = self.authenticate(metadata)?;
+    pub async fn authorize<T>(&self, request: &Request<T>, role: Role) -> Result<Caller, Status> {
+        let refused = |reason: &'static str, status: Status| {
+            self.refusals
+                .refused(&refusals::peer(request.remote_addr()), reason);
+            status
+        };
+        let claims = self
+            .authenticate(request)
+            .map_err(|(reason, status)| refused(reason, status))?;
         if claims.role != role {
-            return Err(Error::new(
+            let status = Error::new(
                 ErrorCode::PermissionDenied,
                 "WRONG_ROLE",
                 format!(
@@ -59,24 +91,93 @@ impl Gate {
                 ),
             )
             .with_meta("role", claims.role.as_str())
-            .into());
+            .into();
+            return Err(refused("WRONG_ROLE", status));
         }
         if claims.org_id.trim().is_empty() {
-            return Err(unauthenticated(
-                "TOKEN_INVALID",
-                "the token names no organisation",
-            ));
+            let status = unauthenticated("TOKEN_INVALID", "the token names no organisation");
+            return Err(refused("TOKEN_INVALID", status));
         }
-        self.limiter.admit(&claims.org_id, &claims.org_id)?;
+        // Before the organisation is looked up, so a flood costs no lookups.
+        self.limiter
+            .admit(&claims.org_id, || claims.org_id.clone())?;
+        self.known(&claims)
+            .await
+            .map_err(|(reason, status)| refused(reason, status))?;
         Ok(Caller {
             org_id: claims.org_id,
             role: claims.role,
         })
     }
 
-    fn authenticate(&self, metadata: &MetadataMap) -> Result<Claims, Status> {
-        let Some(value) = metadata.get("authorization") else {
-            return Err(unauthenticated(
+    /// Whether the organisation a validly signed token names exists: a key that leaked, or a
+    /// token minted for a bank that was never registered, must not open a door.
+    async fn known(&self, claims: &Claims) -> Result<(), (&'static str, Status)> {
+        match claims.role {
+            Role::Court => {
+                // One name only, so that one court has one rate-limit bucket.
+                if claims.org_id == self.court.name {
+                    return Ok(());
+                }
+                Err((
+                    "OTHER_COURT",
+                    unauthenticated("OTHER_COURT", "the token names another court"),
+                ))
+            }
+            Role::Bank => self.known_bank(&claims.org_id).await,
+            // No registry of notary offices or mediation organisations exists yet, and their
+            // doors answer only "not deployed": checked here once their services keep one.
+            Role::Notary | Role::Mediator => Ok(()),
+        }
+    }
+
+    async fn known_bank(&self, bank_id: &str) -> Result<(), (&'static str, Status)> {
+        let now = Instant::now();
+        if self
+            .lock_known()
+            .get(bank_id)
+            .is_some_and(|seen| now.duration_since(*seen) < KNOWN_BANK_TTL)
+        {
+            return Ok(());
+        }
+        let found = self
+            .intake
+            .clone()
+            .get_bank(intake::GetBankRequest {
+                key: Some(intake::get_bank_request::Key::BankId(bank_id.to_string())),
+            })
+            .await;
+        match found {
+            Ok(_) => {
+                let mut known = self.lock_known();
+                if known.len() >= MAX_BUCKETS {
+                    known.retain(|_, seen| now.duration_since(*seen) < KNOWN_BANK_TTL);
+                }
+                known.insert(bank_id.to_string(), now);
+                Ok(())
+            }
+            Err(status) if status.code() == Code::NotFound => Err((
+                "UNKNOWN_ORGANISATION",
+                unauthenticated(
+                    "UNKNOWN_ORGANISATION",
+                    "the token names a bank that is not registered",
+                ),
+            )),
+            // Intake down or failing: the call could not be served anyway.
+            Err(status) => Err(("ORGANISATION_UNCHECKED", status)),
+        }
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.known_banks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn authenticate<T>(&self, request: &Request<T>) -> Result<Claims, (&'static str, Status)> {
+        let fail = |reason: &'static str, message: &str| (reason, unauthenticated(reason, message));
+        let Some(value) = request.metadata().get("authorization") else {
+            return Err(fail(
                 "TOKEN_MISSING",
                 "send `authorization: Bearer <token>`",
             ));
@@ -89,20 +190,15 @@ impl Gate {
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             })
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthenticated("TOKEN_INVALID", "the authorization is not `Bearer <token>`")
-            })?;
+            .ok_or_else(|| fail("TOKEN_INVALID", "the authorization is not `Bearer <token>`"))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
             .unwrap_or(0);
-        token::verify(&self.keys, bearer, now).map_err(|e| {
-            // The token itself is a credential: only the reason is logged.
-            tracing::info!(error = %e, "token refused");
-            match e {
-                TokenError::Expired => unauthenticated("TOKEN_EXPIRED", "the token expired"),
-                _ => unauthenticated("TOKEN_INVALID", "the token is not valid"),
-            }
+        // The token itself is a credential: only the reason is logged.
+        token::verify(&self.keys, bearer, now).map_err(|e| match e {
+            TokenError::Expired => fail("TOKEN_EXPIRED", "the token expired"),
+            _ => fail("TOKEN_INVALID", "the token is not valid"),
         })
     }
 }
@@ -119,6 +215,7 @@ const MAX_BUCKETS: usize = 65_536;
 struct RateLimiter {
     rate: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
+    refusals: Arc<RefusalLog>,
 }
 
 struct Bucket {
@@ -131,11 +228,12 @@ impl RateLimiter {
         Self {
             rate: f64::from(rate_per_second.max(1)),
             buckets: Mutex::new(HashMap::new()),
+            refusals: RefusalLog::new("rate limited"),
         }
     }
 
-    /// Takes a token from `key`'s bucket; `shown` is what a refusal logs.
-    fn admit(&self, key: &str, shown: &str) -> Result<(), Status> {
+    /// Takes a token from `key`'s bucket; `shown` is what a refusal logs for the caller.
+    fn admit(&self, key: &str, shown: impl FnOnce() -> String) -> Result<(), Status> {
         let now = Instant::now();
         // A poisoned lock only means another call panicked mid-update; the counts are still
         // usable.
@@ -162,7 +260,7 @@ impl RateLimiter {
         }
         let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate);
         drop(buckets);
-        tracing::warn!(caller = shown, "rate limited");
+        self.refusals.refused(&shown(), "RATE_LIMITED");
         let mut details = ErrorDetails::new();
         details.set_error_info(
             "RATE_LIMITED",
@@ -188,16 +286,17 @@ mod tests {
     #[test]
     fn bucket_allows_a_burst_then_refuses() {
         let limiter = RateLimiter::new(3);
+        let shown = || "a".to_string();
         for _ in 0..3 {
-            limiter.admit("a", "a").unwrap();
+            limiter.admit("a", shown).unwrap();
         }
-        let status = limiter.admit("a", "a").unwrap_err();
+        let status = limiter.admit("a", shown).unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(
             status.get_error_details().error_info().unwrap().reason,
             "RATE_LIMITED"
         );
         // Another organisation has its own bucket.
-        limiter.admit("b", "b").unwrap();
+        limiter.admit("b", shown).unwrap();
     }
 }

@@ -29,7 +29,7 @@ door! {
             &self,
             request: Request<Streaming<BankApiServiceSubmitBatchRequest>>,
         ) -> Result<Response<BankApiServiceSubmitBatchResponse>, Status> {
-            let caller = self.ctx.gate.authorize(request.metadata(), ROLE)?;
+            let caller = self.ctx.gate.authorize(&request, ROLE).await?;
             let span = tracing::info_span!("caller", org_id = %caller.org_id, role = %caller.role);
             let mut intake = self.ctx.intake.clone();
             let mut inbound = request.into_inner();

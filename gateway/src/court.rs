@@ -95,7 +95,7 @@ door! {
             &self,
             request: Request<Streaming<CourtApiServiceImportRulingsRequest>>,
         ) -> Result<Response<CourtApiServiceImportRulingsResponse>, Status> {
-            let caller = self.ctx.gate.authorize(request.metadata(), ROLE)?;
+            let caller = self.ctx.gate.authorize(&request, ROLE).await?;
             let span = tracing::info_span!("caller", org_id = %caller.org_id, role = %caller.role);
             let mut registry = self.ctx.registry.clone();
             // Message by message as they arrive; a broken stream from the court drops the

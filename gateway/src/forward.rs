@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use sieve_kernel::error::ERROR_DOMAIN;
+use sieve_kernel::internal::InternalChannel;
 use sieve_kernel::{Error, ErrorCode};
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
@@ -15,8 +16,6 @@ use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceCli
 use sieve_proto::gateway::v1::StageRecords;
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt};
 use tracing::Instrument;
@@ -24,40 +23,32 @@ use tracing::Instrument;
 use crate::auth::{Caller, Gate};
 use crate::token::Role;
 
-type Propagate = fn(Request<()>) -> Result<Request<()>, Status>;
-type Propagating = InterceptedService<Channel, Propagate>;
-
-/// Intake, reached over one lazily connected channel, carrying the request id.
-pub type IntakeClient = IntakeServiceClient<Propagating>;
+/// Intake, reached over one lazily connected channel carrying the internal credential and
+/// the request id.
+pub type IntakeClient = IntakeServiceClient<InternalChannel>;
 /// Bad-debt-check's two services, sharing one lazily connected channel.
-pub type RegistryClient = RegistryServiceClient<Propagating>;
-pub type PreCheckClient = PreCheckServiceClient<Propagating>;
+pub type RegistryClient = RegistryServiceClient<InternalChannel>;
+pub type PreCheckClient = PreCheckServiceClient<InternalChannel>;
 
 /// How long a dossier waits for a stage service's record before showing it as unavailable.
 const STAGE_RECORD_WAIT: Duration = Duration::from_secs(3);
 
-pub fn intake_client(channel: Channel, max_message_bytes: usize) -> IntakeClient {
-    IntakeServiceClient::with_interceptor(channel, sieve_kernel::request_id::propagate as Propagate)
+pub fn intake_client(channel: InternalChannel, max_message_bytes: usize) -> IntakeClient {
+    IntakeServiceClient::new(channel)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes)
 }
 
-pub fn registry_client(channel: Channel, max_message_bytes: usize) -> RegistryClient {
-    RegistryServiceClient::with_interceptor(
-        channel,
-        sieve_kernel::request_id::propagate as Propagate,
-    )
-    .max_decoding_message_size(max_message_bytes)
-    .max_encoding_message_size(max_message_bytes)
+pub fn registry_client(channel: InternalChannel, max_message_bytes: usize) -> RegistryClient {
+    RegistryServiceClient::new(channel)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes)
 }
 
-pub fn pre_check_client(channel: Channel, max_message_bytes: usize) -> PreCheckClient {
-    PreCheckServiceClient::with_interceptor(
-        channel,
-        sieve_kernel::request_id::propagate as Propagate,
-    )
-    .max_decoding_message_size(max_message_bytes)
-    .max_encoding_message_size(max_message_bytes)
+pub fn pre_check_client(channel: InternalChannel, max_message_bytes: usize) -> PreCheckClient {
+    PreCheckServiceClient::new(channel)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes)
 }
 
 /// What each door holds: the gate and the backends.
@@ -82,7 +73,7 @@ impl Context {
         F: FnOnce(Caller, IntakeClient, T) -> Fut,
         Fut: Future<Output = Result<R, Status>>,
     {
-        let caller = self.gate.authorize(request.metadata(), role)?;
+        let caller = self.gate.authorize(&request, role).await?;
         let span = tracing::info_span!("caller", org_id = %caller.org_id, role = %caller.role);
         f(caller, self.intake.clone(), request.into_inner())
             .instrument(span)
@@ -91,13 +82,13 @@ impl Context {
     }
 
     /// Authorizes the call, then answers that its backing service is not deployed yet.
-    pub fn refuse_not_deployed<T>(
+    pub async fn refuse_not_deployed<T>(
         &self,
         request: &Request<T>,
         role: Role,
         backend: Backend,
     ) -> Status {
-        match self.gate.authorize(request.metadata(), role) {
+        match self.gate.authorize(request, role).await {
             Ok(_) => not_deployed(backend),
             Err(status) => status,
         }
@@ -219,11 +210,10 @@ macro_rules! door {
                     &self,
                     request: tonic::Request<$req>,
                 ) -> Result<tonic::Response<$res>, tonic::Status> {
-                    Err(self.ctx.refuse_not_deployed(
-                        &request,
-                        $role,
-                        $crate::forward::Backend::$backend,
-                    ))
+                    Err(self
+                        .ctx
+                        .refuse_not_deployed(&request, $role, $crate::forward::Backend::$backend)
+                        .await)
                 }
             )*
         }

@@ -18,7 +18,7 @@ pub mod token;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use sieve_kernel::server::{BoundServer, Server};
+use sieve_kernel::server::{Access, BoundServer, Server};
 use sieve_kernel::{BuildError, Settings};
 use sieve_proto::gateway::v1::bank_api_service_server::BankApiServiceServer;
 use sieve_proto::gateway::v1::court_api_service_server::CourtApiServiceServer;
@@ -47,17 +47,24 @@ impl Application {
         port: u16,
     ) -> Result<Self, BuildError> {
         let keys = signing_keys(settings)?;
-        let gate = auth::Gate::new(keys, settings.gateway.rate_limit_per_second);
-        let intake = sieve_kernel::server::channel(intake_url, &settings.server)
+        let trust = sieve_kernel::internal::Trust::from_settings(settings)?;
+        let intake = sieve_kernel::internal::channel(intake_url, &settings.server, &trust)
             .map_err(|e| invalid_input(format!("intake url `{intake_url}`: {e}")))?;
-        let bad_debt_check = sieve_kernel::server::channel(bad_debt_check_url, &settings.server)
-            .map_err(|e| {
-                invalid_input(format!("bad-debt-check url `{bad_debt_check_url}`: {e}"))
-            })?;
+        let bad_debt_check =
+            sieve_kernel::internal::channel(bad_debt_check_url, &settings.server, &trust).map_err(
+                |e| invalid_input(format!("bad-debt-check url `{bad_debt_check_url}`: {e}")),
+            )?;
         let max = settings.server.max_message_bytes;
+        let intake = forward::intake_client(intake, max);
+        let gate = auth::Gate::new(
+            keys,
+            settings.gateway.rate_limit_per_second,
+            settings.court.clone(),
+            intake.clone(),
+        );
         let ctx = Context {
             gate: Arc::new(gate),
-            intake: forward::intake_client(intake, max),
+            intake,
             registry: forward::registry_client(bad_debt_check.clone(), max),
             pre_check: forward::pre_check_client(bad_debt_check, max),
         };
@@ -69,7 +76,8 @@ impl Application {
                     .max_encoding_message_size(max)
             };
         }
-        let server = Server::new(SERVICE, &settings.server)
+        // The door outsiders use: each call is authenticated by its bearer token instead.
+        let server = Server::new(SERVICE, &settings.server, Access::Public)
             .add_service(limited!(
                 BankApiServiceServer,
                 bank::BankApi { ctx: ctx.clone() }

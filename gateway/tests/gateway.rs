@@ -30,7 +30,7 @@ struct Suite {
 async fn start(rate_limit_per_second: u32) -> Suite {
     sieve_kernel::telemetry::init_for_tests();
     let key = SigningKey::generate("test");
-    let mut settings = Settings::defaults().expect("defaults");
+    let mut settings = sieve_kernel::internal::testing::settings();
     settings.server.shutdown_grace_secs = 1;
     settings
         .gateway
@@ -113,7 +113,7 @@ impl Suite {
         )
     }
     fn court_token(&self) -> String {
-        self.token("court", Role::Court)
+        self.token(&court_name(), Role::Court)
     }
 
     async fn register_bank(&self, code: &str) -> String {
@@ -138,6 +138,11 @@ impl Suite {
             .unwrap()
             .bank_id
     }
+}
+
+/// The court the gateway serves, as its tokens name it.
+fn court_name() -> String {
+    Settings::defaults().expect("defaults").court.name
 }
 
 fn authed<T>(message: T, token: &str) -> Request<T> {
@@ -277,7 +282,7 @@ async fn callers_without_a_valid_token_or_of_the_wrong_role_are_refused() {
     let stranger = token::mint(
         &SigningKey::generate("test"),
         &Claims {
-            org_id: "court".into(),
+            org_id: court_name(),
             role: Role::Court,
             exp: None,
         },
@@ -291,7 +296,7 @@ async fn callers_without_a_valid_token_or_of_the_wrong_role_are_refused() {
     let expired = token::mint(
         &suite.key,
         &Claims {
-            org_id: "court".into(),
+            org_id: court_name(),
             role: Role::Court,
             exp: Some(1_000_000_000),
         },
@@ -671,18 +676,19 @@ async fn a_batch_streams_through_the_gateway() {
 #[tokio::test]
 async fn each_organisation_is_held_to_its_rate_limit() {
     let suite = start(3).await;
-    let mut court = suite.court_client();
-    let list_banks = || CourtApiServiceListBanksRequest {
-        request: Some(pb::ListBanksRequest::default()),
-    };
+    // One of the court's three calls.
+    let bank = suite.register_bank("RATE").await;
+    let bank_token = suite.token(&bank, Role::Bank);
+    let mut banks = suite.bank_client();
+    let list_cases = || BankApiServiceListCasesRequest::default();
     for _ in 0..3 {
-        court
-            .list_banks(authed(list_banks(), &suite.court_token()))
+        banks
+            .list_cases(authed(list_cases(), &bank_token))
             .await
             .unwrap();
     }
-    let status = court
-        .list_banks(authed(list_banks(), &suite.court_token()))
+    let status = banks
+        .list_cases(authed(list_cases(), &bank_token))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
@@ -690,18 +696,60 @@ async fn each_organisation_is_held_to_its_rate_limit() {
     assert!(status.get_error_details().retry_info().is_some());
 
     // Another organisation has its own allowance.
-    let other_court = suite.token("court-2", Role::Court);
-    court
-        .list_banks(authed(list_banks(), &other_court))
+    suite
+        .court_client()
+        .list_banks(authed(
+            CourtApiServiceListBanksRequest::default(),
+            &suite.court_token(),
+        ))
         .await
         .unwrap();
 
     // The allowance refills.
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    court
-        .list_banks(authed(list_banks(), &suite.court_token()))
+    banks
+        .list_cases(authed(list_cases(), &bank_token))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn signed_tokens_of_unknown_organisations_or_another_court_are_refused() {
+    let suite = start(200).await;
+    // Signed by the gateway's own key, for a bank that was never registered.
+    let status = suite
+        .bank_client()
+        .list_cases(authed(
+            BankApiServiceListCasesRequest::default(),
+            &suite.token("no-such-bank", Role::Bank),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(reason(&status), "UNKNOWN_ORGANISATION");
+    // Signed by the same key, naming another court.
+    let status = suite
+        .court_client()
+        .list_banks(authed(
+            CourtApiServiceListBanksRequest::default(),
+            &suite.token("黑0721 另一法院", Role::Court),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(reason(&status), "OTHER_COURT");
+    // A registered bank and this court pass, the bank also on its second call (remembered).
+    let bank = suite.register_bank("KNOWN").await;
+    for _ in 0..2 {
+        suite
+            .bank_client()
+            .list_cases(authed(
+                BankApiServiceListCasesRequest::default(),
+                &suite.token(&bank, Role::Bank),
+            ))
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]
@@ -712,7 +760,8 @@ async fn calls_of_services_not_deployed_yet_say_so() {
         assert!(status.message().contains(service), "{status:?}");
         assert_eq!(reason(&status), "SERVICE_NOT_DEPLOYED");
     };
-    let bank_token = suite.token("bank-1", Role::Bank);
+    let bank = suite.register_bank("LATER").await;
+    let bank_token = suite.token(&bank, Role::Bank);
     let status = suite
         .bank_client()
         .apply_preservation(authed(
@@ -775,7 +824,7 @@ async fn the_development_key_is_used_when_none_is_configured() {
     let court_token = token::mint(
         &key,
         &Claims {
-            org_id: "court".into(),
+            org_id: court_name(),
             role: Role::Court,
             exp: None,
         },

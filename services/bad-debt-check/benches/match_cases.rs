@@ -105,8 +105,8 @@ fn env_n(key: &str, default: u64) -> u64 {
 
 /// A running pre-check service and a client of it.
 struct Service {
-    registry: RegistryServiceClient<tonic::transport::Channel>,
-    pre_check: PreCheckServiceClient<tonic::transport::Channel>,
+    registry: RegistryServiceClient<sieve_kernel::internal::InternalChannel>,
+    pre_check: PreCheckServiceClient<sieve_kernel::internal::InternalChannel>,
     db: sea_orm::DatabaseConnection,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
@@ -129,8 +129,9 @@ impl Service {
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
-        let channel =
-            sieve_kernel::server::channel(&format!("http://{addr}"), &s.server).expect("channel");
+        let trust = sieve_kernel::internal::Trust::from_settings(s).expect("credential");
+        let channel = sieve_kernel::internal::channel(&format!("http://{addr}"), &s.server, &trust)
+            .expect("channel");
         Service {
             registry: RegistryServiceClient::new(channel.clone())
                 .max_encoding_message_size(64 << 20),

@@ -47,7 +47,8 @@ struct Inner {
     db: DatabaseConnection,
     clock: SharedClock,
     config: Config,
-    intake: intake::intake_service_client::IntakeServiceClient<tonic::transport::Channel>,
+    intake:
+        intake::intake_service_client::IntakeServiceClient<sieve_kernel::internal::InternalChannel>,
     /// Woken after commits that leave messages in the outbox.
     relay: Option<Arc<tokio::sync::Notify>>,
     /// Woken after cases are taken.
@@ -82,7 +83,7 @@ impl PreCheckApi {
         db: DatabaseConnection,
         clock: SharedClock,
         config: Config,
-        intake: tonic::transport::Channel,
+        intake: sieve_kernel::internal::InternalChannel,
         relay: Option<Arc<tokio::sync::Notify>>,
         matcher: Option<Arc<tokio::sync::Notify>>,
     ) -> Self {

@@ -12,8 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sieve_kernel::db::Target;
+use sieve_kernel::internal::Trust;
 use sieve_kernel::outbox::{Relay, Routes};
-use sieve_kernel::server::{BoundServer, Server};
+use sieve_kernel::server::{Access, BoundServer, Server};
 use sieve_kernel::{BuildError, Settings, SharedClock};
 use sieve_proto::bad_debt_check::v1::pre_check_service_server::PreCheckServiceServer;
 use sieve_proto::bad_debt_check::v1::registry_service_server::RegistryServiceServer;
@@ -81,6 +82,7 @@ impl Application {
         intake_url: &str,
     ) -> Result<Self, BuildError> {
         let key = signing_key(settings)?;
+        let trust = Trust::from_settings(settings)?;
         let db = sieve_kernel::db::connect_and_migrate::<store::migration::Migrator>(
             target,
             &settings.database,
@@ -93,7 +95,7 @@ impl Application {
             clock.now().timestamp_millis(),
         )
         .await?;
-        let intake = sieve_kernel::server::channel(intake_url, &settings.server)
+        let intake = sieve_kernel::internal::channel(intake_url, &settings.server, &trust)
             .map_err(|e| config_error(format!("intake url `{intake_url}`: {e}")))?;
         let relay = Relay::new(
             db.clone(),
@@ -129,7 +131,7 @@ impl Application {
             Some(matcher.waker()),
         );
         let max = settings.server.max_message_bytes;
-        let server = Server::new(SERVICE, &settings.server)
+        let server = Server::new(SERVICE, &settings.server, Access::Internal(trust))
             .add_service(
                 RegistryServiceServer::new(api.clone())
                     .max_decoding_message_size(max)

@@ -199,7 +199,7 @@ pub struct RunOutcomes {
 }
 
 impl RunOutcomes {
-    pub fn new(db: DatabaseConnection, intake: tonic::transport::Channel) -> Self {
+    pub fn new(db: DatabaseConnection, intake: sieve_kernel::internal::InternalChannel) -> Self {
         Self {
             db,
             intake: IntakeOutcomes::new(intake),

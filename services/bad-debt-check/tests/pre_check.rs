@@ -6,6 +6,7 @@ use std::time::Duration;
 use sieve_bad_debt_check::domain::ruling::check_character;
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
+use sieve_kernel::internal::InternalChannel as Channel;
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
 use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;
@@ -15,7 +16,6 @@ use sieve_proto::common::v1::{
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tokio::sync::oneshot;
-use tonic::transport::Channel;
 
 type Stop = (oneshot::Sender<()>, tokio::task::JoinHandle<()>);
 
@@ -25,7 +25,7 @@ async fn stop(s: Stop) {
 }
 
 fn settings(data_dir: &std::path::Path) -> Settings {
-    let mut s = Settings::defaults().expect("defaults");
+    let mut s = sieve_kernel::internal::testing::settings();
     s.server.shutdown_grace_secs = 2;
     s.outbox.poll_interval_ms = 50;
     s.outbox.base_backoff_ms = 50;
@@ -60,9 +60,7 @@ fn chrono_ms() -> u128 {
 }
 
 fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
+    sieve_kernel::internal::testing::channel(&format!("http://{addr}"))
 }
 
 async fn start_intake(
@@ -120,6 +118,7 @@ struct Suite {
     intake: IntakeServiceClient<Channel>,
     registry: RegistryServiceClient<Channel>,
     pre_check: PreCheckServiceClient<Channel>,
+    bdc_addr: std::net::SocketAddr,
     stops: Vec<Stop>,
 }
 
@@ -154,6 +153,7 @@ impl Suite {
             intake: IntakeServiceClient::new(channel(intake_addr)),
             registry: RegistryServiceClient::new(channel(bdc_addr)),
             pre_check: PreCheckServiceClient::new(channel(bdc_addr)),
+            bdc_addr,
             stops: vec![intake_stop, bdc_stop],
         }
     }
@@ -999,4 +999,54 @@ async fn cases_taken_before_a_stop_are_matched_after_the_restart() {
         ]
     );
     stop(second).await;
+}
+
+#[tokio::test]
+async fn the_pre_check_answers_only_callers_with_the_internal_credential() {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+    let mut suite = Suite::start().await;
+    let plain = tonic::transport::Channel::from_shared(format!("http://{}", suite.bdc_addr))
+        .unwrap()
+        .connect_lazy();
+    let request = || bdc::GetCertificateRequest {
+        key: Some(bdc::get_certificate_request::Key::CaseId("c-1".into())),
+    };
+    // No credential, then a wrong one: refused before any certificate is looked at.
+    let mut outsider = PreCheckServiceClient::new(plain.clone());
+    let err = outsider.get_certificate(request()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    let info = err.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "INTERNAL_CREDENTIAL_MISSING");
+    assert_eq!(info.domain, sieve_kernel::error::ERROR_DOMAIN);
+    let mut guessed = tonic::Request::new(request());
+    guessed.metadata_mut().insert(
+        sieve_kernel::internal::HEADER,
+        "a-guess-of-forty-characters-0123456789ab".parse().unwrap(),
+    );
+    let err = outsider.get_certificate(guessed).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "INTERNAL_CREDENTIAL_INVALID"
+    );
+    // The signing keys are as closed as the certificates.
+    let err = PreCheckServiceClient::new(plain)
+        .list_signing_keys(bdc::ListSigningKeysRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    // With the credential the call is served: this case simply has no certificate.
+    let err = suite
+        .pre_check
+        .get_certificate(request())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    suite
+        .pre_check
+        .list_signing_keys(bdc::ListSigningKeysRequest::default())
+        .await
+        .unwrap();
+    suite.stop().await;
 }

@@ -53,7 +53,7 @@ fn case_input(i: usize) -> pb::CaseInput {
 }
 
 fn settings() -> Settings {
-    let mut s = Settings::defaults().expect("defaults");
+    let mut s = sieve_kernel::internal::testing::settings();
     s.server.request_timeout_secs = 3600;
     s
 }
@@ -121,11 +121,7 @@ async fn submit_batch(target: &Target, cases: &[pb::CaseInput]) -> f64 {
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = sieve_kernel::internal::testing::channel(&format!("http://{addr}"));
     let mut client = IntakeServiceClient::new(channel)
         .max_encoding_message_size(64 << 20)
         .max_decoding_message_size(64 << 20);

@@ -51,7 +51,7 @@ pub struct AnnouncedCases {
 }
 
 impl AnnouncedCases {
-    pub fn new(db: DatabaseConnection, pre_check: tonic::transport::Channel) -> Self {
+    pub fn new(db: DatabaseConnection, pre_check: sieve_kernel::internal::InternalChannel) -> Self {
         Self {
             db,
             pre_check: PreCheckCases::new(pre_check),

@@ -12,7 +12,8 @@ pub mod store;
 use std::net::SocketAddr;
 
 use sieve_kernel::db::Target;
-use sieve_kernel::server::{BoundServer, Server};
+use sieve_kernel::internal::Trust;
+use sieve_kernel::server::{Access, BoundServer, Server};
 use sieve_kernel::{BuildError, Settings, SharedClock};
 use sieve_proto::intake::v1::intake_service_server::IntakeServiceServer;
 
@@ -25,6 +26,7 @@ pub struct Application {
     clock: SharedClock,
     outbox: sieve_kernel::config::OutboxSettings,
     server_settings: sieve_kernel::config::ServerSettings,
+    trust: Trust,
     routes: Option<sieve_kernel::outbox::Routes>,
 }
 
@@ -38,6 +40,7 @@ impl Application {
         clock: SharedClock,
         port: u16,
     ) -> Result<Self, BuildError> {
+        let trust = Trust::from_settings(settings)?;
         let db = sieve_kernel::db::connect_and_migrate::<store::migration::Migrator>(
             target,
             &settings.database,
@@ -61,7 +64,7 @@ impl Application {
         let service = IntakeServiceServer::new(api)
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
-        let server = Server::new(SERVICE, &settings.server)
+        let server = Server::new(SERVICE, &settings.server, Access::Internal(trust.clone()))
             .add_service(service)
             .with_listener(listener)?;
         Ok(Self {
@@ -70,6 +73,7 @@ impl Application {
             clock,
             outbox: settings.outbox.clone(),
             server_settings: settings.server.clone(),
+            trust,
             routes: None,
         })
     }
@@ -77,12 +81,13 @@ impl Application {
     /// Announces cases entering the pre-check to bad-debt-check at `url`. Without it the
     /// announcements wait in intake's outbox until a receiver is configured.
     pub fn deliver_to_bad_debt_check(mut self, url: &str) -> Result<Self, BuildError> {
-        let channel = sieve_kernel::server::channel(url, &self.server_settings).map_err(|e| {
-            BuildError::Bind(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("bad-debt-check url `{url}`: {e}"),
-            ))
-        })?;
+        let channel = sieve_kernel::internal::channel(url, &self.server_settings, &self.trust)
+            .map_err(|e| {
+                BuildError::Bind(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("bad-debt-check url `{url}`: {e}"),
+                ))
+            })?;
         let routes = self
             .routes
             .take()

@@ -9,13 +9,13 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use sieve_kernel::Settings;
 use sieve_kernel::clock::{ManualClock, SharedClock};
 use sieve_kernel::db::Target;
+use sieve_kernel::internal::InternalChannel as Channel;
 use sieve_kernel::outbox::{self, NewMessage, Relay};
 use sieve_proto::common::v1::{Actor, Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tokio::sync::oneshot;
 use tonic::Code;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 /// A stage service's database, reduced to its outbox.
@@ -47,7 +47,7 @@ impl TestApp {
 }
 
 fn settings() -> Settings {
-    let mut s = Settings::defaults().expect("defaults");
+    let mut s = sieve_kernel::internal::testing::settings();
     s.server.shutdown_grace_secs = 2;
     s
 }
@@ -67,9 +67,7 @@ async fn spawn_on(target: Target, port: u16) -> TestApp {
         .await
         .expect("serve");
     });
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
+    let channel = sieve_kernel::internal::testing::channel(&format!("http://{addr}"));
     let client = IntakeServiceClient::new(channel)
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
@@ -580,9 +578,7 @@ async fn the_outbox_delivers_after_the_receiver_was_down() {
     .unwrap();
     txn.commit().await.unwrap();
 
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect_lazy();
+    let channel = sieve_kernel::internal::testing::channel(&format!("http://127.0.0.1:{port}"));
     let relay = Relay::new(
         producer.clone(),
         Arc::new(outbox::IntakeOutcomes::new(channel)),
@@ -762,11 +758,7 @@ async fn a_malformed_message_mid_stream_aborts_the_batch() {
             .map(|m| m.encode_to_vec()),
     );
     msgs.push(vec![0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]); // a length running past the end
-    let channel = Channel::from_shared(format!("http://{}", app.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = sieve_kernel::internal::testing::channel(&format!("http://{}", app.addr));
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
     let path = http::uri::PathAndQuery::from_static("/sieve.intake.v1.IntakeService/SubmitBatch");
@@ -790,7 +782,7 @@ async fn a_malformed_message_mid_stream_aborts_the_batch() {
     );
     // Its first 1,000 cases were written before the stream broke; none was announced to the
     // pre-check, which hears of a batch only once it completes.
-    let settings = sieve_kernel::Settings::defaults().unwrap();
+    let settings = sieve_kernel::internal::testing::settings();
     let db = sieve_kernel::db::connect(&app.target, &settings.database)
         .await
         .unwrap();
@@ -801,11 +793,7 @@ async fn a_malformed_message_mid_stream_aborts_the_batch() {
 #[tokio::test]
 async fn health_and_reflection_are_served() {
     let mut app = spawn_app().await;
-    let channel = Channel::from_shared(format!("http://{}", app.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = sieve_kernel::internal::testing::channel(&format!("http://{}", app.addr));
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
         .check(tonic_health::pb::HealthCheckRequest {
@@ -895,9 +883,7 @@ impl Crashable {
     }
 
     fn client(&self) -> IntakeServiceClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect_lazy();
+        let channel = sieve_kernel::internal::testing::channel(&format!("http://{}", self.addr));
         IntakeServiceClient::new(channel)
     }
 
@@ -1259,5 +1245,43 @@ async fn refusals_name_unknown_values_and_quote_what_was_sent() {
     assert!(status.message().contains("c?[2J?"), "{status:?}");
     let info = status.get_error_details().error_info().unwrap().clone();
     assert_eq!(info.metadata["id"], "c?[2J?");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn intake_answers_only_callers_with_the_internal_credential() {
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "TRUST").await;
+    let plain = tonic::transport::Channel::from_shared(format!("http://{}", app.addr))
+        .unwrap()
+        .connect_lazy();
+    let mut outsider = IntakeServiceClient::new(plain);
+    let err = outsider
+        .list_banks(pb::ListBanksRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    let info = err.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "INTERNAL_CREDENTIAL_MISSING");
+    assert_eq!(info.domain, sieve_kernel::error::ERROR_DOMAIN);
+    let mut guessed = tonic::Request::new(pb::ListBanksRequest::default());
+    guessed.metadata_mut().insert(
+        sieve_kernel::internal::HEADER,
+        "a-guess-of-forty-characters-0123456789ab".parse().unwrap(),
+    );
+    let err = outsider.list_banks(guessed).await.unwrap_err();
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "INTERNAL_CREDENTIAL_INVALID"
+    );
+    // With the credential (the test client's channel carries it) the same call is served.
+    let banks = app
+        .client
+        .list_banks(pb::ListBanksRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .banks;
+    assert!(banks.iter().any(|b| b.bank_id == bank), "{banks:?}");
     app.stop().await;
 }

@@ -20,6 +20,7 @@ pub struct Settings {
     pub bad_debt_check: BadDebtCheckSettings,
     pub outbox: OutboxSettings,
     pub gateway: GatewaySettings,
+    pub internal: InternalSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +152,45 @@ impl std::fmt::Debug for GatewaySettings {
                 &self.signing_keys.keys().collect::<Vec<_>>(),
             )
             .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .finish()
+    }
+}
+
+/// How the internal services (all but the gateway's public port) recognise each other.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalSettings {
+    /// The secret every internal call carries and every internal server checks. Empty: the
+    /// development credential `<database.data_dir>/internal-dev.credential`, created on first
+    /// use, so services started apart on one `data_dir` agree.
+    pub credential: String,
+    /// PEM files for mutual TLS between the services; all empty: plain TCP (the credential
+    /// alone). With them, each server asks for a client certificate signed by `tls_ca`, and
+    /// each client presents `tls_cert` and trusts only servers signed by `tls_ca`.
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub tls_ca: String,
+}
+
+impl InternalSettings {
+    /// The smallest credential accepted: a shorter one could be guessed over the network.
+    pub const MIN_CREDENTIAL_CHARS: usize = 32;
+
+    pub fn tls_configured(&self) -> bool {
+        !(self.tls_cert.trim().is_empty()
+            && self.tls_key.trim().is_empty()
+            && self.tls_ca.trim().is_empty())
+    }
+}
+
+// The credential never reaches a log.
+impl std::fmt::Debug for InternalSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InternalSettings")
+            .field("credential_configured", &!self.credential.is_empty())
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -330,6 +370,28 @@ impl Settings {
                 });
             }
         }
+        let credential = &self.internal.credential;
+        if !credential.is_empty()
+            && (credential.len() < InternalSettings::MIN_CREDENTIAL_CHARS
+                || !credential.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            // The value itself is not quoted: it is a secret.
+            return Err(invalid(
+                "internal.credential",
+                "must be at least 32 visible ASCII characters (e.g. `openssl rand -hex 32`), or empty for the development credential",
+            ));
+        }
+        let i = &self.internal;
+        if i.tls_configured()
+            && [&i.tls_cert, &i.tls_key, &i.tls_ca]
+                .iter()
+                .any(|f| f.trim().is_empty())
+        {
+            return Err(invalid(
+                "internal.tls_cert",
+                "set tls_cert, tls_key and tls_ca together (or none, for plain TCP)",
+            ));
+        }
         if self.gateway.rate_limit_per_second == 0 {
             return Err(invalid(
                 "gateway.rate_limit_per_second",
@@ -420,5 +482,25 @@ mod tests {
             assert!(err.contains("gateway.signing_keys"), "{err}");
             assert!(!err.contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn the_internal_credential_is_checked_and_never_shown() {
+        let s = Settings::defaults().unwrap();
+        assert!(s.internal.credential.is_empty());
+        let strong = "0123456789abcdef0123456789abcdef";
+        let s = Settings::load_from(None, env(&[("SIEVE__INTERNAL__CREDENTIAL", strong)])).unwrap();
+        assert_eq!(s.internal.credential, strong);
+        assert!(!format!("{s:?}").contains(strong));
+        let weak = "short-secret";
+        let err = Settings::load_from(None, env(&[("SIEVE__INTERNAL__CREDENTIAL", weak)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("internal.credential"), "{err}");
+        assert!(!err.contains(weak), "{err}");
+        let err = Settings::load_from(None, env(&[("SIEVE__INTERNAL__TLS_CERT", "a.pem")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("internal.tls_cert"), "{err}");
     }
 }

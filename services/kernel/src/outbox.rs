@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
 use crate::config::OutboxSettings;
+use crate::internal::InternalChannel;
 
 /// Topic of a stage outcome for intake; the payload is a `RecordStageOutcomeRequest`.
 pub const TOPIC_STAGE_OUTCOME: &str = "intake.stage_outcome";
@@ -461,7 +462,7 @@ impl Routes {
     }
 
     /// Stage outcomes, single and batched, to intake.
-    pub fn to_intake(self, channel: tonic::transport::Channel) -> Self {
+    pub fn to_intake(self, channel: InternalChannel) -> Self {
         let intake: Arc<dyn Deliver> = Arc::new(IntakeOutcomes::new(channel));
         self.route(TOPIC_STAGE_OUTCOME, intake.clone())
             .route(TOPIC_STAGE_OUTCOMES, intake)
@@ -492,13 +493,11 @@ fn with_outbox_id<T>(msg: T, message: &OutboxMessage) -> tonic::Request<T> {
 
 /// Delivers stage outcomes to intake's `RecordStageOutcome(s)`.
 pub struct IntakeOutcomes {
-    client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient<
-        tonic::transport::Channel,
-    >,
+    client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient<InternalChannel>,
 }
 
 impl IntakeOutcomes {
-    pub fn new(channel: tonic::transport::Channel) -> Self {
+    pub fn new(channel: InternalChannel) -> Self {
         Self {
             client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient::new(
                 channel,
@@ -566,12 +565,12 @@ impl Deliver for IntakeOutcomes {
 /// Delivers cases entering the pre-check to bad-debt-check's `CheckCases`.
 pub struct PreCheckCases {
     client: sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient<
-        tonic::transport::Channel,
+        InternalChannel,
     >,
 }
 
 impl PreCheckCases {
-    pub fn new(channel: tonic::transport::Channel) -> Self {
+    pub fn new(channel: InternalChannel) -> Self {
         Self {
             client: sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient::new(channel)
                 .max_decoding_message_size(64 << 20)
@@ -622,8 +621,10 @@ pub fn classify(status: &tonic::Status) -> DeliveryError {
     match status.code() {
         InvalidArgument | FailedPrecondition | AlreadyExists | PermissionDenied | Unimplemented
         | OutOfRange => DeliveryError::Permanent(text),
-        // tonic answers Unavailable when it could not connect or the connection broke.
-        Unavailable => DeliveryError::Unreachable(text),
+        // tonic answers Unavailable when it could not connect or the connection broke. A
+        // receiver refusing our credential takes nothing until the configuration is fixed:
+        // for the relay it is as unreachable.
+        Unavailable | Unauthenticated => DeliveryError::Unreachable(text),
         _ => DeliveryError::Retry(text),
     }
 }
@@ -697,9 +698,14 @@ mod tests {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
-        let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("uri")
-            .connect_lazy();
+        let trust = crate::internal::Trust::from_settings(&crate::internal::testing::settings())
+            .expect("trust");
+        let channel = crate::internal::channel(
+            &format!("http://127.0.0.1:{port}"),
+            &settings.server,
+            &trust,
+        )
+        .expect("channel");
         let other = Arc::new(Received::default());
         let routes = Routes::new()
             .to_intake(channel)

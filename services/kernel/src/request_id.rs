@@ -4,7 +4,6 @@
 
 use std::task::{Context, Poll};
 
-use tonic::metadata::MetadataValue;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -87,14 +86,14 @@ where
     }
 }
 
-/// Client interceptor: puts the current call's request id on an outgoing call.
-pub fn propagate(mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+/// Puts the current call's request id on an outgoing call's headers
+/// ([`crate::internal::InternalChannel`] does, for every call between services).
+pub fn stamp(headers: &mut http::HeaderMap) {
     if let Some(id) = current()
-        && let Ok(value) = MetadataValue::try_from(id.as_str())
+        && let Ok(value) = http::HeaderValue::from_str(&id)
     {
-        req.metadata_mut().insert(HEADER, value);
+        headers.insert(HEADER, value);
     }
-    Ok(req)
 }
 
 #[cfg(test)]
@@ -104,14 +103,16 @@ mod tests {
     #[tokio::test]
     async fn the_current_id_travels_to_outgoing_calls() {
         let outgoing = scope("req-42".into(), async {
-            propagate(tonic::Request::new(()))
+            let mut headers = http::HeaderMap::new();
+            stamp(&mut headers);
+            headers
         })
-        .await
-        .unwrap();
-        assert_eq!(outgoing.metadata().get(HEADER).unwrap(), "req-42");
+        .await;
+        assert_eq!(outgoing.get(HEADER).unwrap(), "req-42");
         // Outside a call nothing is made up.
-        let bare = propagate(tonic::Request::new(())).unwrap();
-        assert!(bare.metadata().get(HEADER).is_none());
+        let mut bare = http::HeaderMap::new();
+        stamp(&mut bare);
+        assert!(bare.get(HEADER).is_none());
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The one way a Sieve service serves gRPC: health (grpc.health.v1) and reflection for every
-//! service, a request id on every call, a per-call timeout, a concurrency limit, and graceful
-//! shutdown that first reports NOT_SERVING, then drains in-flight calls for a bounded time.
+//! service, a request id on every call, the internal credential checked on internal servers,
+//! a per-call timeout, a concurrency limit, and graceful shutdown that first reports
+//! NOT_SERVING, then drains in-flight calls for a bounded time.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,22 +15,34 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::config::ServerSettings;
+use crate::internal::Trust;
 use crate::request_id::RequestIdLayer;
+
+/// Who may call a server. Every server says which, so none is left open by omission.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Only the gateway and the other services, by the internal credential (health aside).
+    Internal(Trust),
+    /// Anyone: the server authenticates calls itself (the gateway's bearer tokens).
+    Public,
+}
 
 /// A service's gRPC server before it starts: add services, then [`Server::bind`].
 pub struct Server {
     name: &'static str,
     settings: ServerSettings,
+    access: Access,
     routes: RoutesBuilder,
     service_names: Vec<&'static str>,
 }
 
 impl Server {
     /// `name` is what logs call this server (`intake`, `gateway`, ...).
-    pub fn new(name: &'static str, settings: &ServerSettings) -> Self {
+    pub fn new(name: &'static str, settings: &ServerSettings, access: Access) -> Self {
         Self {
             name,
             settings: settings.clone(),
+            access,
             routes: RoutesBuilder::default(),
             service_names: Vec::new(),
         }
@@ -92,6 +105,7 @@ impl BoundServer {
         let Server {
             name,
             settings,
+            access,
             mut routes,
             service_names,
         } = server;
@@ -129,6 +143,7 @@ impl BoundServer {
         let serve = tonic::transport::Server::builder()
             .timeout(Duration::from_secs(settings.request_timeout_secs))
             .layer(RequestIdLayer)
+            .layer(crate::internal::CredentialLayer::new(&access))
             .layer(crate::malformed::MalformedMessageLayer)
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 settings.concurrency_limit,
@@ -263,7 +278,19 @@ pub(crate) async fn spawn_for_test(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
 ) {
-    let bound = Server::new("test", settings)
+    spawn_for_test_with(settings, Access::Public).await
+}
+
+#[cfg(test)]
+pub(crate) async fn spawn_for_test_with(
+    settings: &ServerSettings,
+    access: Access,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+) {
+    let bound = Server::new("test", settings, access)
         .bind("127.0.0.1", 0)
         .await
         .expect("bind a test server");
