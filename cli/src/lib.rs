@@ -171,14 +171,22 @@ fn gateway(url: Option<&str>, settings: &Settings) -> Result<Gateway, CliError> 
 /// `sieve up`: every service in this process until Ctrl-C or SIGTERM.
 pub async fn up(settings: &Settings) -> Result<(), CliError> {
     let suite = Suite::start(settings, Service::ALL, &Launch::default()).await?;
-    let token = match dev_court_token(settings) {
-        Ok(token) => token,
-        Err(e) => {
-            let _ = suite.shutdown().await;
-            return Err(e);
+    // A token is a credential: shown to a person at a terminal, never written into a file or
+    // a log collector that stdout may be.
+    use std::io::IsTerminal;
+    let dev_key = settings.gateway.signing_keys.is_empty();
+    let token = if dev_key && std::io::stdout().is_terminal() {
+        match dev_court_token(settings) {
+            Ok(token) => token.map(suite::DevToken::Shown),
+            Err(e) => {
+                let _ = suite.shutdown().await;
+                return Err(e);
+            }
         }
+    } else {
+        dev_key.then_some(suite::DevToken::NotShown)
     };
-    print!("{}", suite::render_started(&suite, token.as_deref()));
+    print!("{}", suite::render_started(&suite, token.as_ref()));
     suite
         .run_until(sieve_kernel::server::shutdown_signal())
         .await

@@ -294,9 +294,18 @@ fn url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// The development court token `sieve up` offers when the development key is in use.
+#[derive(Debug, Clone)]
+pub enum DevToken {
+    /// Stdout is a terminal: the token itself.
+    Shown(String),
+    /// Stdout is a file or a pipe (a log): only how to mint one.
+    NotShown,
+}
+
 /// What `sieve up` prints once everything listens: the address table, and a court token
 /// when the development key is in use.
-pub fn render_started(suite: &Suite, court_dev_token: Option<&str>) -> String {
+pub fn render_started(suite: &Suite, court_dev_token: Option<&DevToken>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<16} address", "service");
     for (service, addr) in suite.addrs() {
@@ -306,12 +315,21 @@ pub fn render_started(suite: &Suite, court_dev_token: Option<&str>) -> String {
         out,
         "each serves grpc.health.v1.Health and server reflection (grpcurl -plaintext ADDRESS list)"
     );
-    if let Some(token) = court_dev_token {
-        let _ = writeln!(
-            out,
-            "development key in use; a court token for grpcurl and `sieve status`:"
-        );
-        let _ = writeln!(out, "export SIEVE_TOKEN={token}");
+    match court_dev_token {
+        Some(DevToken::Shown(token)) => {
+            let _ = writeln!(
+                out,
+                "development key in use; a court token for grpcurl and `sieve status`:"
+            );
+            let _ = writeln!(out, "export SIEVE_TOKEN={token}");
+        }
+        Some(DevToken::NotShown) => {
+            let _ = writeln!(
+                out,
+                "development key in use; a court token for grpcurl: export SIEVE_TOKEN=$(sieve token --court)"
+            );
+        }
+        None => {}
     }
     let _ = writeln!(out, "Ctrl-C stops every service");
     out
