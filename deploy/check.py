@@ -67,7 +67,11 @@ NAMESPACE = "sieve"
 REPLICAS = {"base": None, "dev": 1, "production": 3}
 # Secrets production reads but never renders: created outside git.
 EXTERNAL_SECRETS = {"production": {"sieve-database", "sieve-gateway-keys", "sieve-bad-debt-check-key",
-                                   "sieve-gateway-tls"}}
+                                   "sieve-internal", "sieve-gateway-tls"}}
+# The internal credential every service carries and intake and bad-debt-check check.
+INTERNAL_CREDENTIAL = "SIEVE__INTERNAL__CREDENTIAL"
+INTERNAL_SECRET = "sieve-internal"
+MIN_CREDENTIAL_CHARS = 32
 
 failures: list[str] = []
 passed = 0
@@ -433,6 +437,22 @@ def check_kubernetes(name: str, objects: list[dict]) -> None:
             else:
                 check(bool(key_id.strip()) and court_key_ok(secret),
                       f"{wname}: court signing key: an id and base64 of a 32-byte seed")
+        # Every service: the internal credential from the one required Secret key (a pod
+        # without it is refused by the others, or refuses them).
+        ref = next((e["valueFrom"]["secretKeyRef"] for e in c.get("env", [])
+                    if e["name"] == INTERNAL_CREDENTIAL and "secretKeyRef" in e.get("valueFrom", {})), None)
+        check(ref is not None and not ref.get("optional", False)
+              and ref.get("name") == INTERNAL_SECRET and ref.get("key") == INTERNAL_CREDENTIAL,
+              f"{wname}: {INTERNAL_CREDENTIAL} from the required Secret {INTERNAL_SECRET}")
+        credential = env.get(INTERNAL_CREDENTIAL, "")
+        if credential.startswith("<external secret "):
+            pass  # created outside git (see the overlay)
+        elif name == "base":
+            check(bool(credential), f"{wname}: internal credential template present")
+        else:
+            check(len(credential) >= MIN_CREDENTIAL_CHARS and credential.isascii()
+                  and credential.isprintable() and " " not in credential,
+                  f"{wname}: internal credential of at least {MIN_CREDENTIAL_CHARS} visible characters")
         if svc == "gateway":
             keys = {k: v for k, v in env.items() if k.startswith("SIEVE__GATEWAY__SIGNING_KEYS__")}
             if any(r.get("secretRef", {}).get("name") in external for r in c.get("envFrom", [])):
@@ -464,7 +484,8 @@ def check_kubernetes(name: str, objects: list[dict]) -> None:
     check(set(SERVICES) <= set(deployments), f"{name}: a Deployment per service {SERVICES}")
     # Secrets stay in Secrets: no ConfigMap carries a signing key.
     for cname, cm in config_maps.items():
-        leaked = sorted(k for k in (cm.get("data") or {}) if "SIGNING_KEY" in k or k == "DATABASE_URL")
+        leaked = sorted(k for k in (cm.get("data") or {})
+                        if "SIGNING_KEY" in k or k in ("DATABASE_URL", INTERNAL_CREDENTIAL))
         check(not leaked, f"{name}: ConfigMap/{cname} holds no signing key or DATABASE_URL {leaked or ''}")
     # Only the gateway is ever exposed.
     exposed = [n for n, s in services.items() if s["spec"].get("type", "ClusterIP") != "ClusterIP"]
@@ -615,6 +636,12 @@ def check_compose() -> None:
     gw_env = env_map(gateway.get("environment"))
     check(any(k.startswith("SIEVE__GATEWAY__SIGNING_KEYS__") for k in gw_env),
           "compose: gateway has a signing key")
+    # The internal credential: the same required variable in every service, never a literal.
+    credentials = {env_map(svcs.get(svc, {}).get("environment")).get(INTERNAL_CREDENTIAL, "")
+                   for svc in SERVICES}
+    check(len(credentials) == 1
+          and re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}", next(iter(credentials))) is not None,
+          f"compose: every service has the same required {INTERNAL_CREDENTIAL} (${{VAR:?...}})")
 
 
 # ---- Dockerfile -----------------------------------------------------------------------------
