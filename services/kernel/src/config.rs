@@ -164,9 +164,8 @@ pub struct InternalSettings {
     /// development credential `<database.data_dir>/internal-dev.credential`, created on first
     /// use, so services started apart on one `data_dir` agree.
     pub credential: String,
-    /// PEM files for mutual TLS between the services; all empty: plain TCP (the credential
-    /// alone). With them, each server asks for a client certificate signed by `tls_ca`, and
-    /// each client presents `tls_cert` and trusts only servers signed by `tls_ca`.
+    /// Reserved for mutual TLS between the services (PEM files, all or none). Not implemented
+    /// yet: a service configured with them refuses to start rather than run without TLS.
     pub tls_cert: String,
     pub tls_key: String,
     pub tls_ca: String,

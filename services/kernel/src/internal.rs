@@ -43,6 +43,14 @@ impl Trust {
     /// The configured credential, or the development one in `data_dir` (created on first use,
     /// mode 0600) when none is configured.
     pub fn from_settings(settings: &Settings) -> std::io::Result<Self> {
+        // Refused rather than ignored: a deployment asking for TLS must not run without it.
+        if settings.internal.tls_configured() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "internal.tls_cert/tls_key/tls_ca: mutual TLS between the services is not \
+                 implemented yet; leave them empty (the credential is checked on every call)",
+            ));
+        }
         let configured = settings.internal.credential.trim();
         if !configured.is_empty() {
             return Self::new(configured);
@@ -317,6 +325,16 @@ mod tests {
             );
         }
         assert!(!format!("{trust:?}").contains("0123"));
+    }
+
+    #[test]
+    fn tls_files_are_refused_until_mutual_tls_is_served() {
+        let mut settings = testing::settings();
+        settings.internal.tls_cert = "cert.pem".into();
+        settings.internal.tls_key = "key.pem".into();
+        settings.internal.tls_ca = "ca.pem".into();
+        let err = Trust::from_settings(&settings).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
     }
 
     fn health(
