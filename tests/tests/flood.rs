@@ -1,13 +1,18 @@
-//! Floods of refused calls write a bounded number of log lines: bad tokens at a door, and the
-//! public door past its rate limit. Alone in its test binary: the captured subscriber is the
-//! process's global one.
+//! Floods of refused calls write a bounded number of log lines: calls without the internal
+//! credential at an internal port, bad tokens at a gateway door, and the public door past its
+//! rate limit. One test in its own binary: the captured subscriber is the process's global
+//! one, and the floods run one after the other so each reads only its own lines.
 
 use sieve_gateway::token::SigningKey;
+use sieve_kernel::internal::{self, HEADER, testing};
 use sieve_kernel::refusals::testing::{Captured, subscriber};
+use sieve_kernel::server::{Access, Server};
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
 use sieve_proto::gateway::v1::public_api_service_client::PublicApiServiceClient;
 use sieve_proto::gateway::v1::*;
 use tonic::Code;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
 
 const CALLS: usize = 10_000;
 
@@ -15,10 +20,86 @@ fn lines_about<'a>(text: &'a str, what: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.contains(what)).collect()
 }
 
+async fn list_services(
+    channel: tonic::transport::Channel,
+    credential: Option<&str>,
+) -> Result<(), tonic::Status> {
+    let mut request = tonic::Request::new(futures::stream::iter([ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    }]));
+    if let Some(c) = credential {
+        request.metadata_mut().insert(HEADER, c.parse().unwrap());
+    }
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(request)
+        .await?
+        .into_inner();
+    answers.message().await?;
+    Ok(())
+}
+
 #[tokio::test]
-async fn ten_thousand_refused_calls_write_a_few_lines() {
+async fn floods_of_refused_calls_write_a_few_lines() {
     let captured = Captured::default();
     tracing::subscriber::set_global_default(subscriber(captured.clone())).unwrap();
+    internal_port_without_the_credential(&captured).await;
+    gateway_doors(&captured).await;
+}
+
+async fn internal_port_without_the_credential(captured: &Captured) {
+    let settings = testing::settings();
+    let trust = internal::Trust::from_settings(&settings).unwrap();
+    let bound = Server::new("flood", &settings.server, Access::Internal(trust))
+        .bind("127.0.0.1", 0)
+        .await
+        .unwrap();
+    let url = format!("http://{}", bound.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(bound.run_until(async {
+        let _ = stopped.await;
+    }));
+    let plain = sieve_kernel::server::channel(&url, &settings.server).unwrap();
+    let before = captured.text().len();
+
+    let calls = (0..CALLS).map(|_| list_services(plain.clone(), None));
+    let answers = futures::future::join_all(calls).await;
+    assert!(answers.iter().all(|a| {
+        a.as_ref()
+            .is_err_and(|s| s.code() == tonic::Code::Unauthenticated)
+    }));
+    // A call with the credential is still served.
+    list_services(plain, Some(testing::CREDENTIAL))
+        .await
+        .unwrap();
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
+
+    let text = captured.text()[before..].to_string();
+    let lines = text.lines().count();
+    eprintln!(
+        "10,000 calls without the credential: {lines} log lines, {} bytes",
+        text.len()
+    );
+    // The first refusal; a summary every 10 s while it lasts; what was left on stopping.
+    assert!(lines <= 30, "{lines} lines:\n{text}");
+    let refusals: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("internal call refused"))
+        .collect();
+    assert!(
+        refusals[0].contains("INTERNAL_CREDENTIAL_MISSING"),
+        "{text}"
+    );
+    // Every refusal is counted, and what was not logged is reported as suppressed.
+    let last = refusals.last().copied().unwrap_or_default();
+    assert!(last.contains("total=10000"), "{text}");
+    assert!(!last.contains("suppressed=0"), "{text}");
+}
+
+async fn gateway_doors(captured: &Captured) {
     let mut settings = sieve_kernel::internal::testing::settings();
     let key = SigningKey::generate("test");
     settings
