@@ -164,8 +164,8 @@ pub struct InternalSettings {
     /// development credential `<database.data_dir>/internal-dev.credential`, created on first
     /// use, so services started apart on one `data_dir` agree.
     pub credential: String,
-    /// Reserved for mutual TLS between the services (PEM files, all or none). Not implemented
-    /// yet: a service configured with them refuses to start rather than run without TLS.
+    /// Mutual TLS between the services (PEM files, all or none): this service's certificate
+    /// and key, and the CA that signed every service's certificate.
     pub tls_cert: String,
     pub tls_key: String,
     pub tls_ca: String,

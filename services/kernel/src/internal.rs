@@ -27,10 +27,20 @@ const EXEMPT_PREFIX: &str = "/grpc.health.v1.Health/";
 pub const REASON_MISSING: &str = "INTERNAL_CREDENTIAL_MISSING";
 pub const REASON_INVALID: &str = "INTERNAL_CREDENTIAL_INVALID";
 
-/// What internal services share: the credential (never shown by `Debug`).
+/// What internal services share: the credential (never shown by `Debug`), and, when
+/// configured, the certificates for mutual TLS.
 #[derive(Clone)]
 pub struct Trust {
     credential: http::HeaderValue,
+    tls: Option<Arc<MutualTls>>,
+}
+
+/// This service's certificate and key, and the CA every service's certificate is signed by:
+/// servers ask callers for a certificate of that CA, channels present theirs and accept only
+/// servers of that CA.
+struct MutualTls {
+    identity: tonic::transport::Identity,
+    ca: tonic::transport::Certificate,
 }
 
 impl std::fmt::Debug for Trust {
@@ -42,26 +52,62 @@ impl std::fmt::Debug for Trust {
 impl Trust {
     /// The configured credential, or the development one in `data_dir` (created on first use,
     /// mode 0600) when none is configured.
+    /// With `internal.tls_cert`, `tls_key` and `tls_ca`, the services also speak mutual TLS
+    /// to each other (a file that cannot be read stops the start, naming its key).
     pub fn from_settings(settings: &Settings) -> std::io::Result<Self> {
-        // Refused rather than ignored: a deployment asking for TLS must not run without it.
-        if settings.internal.tls_configured() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                "internal.tls_cert/tls_key/tls_ca: mutual TLS between the services is not \
-                 implemented yet; leave them empty (the credential is checked on every call)",
-            ));
-        }
         let configured = settings.internal.credential.trim();
-        if !configured.is_empty() {
-            return Self::new(configured);
+        let trust = if !configured.is_empty() {
+            Self::new(configured)?
+        } else {
+            let path = settings.database.data_dir.join(DEV_CREDENTIAL_FILE);
+            let credential = dev_credential(&settings.database.data_dir)?;
+            tracing::warn!(
+                file = %path.display(),
+                "no internal.credential configured: the services trust the development credential"
+            );
+            Self::new(&credential)?
+        };
+        let i = &settings.internal;
+        if !i.tls_configured() {
+            return Ok(trust);
         }
-        let path = settings.database.data_dir.join(DEV_CREDENTIAL_FILE);
-        let credential = dev_credential(&settings.database.data_dir)?;
-        tracing::warn!(
-            file = %path.display(),
-            "no internal.credential configured: the services trust the development credential"
+        let read = |key: &str, path: &str| {
+            std::fs::read(path.trim()).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("internal.{key} `{}`: {e}", path.trim()))
+            })
+        };
+        let (cert, key, ca) = (
+            read("tls_cert", &i.tls_cert)?,
+            read("tls_key", &i.tls_key)?,
+            read("tls_ca", &i.tls_ca)?,
         );
-        Self::new(&credential)
+        Ok(trust.with_mutual_tls(&cert, &key, &ca))
+    }
+
+    /// Adds mutual TLS: this service's certificate and key, and the services' CA (PEM).
+    pub fn with_mutual_tls(mut self, cert_pem: &[u8], key_pem: &[u8], ca_pem: &[u8]) -> Self {
+        self.tls = Some(Arc::new(MutualTls {
+            identity: tonic::transport::Identity::from_pem(cert_pem, key_pem),
+            ca: tonic::transport::Certificate::from_pem(ca_pem),
+        }));
+        self
+    }
+
+    /// What a server of these services asks of its callers: a certificate of the CA.
+    pub fn server_tls(&self) -> Option<tonic::transport::ServerTlsConfig> {
+        self.tls.as_ref().map(|t| {
+            tonic::transport::ServerTlsConfig::new()
+                .identity(t.identity.clone())
+                .client_ca_root(t.ca.clone())
+        })
+    }
+
+    fn client_tls(&self) -> Option<tonic::transport::ClientTlsConfig> {
+        self.tls.as_ref().map(|t| {
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(t.ca.clone())
+                .identity(t.identity.clone())
+        })
     }
 
     fn new(credential: &str) -> std::io::Result<Self> {
@@ -73,7 +119,10 @@ impl Trust {
         })?;
         // Kept out of HTTP/2 header compression tables.
         value.set_sensitive(true);
-        Ok(Self { credential: value })
+        Ok(Self {
+            credential: value,
+            tls: None,
+        })
     }
 
     fn admits(&self, presented: &http::HeaderValue) -> bool {
@@ -207,10 +256,15 @@ where
 
 /// The TCP peer of a call, as tonic records it on the request (plain or TLS).
 fn remote_addr<B>(req: &http::Request<B>) -> Option<std::net::SocketAddr> {
-    use tonic::transport::server::TcpConnectInfo;
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
     req.extensions()
         .get::<TcpConnectInfo>()
         .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            req.extensions()
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|i| i.get_ref().remote_addr())
+        })
 }
 
 /// A channel to an internal service: every call on it carries the credential and the request
@@ -243,14 +297,28 @@ impl Service<http::Request<Body>> for InternalChannel {
     }
 }
 
-/// A lazily connected channel to the internal service at `url`, carrying `trust`'s credential.
+/// A lazily connected channel to the internal service at `url`, carrying `trust`'s credential;
+/// over mutual TLS when `trust` has it (an `http://` URL is then called as `https://`, and the
+/// server's certificate must name the URL's host).
 pub fn channel(
     url: &str,
     settings: &ServerSettings,
     trust: &Trust,
 ) -> Result<InternalChannel, tonic::transport::Error> {
+    let inner = match trust.client_tls() {
+        None => crate::server::channel(url, settings)?,
+        Some(tls) => {
+            let url = match url.strip_prefix("http://") {
+                Some(rest) => format!("https://{rest}"),
+                None => url.to_string(),
+            };
+            crate::server::endpoint(&url, settings)?
+                .tls_config(tls)?
+                .connect_lazy()
+        }
+    };
     Ok(InternalChannel {
-        inner: crate::server::channel(url, settings)?,
+        inner,
         credential: trust.credential.clone(),
     })
 }
@@ -328,13 +396,72 @@ mod tests {
     }
 
     #[test]
-    fn tls_files_are_refused_until_mutual_tls_is_served() {
+    fn tls_files_that_cannot_be_read_stop_the_start_naming_their_key() {
         let mut settings = testing::settings();
-        settings.internal.tls_cert = "cert.pem".into();
-        settings.internal.tls_key = "key.pem".into();
-        settings.internal.tls_ca = "ca.pem".into();
+        settings.internal.tls_cert = "/nonexistent/cert.pem".into();
+        settings.internal.tls_key = "/nonexistent/key.pem".into();
+        settings.internal.tls_ca = "/nonexistent/ca.pem".into();
         let err = Trust::from_settings(&settings).unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("internal.tls_cert"), "{err}");
+    }
+
+    /// A CA, and a certificate it signed for 127.0.0.1 and localhost: (ca, cert, key), PEM.
+    fn test_pki() -> (String, String, String) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "sieve test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (ca_cert.pem(), cert.pem(), key.serialize_pem())
+    }
+
+    #[tokio::test]
+    async fn with_mutual_tls_only_callers_holding_a_certificate_of_the_ca_are_served() {
+        let settings = testing::settings();
+        let (ca, cert, key) = test_pki();
+        let trust = Trust::new(testing::CREDENTIAL).unwrap().with_mutual_tls(
+            cert.as_bytes(),
+            key.as_bytes(),
+            ca.as_bytes(),
+        );
+        let (addr, stop, task) = crate::server::spawn_for_test_with(
+            &settings.server,
+            crate::server::Access::Internal(trust.clone()),
+        )
+        .await;
+        let request = || tonic_health::pb::HealthCheckRequest::default();
+        // The services' own channel: TLS with its certificate, and the credential.
+        let ours = channel(&format!("http://{addr}"), &settings.server, &trust).unwrap();
+        health(ours).check(request()).await.unwrap();
+        // TLS without a client certificate: the handshake is refused.
+        let anonymous = crate::server::endpoint(&format!("https://{addr}"), &settings.server)
+            .unwrap()
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(&ca)),
+            )
+            .unwrap()
+            .connect_lazy();
+        let refused = tonic_health::pb::health_client::HealthClient::new(anonymous)
+            .check(request())
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        // Plain TCP is not answered either.
+        let plain = crate::server::channel(&format!("http://{addr}"), &settings.server).unwrap();
+        let refused = tonic_health::pb::health_client::HealthClient::new(plain)
+            .check(request())
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        let _ = stop.send(());
+        let _ = task.await;
     }
 
     fn health(

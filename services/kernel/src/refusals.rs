@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_flood_from_one_source_is_counted_not_logged_call_by_call() {
-        // The lines themselves are counted in tests/flood.rs, with a subscriber of its own.
+        // The lines themselves are counted in tests/tests/flood.rs, with a subscriber of its own.
         let log = RefusalLog::new("test refusal");
         for _ in 0..10_000 {
             log.refused("peer:1", "TOKEN_INVALID");

@@ -140,7 +140,15 @@ impl BoundServer {
 
         let routes: Routes = routes.routes();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        // Internal servers with mutual TLS configured accept only callers holding a
+        // certificate of the services' CA, besides the credential.
+        if let Access::Internal(trust) = &access
+            && let Some(tls) = trust.server_tls()
+        {
+            builder = builder.tls_config(tls)?;
+        }
+        let serve = builder
             .timeout(Duration::from_secs(settings.request_timeout_secs))
             .layer(RequestIdLayer)
             .layer(crate::internal::CredentialLayer::new(&access))
@@ -259,13 +267,20 @@ pub fn channel(
     url: &str,
     settings: &ServerSettings,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    Ok(endpoint(url, settings)?.connect_lazy())
+}
+
+/// The endpoint [`channel`] connects to, for callers that add to it (TLS).
+pub fn endpoint(
+    url: &str,
+    settings: &ServerSettings,
+) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
     Ok(tonic::transport::Endpoint::from_shared(url.to_string())?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(settings.request_timeout_secs))
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(HTTP2_STREAM_WINDOW))
-        .initial_connection_window_size(Some(HTTP2_CONNECTION_WINDOW))
-        .connect_lazy())
+        .initial_connection_window_size(Some(HTTP2_CONNECTION_WINDOW)))
 }
 
 /// For the kernel's tests: a server with only health and reflection, serving on a free port
