@@ -107,7 +107,7 @@ fn env_n(key: &str, default: u64) -> u64 {
 struct Service {
     registry: RegistryServiceClient<sieve_kernel::internal::InternalChannel>,
     pre_check: PreCheckServiceClient<sieve_kernel::internal::InternalChannel>,
-    db: sea_orm::DatabaseConnection,
+    db: sieve_kernel::db::Db,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -144,7 +144,7 @@ impl Service {
         }
     }
 
-    async fn stop(self) -> sea_orm::DatabaseConnection {
+    async fn stop(self) -> sieve_kernel::db::Db {
         let _ = self.stop.send(());
         let _ = self.server.await;
         self.db
@@ -303,7 +303,7 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
     let start = Instant::now();
     service.take(first).await;
     let take_secs = start.elapsed().as_secs_f64();
-    while store::progress(&service.db)
+    while store::progress(service.db.read())
         .await
         .expect("progress")
         .waiting()
@@ -314,12 +314,12 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
     let flow_secs = start.elapsed().as_secs_f64();
     let db = service.stop().await;
     let runs = store::match_run::Entity::find()
-        .all(&db)
+        .all(db.writer())
         .await
         .expect("runs");
     let flow_run_secs = runs.iter().map(|r| r.took_ms).sum::<i64>() as f64 / 1000.0;
-    let flow_matched = matched_between(&db, 0, cases as i64).await;
-    let flow_join = join(&db, 0, cases).await;
+    let flow_matched = matched_between(db.writer(), 0, cases as i64).await;
+    let flow_join = join(db.writer(), 0, cases).await;
     assert_eq!(
         flow_join.matched, flow_matched,
         "the service and the join agree"
@@ -361,8 +361,8 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
         alone_runs += 1;
     }
     let alone_secs = start.elapsed().as_secs_f64();
-    let alone_matched = matched_between(&db, cases as i64, 2 * cases as i64).await;
-    let alone_join = join(&db, cases, 2 * cases).await;
+    let alone_matched = matched_between(db.writer(), cases as i64, 2 * cases as i64).await;
+    let alone_join = join(db.writer(), cases, 2 * cases).await;
     assert_eq!(
         alone_join.matched, alone_matched,
         "the service and the join agree"

@@ -4,9 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Datelike;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use sieve_kernel::SharedClock;
 use sieve_kernel::error::{Error, Result};
 use sieve_kernel::outbox::{self, NewMessage};
@@ -44,7 +42,7 @@ pub struct PreCheckApi {
 }
 
 struct Inner {
-    db: DatabaseConnection,
+    db: sieve_kernel::db::Db,
     clock: SharedClock,
     config: Config,
     intake:
@@ -80,7 +78,7 @@ fn refusal(
 
 impl PreCheckApi {
     pub fn new(
-        db: DatabaseConnection,
+        db: sieve_kernel::db::Db,
         clock: SharedClock,
         config: Config,
         intake: sieve_kernel::internal::InternalChannel,
@@ -273,7 +271,7 @@ impl PreCheckApi {
         after: i64,
         limit: u64,
     ) -> Result<(Vec<common::RowRefusal>, i64)> {
-        let rows = store::import_refusals(&self.inner.db, import_id, after, limit).await?;
+        let rows = store::import_refusals(self.inner.db.read(), import_id, after, limit).await?;
         let last = rows.last().map_or(0, |r| r.row);
         let mut out = Vec::new();
         for r in rows {
@@ -609,7 +607,7 @@ impl RegistryService for PreCheckApi {
                 Error::invalid_field("page.page_token", "not a token this call returned")
             })?
         };
-        let rows = store::import_refusals(&self.inner.db, &r.import_id, after, size)
+        let rows = store::import_refusals(self.inner.db.read(), &r.import_id, after, size)
             .await
             .map_err(Error::from)?;
         let next = if rows.len() as u64 == size {
@@ -678,7 +676,7 @@ impl RegistryService for PreCheckApi {
             None => return Err(Error::invalid_field("key", "ruling_id or ruling_number").into()),
         };
         let found = store::get_ruling(
-            &self.inner.db,
+            self.inner.db.read(),
             id.as_deref(),
             number.as_deref().map(str::trim),
         )
@@ -726,7 +724,7 @@ impl PreCheckService for PreCheckApi {
             Some(Key::CaseId(c)) => (None, Some(c)),
             None => return Err(Error::invalid_field("key", "check_id or case_id").into()),
         };
-        let found = store::get_check(&self.inner.db, id.as_deref(), case.as_deref())
+        let found = store::get_check(self.inner.db.read(), id.as_deref(), case.as_deref())
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("check", id.or(case).unwrap_or_default()))?;
@@ -985,7 +983,7 @@ impl PreCheckService for PreCheckApi {
                 .into());
             }
         };
-        let found = store::get_certificate(&self.inner.db, id, number, case)
+        let found = store::get_certificate(self.inner.db.read(), id, number, case)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| {
@@ -1011,7 +1009,7 @@ impl PreCheckService for PreCheckApi {
                 );
             }
         };
-        let found = store::get_certificate(&self.inner.db, id, number, None)
+        let found = store::get_certificate(self.inner.db.read(), id, number, None)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("certificate", id.or(number).unwrap_or_default()))?;
@@ -1046,14 +1044,14 @@ impl PreCheckService for PreCheckApi {
             return Err(Error::invalid_field("content", "at most 64 KiB").into());
         }
         let issued = store::get_certificate(
-            &self.inner.db,
+            self.inner.db.read(),
             None,
             Some(r.certificate_number.trim()),
             None,
         )
         .await
         .map_err(Error::from)?;
-        let keys = store::signing_keys(&self.inner.db)
+        let keys = store::signing_keys(self.inner.db.read())
             .await
             .map_err(Error::from)?;
         // Genuine: a court key signed exactly these bytes, and they name this number.
@@ -1104,7 +1102,7 @@ impl PreCheckService for PreCheckApi {
         &self,
         _request: Request<pb::ListSigningKeysRequest>,
     ) -> std::result::Result<Response<pb::ListSigningKeysResponse>, Status> {
-        let keys = store::signing_keys(&self.inner.db)
+        let keys = store::signing_keys(self.inner.db.read())
             .await
             .map_err(Error::from)?;
         Ok(Response::new(pb::ListSigningKeysResponse {

@@ -31,7 +31,7 @@ pub struct Application {
     server: BoundServer,
     relay: Relay,
     matcher: matcher::Matcher,
-    db: sea_orm::DatabaseConnection,
+    db: sieve_kernel::db::Db,
 }
 
 fn config_error(problem: String) -> BuildError {
@@ -156,7 +156,7 @@ impl Application {
         self.server.local_addr()
     }
 
-    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+    pub fn db(&self) -> &sieve_kernel::db::Db {
         &self.db
     }
 

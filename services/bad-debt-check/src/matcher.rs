@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
 use sieve_kernel::SharedClock;
+use sieve_kernel::db::Db;
 use sieve_kernel::outbox::{self, DeliveryError, IntakeOutcomes, NewMessage, OutboxMessage};
 use sieve_proto::intake::v1 as intake;
 use tokio::sync::Notify;
@@ -40,7 +41,7 @@ pub struct OutcomeRange {
 
 /// Runs matching whenever cases have been taken.
 pub struct Matcher {
-    db: DatabaseConnection,
+    db: Db,
     clock: SharedClock,
     window_months: Option<u32>,
     max_cases_per_run: i64,
@@ -51,7 +52,7 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn new(
-        db: DatabaseConnection,
+        db: Db,
         clock: SharedClock,
         window_months: Option<u32>,
         max_cases_per_run: i64,
@@ -81,7 +82,7 @@ impl Matcher {
         let now = self.clock.now().timestamp_millis();
         let since = rules::window_start(self.clock.today(), self.window_months).map(convert::iso);
         // A read first, so an idle matcher does not take the writer every poll.
-        if store::progress(&self.db).await?.waiting() <= 0 {
+        if store::progress(self.db.read()).await?.waiting() <= 0 {
             return Ok(None);
         }
         let txn = sieve_kernel::db::begin_write(&self.db).await?;
@@ -146,7 +147,7 @@ impl Matcher {
         tokio::pin!(shutdown);
         let mut gathered = false;
         loop {
-            let waiting = match store::progress(&self.db).await {
+            let waiting = match store::progress(self.db.read()).await {
                 Ok(p) => p.waiting(),
                 Err(e) => {
                     tracing::warn!(error = %e, "matcher cannot read the sequence");
@@ -194,12 +195,12 @@ impl Matcher {
 /// `RecordStageOutcomes`. Redelivery sends the same events (ids `pre-check:<check id>`),
 /// which intake records once.
 pub struct RunOutcomes {
-    db: DatabaseConnection,
+    db: Db,
     intake: IntakeOutcomes,
 }
 
 impl RunOutcomes {
-    pub fn new(db: DatabaseConnection, intake: sieve_kernel::internal::InternalChannel) -> Self {
+    pub fn new(db: Db, intake: sieve_kernel::internal::InternalChannel) -> Self {
         Self {
             db,
             intake: IntakeOutcomes::new(intake),
@@ -208,7 +209,7 @@ impl RunOutcomes {
 
     /// The outcomes a range holds, in sequence order.
     pub async fn outcomes(
-        db: &DatabaseConnection,
+        db: &impl ConnectionTrait,
         range: &OutcomeRange,
     ) -> Result<Vec<intake::RecordStageOutcomeRequest>, DbErr> {
         let checks = store::checks_in_range(db, range.after_seq, range.last_seq).await?;
@@ -223,7 +224,7 @@ impl outbox::Deliver for RunOutcomes {
         let range: OutcomeRange = serde_json::from_slice(&message.payload).map_err(|e| {
             DeliveryError::Permanent(format!("payload is not an outcome range: {e}"))
         })?;
-        let outcomes = Self::outcomes(&self.db, &range)
+        let outcomes = Self::outcomes(self.db.read(), &range)
             .await
             .map_err(|e| DeliveryError::Retry(format!("reading run {}: {e}", range.run_id)))?;
         if outcomes.is_empty() {

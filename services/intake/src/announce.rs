@@ -4,7 +4,8 @@
 //! rather than each chunk copying its cases into the outbox as it is written.
 
 use async_trait::async_trait;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
+use sieve_kernel::db::Db;
 use sieve_kernel::outbox::{self, DeliveryError, NewMessage, OutboxMessage, PreCheckCases};
 use sieve_proto::bad_debt_check::v1::CheckCasesRequest;
 
@@ -46,12 +47,12 @@ pub fn messages(batch_id: &str, rows: i64) -> Result<Vec<NewMessage>, DbErr> {
 
 /// Delivers announcements to the pre-check's `CheckCases`.
 pub struct AnnouncedCases {
-    db: DatabaseConnection,
+    db: Db,
     pre_check: PreCheckCases,
 }
 
 impl AnnouncedCases {
-    pub fn new(db: DatabaseConnection, pre_check: sieve_kernel::internal::InternalChannel) -> Self {
+    pub fn new(db: Db, pre_check: sieve_kernel::internal::InternalChannel) -> Self {
         Self {
             db,
             pre_check: PreCheckCases::new(pre_check),
@@ -64,12 +65,14 @@ impl outbox::Deliver for AnnouncedCases {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let range: RowRange = serde_json::from_slice(&message.payload)
             .map_err(|e| DeliveryError::Permanent(format!("payload is not a row range: {e}")))?;
-        let cases =
-            store::cases_in_rows(&self.db, &range.batch_id, range.after_row, range.last_row)
-                .await
-                .map_err(|e| {
-                    DeliveryError::Retry(format!("reading batch {}: {e}", range.batch_id))
-                })?;
+        let cases = store::cases_in_rows(
+            self.db.read(),
+            &range.batch_id,
+            range.after_row,
+            range.last_row,
+        )
+        .await
+        .map_err(|e| DeliveryError::Retry(format!("reading batch {}: {e}", range.batch_id)))?;
         if cases.is_empty() {
             return Ok(());
         }

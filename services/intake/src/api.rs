@@ -38,7 +38,7 @@ pub struct IntakeApi {
 }
 
 struct Inner {
-    db: sea_orm::DatabaseConnection,
+    db: sieve_kernel::db::Db,
     clock: SharedClock,
     scope: ScopeConfig,
     /// Holds the leases of the batches this process receives.
@@ -47,7 +47,7 @@ struct Inner {
 
 impl IntakeApi {
     pub fn new(
-        db: sea_orm::DatabaseConnection,
+        db: sieve_kernel::db::Db,
         clock: SharedClock,
         scope: ScopeConfig,
         receiver: store::Receiver,
@@ -100,7 +100,7 @@ struct Receipt {
 impl IntakeApi {
     async fn require_bank(&self, bank_id: &str) -> Result<()> {
         sieve_kernel::wire::require_id("bank_id", bank_id)?;
-        match store::get_bank(&self.inner.db, bank_id).await? {
+        match store::get_bank(self.inner.db.read(), bank_id).await? {
             Some(_) => Ok(()),
             None => Err(Error::not_found("bank", bank_id)),
         }
@@ -155,7 +155,7 @@ impl IntakeApi {
                 ),
             )),
             Opened::Receiving(batch) => {
-                let backend = self.inner.db.get_database_backend();
+                let backend = self.inner.db.backend();
                 Ok(Ok(Receipt {
                     batch,
                     bank_id: header.bank_id.clone(),
@@ -380,7 +380,7 @@ impl IntakeApi {
         batch_id: &str,
     ) -> Result<Vec<sieve_proto::common::v1::RowRefusal>> {
         let rows =
-            store::batch_rows(&self.inner.db, batch_id, 0, REFUSALS_IN_SUMMARY, true).await?;
+            store::batch_rows(self.inner.db.read(), batch_id, 0, REFUSALS_IN_SUMMARY, true).await?;
         let mut out = Vec::new();
         for r in rows {
             out.extend(convert::row_pb(r).refusals);
@@ -477,7 +477,7 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetBankRequest>,
     ) -> Result<Response<pb::GetBankResponse>, Status> {
         use pb::get_bank_request::Key;
-        let db = &self.inner.db;
+        let db = self.inner.db.read();
         let bank = match request.into_inner().key {
             Some(Key::BankId(id)) => {
                 sieve_kernel::wire::require_id("bank_id", &id)?;
@@ -505,7 +505,7 @@ impl IntakeService for IntakeApi {
         request: Request<pb::ListBanksRequest>,
     ) -> Result<Response<pb::ListBanksResponse>, Status> {
         let (size, token) = page(request.get_ref().page.as_ref())?;
-        let banks = store::list_banks(&self.inner.db, &token, size)
+        let banks = store::list_banks(self.inner.db.read(), &token, size)
             .await
             .map_err(Error::from)?;
         let next = if banks.len() as u64 == size {
@@ -617,9 +617,15 @@ impl IntakeService for IntakeApi {
                 (self.receive(receipt, chunks).await?, false)
             }
         };
-        let rows = store::batch_rows(&self.inner.db, &batch.id, 0, MAX_UNARY_CASES as u64, false)
-            .await
-            .map_err(Error::from)?;
+        let rows = store::batch_rows(
+            self.inner.db.read(),
+            &batch.id,
+            0,
+            MAX_UNARY_CASES as u64,
+            false,
+        )
+        .await
+        .map_err(Error::from)?;
         Ok(Response::new(pb::SubmitCasesResponse {
             batch: Some(convert::batch_pb(batch)),
             rows: rows.into_iter().map(convert::row_pb).collect(),
@@ -633,7 +639,7 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::GetBatchResponse>, Status> {
         let id = &request.get_ref().batch_id;
         sieve_kernel::wire::require_id("batch_id", id)?;
-        let batch = store::get_batch(&self.inner.db, id)
+        let batch = store::get_batch(self.inner.db.read(), id)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("batch", id))?;
@@ -656,7 +662,7 @@ impl IntakeService for IntakeApi {
                 Error::invalid_field("page.page_token", "not a token this call returned")
             })?
         };
-        let batch = store::get_batch(&self.inner.db, &r.batch_id)
+        let batch = store::get_batch(self.inner.db.read(), &r.batch_id)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("batch", &r.batch_id))?;
@@ -674,9 +680,15 @@ impl IntakeService for IntakeApi {
             .with_meta("status", batch.status)
             .into());
         }
-        let rows = store::batch_rows(&self.inner.db, &r.batch_id, after, size, r.refused_only)
-            .await
-            .map_err(Error::from)?;
+        let rows = store::batch_rows(
+            self.inner.db.read(),
+            &r.batch_id,
+            after,
+            size,
+            r.refused_only,
+        )
+        .await
+        .map_err(Error::from)?;
         let next = if rows.len() as u64 == size {
             rows.last().map(|r| match r {
                 store::RowRecord::Accepted { row, .. } => row.to_string(),
@@ -697,7 +709,7 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::GetCaseResponse>, Status> {
         let id = &request.get_ref().case_id;
         sieve_kernel::wire::require_id("case_id", id)?;
-        let case = store::get_case(&self.inner.db, id)
+        let case = store::get_case(self.inner.db.read(), id)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("case", id))?;
@@ -726,7 +738,7 @@ impl IntakeService for IntakeApi {
             stage,
             batch_id: Some(r.batch_id).filter(|s| !s.is_empty()),
         };
-        let cases = store::list_cases(&self.inner.db, &filter, &token, size)
+        let cases = store::list_cases(self.inner.db.read(), &filter, &token, size)
             .await
             .map_err(Error::from)?;
         let next = if cases.len() as u64 == size {
@@ -746,13 +758,13 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::GetTimelineResponse>, Status> {
         let id = &request.get_ref().case_id;
         sieve_kernel::wire::require_id("case_id", id)?;
-        let case = store::get_case(&self.inner.db, id)
+        let case = store::get_case(self.inner.db.read(), id)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("case", id))?;
         let mut events = vec![convert::admission_event(&case)];
         events.extend(
-            store::events(&self.inner.db, id)
+            store::events(self.inner.db.read(), id)
                 .await
                 .map_err(Error::from)?
                 .into_iter()
@@ -916,7 +928,7 @@ impl IntakeApi {
         mut t: store::Transition,
         to: Stage,
     ) -> Result<(pb::Case, bool)> {
-        let current = store::get_case(&self.inner.db, &t.case_id)
+        let current = store::get_case(self.inner.db.read(), &t.case_id)
             .await?
             .ok_or_else(|| Error::not_found("case", &t.case_id))?;
         t.from_stage = current.stage.clone();

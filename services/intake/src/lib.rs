@@ -22,7 +22,7 @@ pub const SERVICE: &str = "intake";
 /// The intake service, built and bound, not yet serving.
 pub struct Application {
     server: BoundServer,
-    db: sea_orm::DatabaseConnection,
+    db: sieve_kernel::db::Db,
     clock: SharedClock,
     outbox: sieve_kernel::config::OutboxSettings,
     server_settings: sieve_kernel::config::ServerSettings,
@@ -112,7 +112,7 @@ impl Application {
         self.server.local_addr()
     }
 
-    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+    pub fn db(&self) -> &sieve_kernel::db::Db {
         &self.db
     }
 
@@ -140,7 +140,7 @@ const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Aborts, while the service runs, the batches whose receiver died (their lease lapsed), so
 /// an abandoned batch is resolved within a lease and a sweep, not only at the next start.
-async fn sweep_abandoned_batches(db: sea_orm::DatabaseConnection, clock: SharedClock) {
+async fn sweep_abandoned_batches(db: sieve_kernel::db::Db, clock: SharedClock) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         tick.tick().await;

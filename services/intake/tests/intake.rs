@@ -31,6 +31,8 @@ struct TestApp {
     addr: std::net::SocketAddr,
     client: IntakeServiceClient<Channel>,
     target: Target,
+    /// The service's own database handle (its writer and readers).
+    db: sieve_kernel::db::Db,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -59,6 +61,7 @@ async fn spawn_on(target: Target, port: u16) -> TestApp {
             .await
             .expect("build intake");
     let addr = app.local_addr();
+    let db = app.db().clone();
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(async move {
         app.run_until(async {
@@ -75,6 +78,7 @@ async fn spawn_on(target: Target, port: u16) -> TestApp {
         addr,
         client,
         target,
+        db,
         stop: Some(tx),
         task: Some(task),
     }
@@ -378,6 +382,49 @@ async fn one_case(app: &mut TestApp) -> String {
 }
 
 #[tokio::test]
+async fn a_lookup_is_answered_while_the_writer_holds_a_transaction() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use sieve_intake::store::case;
+
+    let mut app = spawn_app().await;
+    let case_id = one_case(&mut app).await;
+    // The service's own writer (on SQLite its only one) changes the case and holds the
+    // transaction open until the lookup has been answered.
+    let txn = app.db.begin_write().await.unwrap();
+    case::Entity::update_many()
+        .filter(case::Column::Id.eq(case_id.clone()))
+        .col_expr(case::Column::Stage, Expr::value("PRESERVATION"))
+        .exec(&txn)
+        .await
+        .unwrap();
+    let (release, released) = oneshot::channel::<()>();
+    let writer = tokio::spawn(async move {
+        let _ = released.await;
+        txn.rollback().await.unwrap();
+    });
+    // Generous: it only fails the test if the lookup waits for the writer (deadlock).
+    let answer = tokio::time::timeout(
+        Duration::from_secs(30),
+        app.client.get_case(pb::GetCaseRequest {
+            case_id: case_id.clone(),
+        }),
+    )
+    .await
+    .expect("the lookup waited for the writer's transaction")
+    .unwrap()
+    .into_inner()
+    .case
+    .unwrap();
+    assert!(!writer.is_finished(), "the transaction is still open");
+    // The last committed state, not the writer's uncommitted change.
+    assert_eq!(answer.stage, Stage::BadDebtCheck as i32);
+    release.send(()).unwrap();
+    writer.await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_illegal_transition_is_refused_naming_from_and_to() {
     let mut app = spawn_app().await;
     let case_id = one_case(&mut app).await;
@@ -547,10 +594,10 @@ async fn the_outbox_delivers_after_the_receiver_was_down() {
     // A stage service records outcomes while intake is down.
     let producer_target = sieve_kernel::db::testing::fresh_target("producer");
     let s = settings();
-    let producer = sieve_kernel::db::connect(&producer_target, &s.database)
-        .await
-        .unwrap();
-    OutboxOnly::up(&producer, None).await.unwrap();
+    let producer =
+        sieve_kernel::db::connect_and_migrate::<OutboxOnly>(&producer_target, &s.database)
+            .await
+            .unwrap();
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 1, 5, 2, 0, 0).unwrap(),
     ));
@@ -591,7 +638,7 @@ async fn the_outbox_delivers_after_the_receiver_was_down() {
         (pass.claimed, pass.retried, pass.deferred, pass.delivered),
         (2, 1, 1, 0)
     );
-    assert_eq!(outbox::pending(&producer).await.unwrap(), 2);
+    assert_eq!(outbox::pending(producer.read()).await.unwrap(), 2);
     // Not due again until the backoff passes.
     assert_eq!(relay.run_once().await.unwrap().claimed, 0);
 
@@ -609,7 +656,7 @@ async fn the_outbox_delivers_after_the_receiver_was_down() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(delivered, 2);
-    assert_eq!(outbox::pending(&producer).await.unwrap(), 0);
+    assert_eq!(outbox::pending(producer.read()).await.unwrap(), 0);
     let case = app
         .client
         .get_case(pb::GetCaseRequest {
@@ -786,7 +833,7 @@ async fn a_malformed_message_mid_stream_aborts_the_batch() {
     let db = sieve_kernel::db::connect(&app.target, &settings.database)
         .await
         .unwrap();
-    assert_eq!(sieve_kernel::outbox::pending(&db).await.unwrap(), 0);
+    assert_eq!(sieve_kernel::outbox::pending(db.read()).await.unwrap(), 0);
     app.stop().await;
 }
 
@@ -1015,7 +1062,7 @@ async fn crash_mid_batch_then(resend: Resend) {
         .await
         .unwrap();
     let half = loop {
-        let batch = sieve_intake::store::find_batch(&db, &bank_id, "file-v1")
+        let batch = sieve_intake::store::find_batch(db.read(), &bank_id, "file-v1")
             .await
             .unwrap();
         if let Some(b) = batch.filter(|b| b.received_cases >= 2_000) {
@@ -1023,7 +1070,7 @@ async fn crash_mid_batch_then(resend: Resend) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let written = sieve_intake::store::cases_in_rows(&db, &half.id, 0, i64::MAX)
+    let written = sieve_intake::store::cases_in_rows(db.read(), &half.id, 0, i64::MAX)
         .await
         .unwrap();
     assert!(
@@ -1167,7 +1214,7 @@ async fn crash_mid_batch_then(resend: Resend) {
         assert_eq!(old.status, pb::BatchStatus::Aborted as i32);
         assert_eq!(old.accepted_cases, 0);
         assert!(
-            sieve_intake::store::cases_in_rows(&db, &half.id, 0, i64::MAX)
+            sieve_intake::store::cases_in_rows(db.read(), &half.id, 0, i64::MAX)
                 .await
                 .unwrap()
                 .is_empty()

@@ -46,7 +46,10 @@ pub struct DatabaseSettings {
     /// `postgres://` URL; each service then keeps its tables in its own schema.
     pub url: String,
     pub data_dir: PathBuf,
+    /// PostgreSQL: the pool's size (reads and writes share it).
     pub max_connections: u32,
+    /// SQLite: connections that only read, beside the one writer (0: reads use the writer).
+    pub read_connections: u32,
     pub busy_timeout_ms: u64,
 }
 

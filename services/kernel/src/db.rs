@@ -1,7 +1,12 @@
 //! Storage: one set of sea-orm entities and migrations over embedded SQLite (the default) or
-//! PostgreSQL. SQLite runs in WAL mode with a busy timeout and a single connection, so there
-//! is exactly one writer and write transactions begin IMMEDIATE (no upgrade deadlocks).
-//! On PostgreSQL each service keeps its tables in a schema of its own name.
+//! PostgreSQL, behind [`Db`]: a writer and readers.
+//!
+//! SQLite runs in WAL mode with a busy timeout. Its writer is a single connection, so there
+//! is exactly one writer and write transactions begin IMMEDIATE (no upgrade deadlocks); its
+//! readers are a pool of their own (`database.read_connections`, `query_only`), which WAL
+//! lets read the last committed state while the writer holds a transaction. On PostgreSQL
+//! writer and readers are one pool, and each service keeps its tables in a schema of its own
+//! name.
 
 use std::time::Duration;
 
@@ -13,6 +18,55 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::DatabaseSettings;
+
+/// A pooled connection idle this long is pinged before use; a busy one is not (a ping per
+/// query is a round trip per query).
+const PING_IF_IDLE: Duration = Duration::from_secs(30);
+
+/// A service's database: writes and transactions through [`Db::begin_write`], reads through
+/// [`Db::read`]. It is no `ConnectionTrait` itself, so a query has to say which it is.
+#[derive(Debug, Clone)]
+pub struct Db {
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+    /// False when the readers are the writer's own pool (PostgreSQL, in-memory SQLite).
+    separate_reader: bool,
+}
+
+impl Db {
+    /// Where reads go: on SQLite a pool of read-only connections that never wait for the
+    /// writer.
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.reader
+    }
+
+    /// Begins a write transaction: IMMEDIATE on SQLite, so the write lock is taken up front.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.writer
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// The writer itself, for statements outside a transaction (migrations, DDL, benchmarks).
+    /// Reads that must see the writer's own uncommitted work belong in its transaction.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.writer.get_database_backend()
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        if self.separate_reader {
+            self.reader.close().await?;
+        }
+        self.writer.close().await
+    }
+}
 
 /// Where a service's tables live.
 #[derive(Debug, Clone)]
@@ -42,8 +96,34 @@ impl Target {
     }
 }
 
-/// Connects (creating the SQLite file's directory or the PostgreSQL schema when missing).
-pub async fn connect(
+/// Connects writer and readers (creating the SQLite file's directory or the PostgreSQL schema
+/// when missing).
+pub async fn connect(target: &Target, settings: &DatabaseSettings) -> Result<Db, DbErr> {
+    let writer = connect_writer(target, settings).await?;
+    with_readers(writer, target, settings).await
+}
+
+/// Connects, brings the schema up to date on the writer, then opens the readers.
+pub async fn connect_and_migrate<M: MigratorTrait>(
+    target: &Target,
+    settings: &DatabaseSettings,
+) -> Result<Db, DbErr> {
+    let writer = connect_writer(target, settings).await?;
+    M::up(&writer, None).await?;
+    with_readers(writer, target, settings).await
+}
+
+/// Begins a write transaction on `db`'s writer (see [`Db::begin_write`]).
+pub async fn begin_write(db: &Db) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_write().await
+}
+
+/// An in-memory SQLite database lives in its one connection: no other could read it.
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+async fn connect_writer(
     target: &Target,
     settings: &DatabaseSettings,
 ) -> Result<DatabaseConnection, DbErr> {
@@ -62,6 +142,7 @@ pub async fn connect(
             let mut opts = ConnectOptions::new(url.clone());
             opts.max_connections(1)
                 .min_connections(1)
+                .test_before_acquire_if_idle_for(PING_IF_IDLE)
                 .sqlx_logging(false)
                 .map_sqlx_sqlite_opts(move |o| {
                     o.create_if_missing(true)
@@ -92,6 +173,7 @@ pub async fn connect(
             }
             let mut opts = ConnectOptions::new(url.clone());
             opts.max_connections(settings.max_connections)
+                .test_before_acquire_if_idle_for(PING_IF_IDLE)
                 .sqlx_logging(false)
                 .set_schema_search_path(schema.clone());
             Database::connect(opts).await
@@ -99,23 +181,42 @@ pub async fn connect(
     }
 }
 
-/// Connects and brings the schema up to date.
-pub async fn connect_and_migrate<M: MigratorTrait>(
+/// The readers beside `writer`: on a SQLite file a pool of `read_connections` connections
+/// that may only read; otherwise the writer's own pool.
+async fn with_readers(
+    writer: DatabaseConnection,
     target: &Target,
     settings: &DatabaseSettings,
-) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(target, settings).await?;
-    M::up(&db, None).await?;
-    Ok(db)
-}
-
-/// Begins a write transaction: IMMEDIATE on SQLite, so the write lock is taken up front.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
+) -> Result<Db, DbErr> {
+    let url = match target {
+        Target::Sqlite(url) if !in_memory(url) && settings.read_connections > 0 => url,
+        _ => {
+            return Ok(Db {
+                reader: writer.clone(),
+                writer,
+                separate_reader: false,
+            });
+        }
+    };
+    let busy = Duration::from_millis(settings.busy_timeout_ms);
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(settings.read_connections)
+        .min_connections(1)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(move |o| {
+            // The writer made the file and its WAL; a reader never creates or changes either.
+            o.create_if_missing(false)
+                .busy_timeout(busy)
+                .foreign_keys(true)
+                .pragma("query_only", "ON")
+        });
+    let reader = Database::connect(opts).await?;
+    Ok(Db {
+        writer,
+        reader,
+        separate_reader: true,
     })
-    .await
 }
 
 /// Rows per multi-row INSERT that stay under the backend's bind-parameter limit
@@ -174,5 +275,98 @@ pub mod testing {
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Statement;
+
+    async fn fresh() -> (Target, Db) {
+        let settings = crate::config::Settings::defaults().expect("defaults");
+        let target = testing::fresh_target("kernel-db");
+        let db = connect(&target, &settings.database).await.expect("connect");
+        db.writer()
+            .execute_unprepared("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            .await
+            .expect("table");
+        (target, db)
+    }
+
+    async fn count(db: &DatabaseConnection) -> i64 {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM note",
+        ))
+        .await
+        .expect("count")
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(-1)
+    }
+
+    async fn drop_target(target: &Target) {
+        if let Target::Postgres { url, schema } = target {
+            let _ = drop_schema(url, schema).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn readers_answer_while_the_writer_holds_a_transaction() {
+        let (target, db) = fresh().await;
+        let txn = db.begin_write().await.expect("begin");
+        txn.execute_unprepared("INSERT INTO note (id, body) VALUES (1, 'uncommitted')")
+            .await
+            .expect("insert");
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let writer = tokio::spawn(async move {
+            let _ = released.await;
+            txn.commit().await.expect("commit");
+        });
+        // Generous: it only fails if the read waits for the writer.
+        let seen = tokio::time::timeout(Duration::from_secs(30), count(db.read()))
+            .await
+            .expect("the read waited for the writer's transaction");
+        assert!(!writer.is_finished(), "the transaction is still open");
+        assert_eq!(seen, 0, "readers see only committed rows");
+        release.send(()).expect("release");
+        writer.await.expect("writer");
+        assert_eq!(count(db.read()).await, 1, "and every committed one");
+        db.close().await.expect("close");
+        drop_target(&target).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_readers_cannot_write() {
+        let (target, db) = fresh().await;
+        let written = db
+            .read()
+            .execute_unprepared("INSERT INTO note (id, body) VALUES (1, 'by a reader')")
+            .await;
+        if matches!(target, Target::Sqlite(_)) {
+            assert!(written.is_err(), "a SQLite reader is query_only");
+        }
+        drop_target(&target).await;
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_reads_through_its_one_connection() {
+        let settings = crate::config::Settings::defaults().expect("defaults");
+        let db = connect(
+            &Target::Sqlite("sqlite::memory:".into()),
+            &settings.database,
+        )
+        .await
+        .expect("connect");
+        db.writer()
+            .execute_unprepared("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            .await
+            .expect("table");
+        let txn = db.begin_write().await.expect("begin");
+        txn.execute_unprepared("INSERT INTO note (id, body) VALUES (1, 'x')")
+            .await
+            .expect("insert");
+        txn.commit().await.expect("commit");
+        assert_eq!(count(db.read()).await, 1);
     }
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Order, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, Set,
 };
 use tokio::sync::Notify;
 
@@ -276,7 +276,7 @@ pub struct SweepPass {
 
 /// Fires due deadlines.
 pub struct Sweeper {
-    db: DatabaseConnection,
+    db: crate::db::Db,
     on_due: Arc<dyn OnDue>,
     clock: SharedClock,
     batch_size: u64,
@@ -289,7 +289,7 @@ const RETRY_BASE_MS: i64 = 1_000;
 const RETRY_MAX_MS: i64 = 600_000;
 
 impl Sweeper {
-    pub fn new(db: DatabaseConnection, on_due: Arc<dyn OnDue>, clock: SharedClock) -> Self {
+    pub fn new(db: crate::db::Db, on_due: Arc<dyn OnDue>, clock: SharedClock) -> Self {
         Self {
             db,
             on_due,
@@ -474,22 +474,23 @@ mod tests {
         }
     }
 
-    async fn fresh() -> (DatabaseConnection, crate::db::Target) {
+    async fn fresh() -> (crate::db::Db, crate::db::Target) {
         let target = crate::db::testing::fresh_target("kernel-deadline");
         let settings = crate::Settings::defaults().unwrap().database;
         let db = crate::db::connect_and_migrate::<DeadlinesOnly>(&target, &settings)
             .await
             .unwrap();
         // What a stage record would be: one row per fired deadline, a second one an error.
-        db.execute_unprepared(
-            "CREATE TABLE fired (deadline_id VARCHAR PRIMARY KEY, subject VARCHAR NOT NULL)",
-        )
-        .await
-        .unwrap();
+        db.writer()
+            .execute_unprepared(
+                "CREATE TABLE fired (deadline_id VARCHAR PRIMARY KEY, subject VARCHAR NOT NULL)",
+            )
+            .await
+            .unwrap();
         (db, target)
     }
 
-    async fn drop_target(db: DatabaseConnection, target: crate::db::Target) {
+    async fn drop_target(db: crate::db::Db, target: crate::db::Target) {
         let _ = db.close().await;
         if let crate::db::Target::Postgres { url, schema } = target {
             let _ = crate::db::drop_schema(&url, &schema).await;
@@ -525,7 +526,7 @@ mod tests {
         }
     }
 
-    async fn fired(db: &DatabaseConnection) -> Vec<String> {
+    async fn fired(db: &sea_orm::DatabaseConnection) -> Vec<String> {
         let rows = db
             .query_all_raw(Statement::from_string(
                 db.get_database_backend(),
@@ -566,7 +567,7 @@ mod tests {
         .await
         .unwrap();
         txn.commit().await.unwrap();
-        let row = find(&db, "order.objection", "order-1")
+        let row = find(db.read(), "order.objection", "order-1")
             .await
             .unwrap()
             .unwrap();
@@ -586,12 +587,12 @@ mod tests {
         assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
         clock.set(Utc.with_ymd_and_hms(2026, 4, 1, 16, 0, 0).unwrap());
         assert_eq!(sweeper.run_once().await.unwrap().fired, 1);
-        assert_eq!(fired(&db).await, ["order-1"]);
+        assert_eq!(fired(db.read()).await, ["order-1"]);
         // Fired once: the next sweep and a restarted sweeper find nothing.
         assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
         let again = Sweeper::new(db.clone(), Arc::new(Record::default()), clock.clone());
         assert_eq!(again.run_once().await.unwrap().fired, 0);
-        let row = find(&db, "order.objection", "order-1")
+        let row = find(db.read(), "order.objection", "order-1")
             .await
             .unwrap()
             .unwrap();
@@ -619,8 +620,8 @@ mod tests {
         clock.advance(chrono::Duration::days(31));
         let pass = sweeper.run_once().await.unwrap();
         assert_eq!((pass.fired, pass.failed), (1, 1));
-        assert_eq!(fired(&db).await, ["c"]);
-        let b = find(&db, "k", "b").await.unwrap().unwrap();
+        assert_eq!(fired(db.read()).await, ["c"]);
+        let b = find(db.read(), "k", "b").await.unwrap().unwrap();
         assert_eq!((b.status.as_str(), b.attempts), (PENDING, 1));
         assert_eq!(b.last_error.as_deref(), Some("not now"));
         // After its backoff, once the handler works again, it fires.
@@ -632,9 +633,9 @@ mod tests {
         );
         clock.advance(chrono::Duration::seconds(2));
         assert_eq!(sweeper.run_once().await.unwrap().fired, 1);
-        assert_eq!(fired(&db).await, ["b", "c"]);
+        assert_eq!(fired(db.read()).await, ["b", "c"]);
         assert!(
-            !cancel(&db, "k", "b", 2).await.unwrap(),
+            !cancel(db.writer(), "k", "b", 2).await.unwrap(),
             "a fired deadline stays fired"
         );
         drop_target(db, target).await;
@@ -664,7 +665,7 @@ mod tests {
         let settings = crate::Settings::defaults().unwrap().database;
         let other = crate::db::connect(&target, &settings).await.unwrap();
         let record = Arc::new(Record::default());
-        let sweep = |db: DatabaseConnection| {
+        let sweep = |db: crate::db::Db| {
             let sweeper = Sweeper::new(db, record.clone(), clock.clone()).batch_size(25);
             tokio::spawn(async move {
                 let mut fired = 0;
@@ -684,7 +685,7 @@ mod tests {
         let (a, b) = (sweep(db.clone()), sweep(other.clone()));
         let (a, b) = (a.await.unwrap(), b.await.unwrap());
         assert_eq!(a + b, 600);
-        assert_eq!(fired(&db).await.len(), 600);
+        assert_eq!(fired(db.read()).await.len(), 600);
         let _ = other.close().await;
         drop_target(db, target).await;
     }

@@ -16,8 +16,7 @@ use prost::Message;
 use rand::Rng;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Order, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Set,
 };
 use tokio::sync::Notify;
 
@@ -222,7 +221,7 @@ pub struct RelayPass {
 
 /// Delivers what the outbox holds.
 pub struct Relay {
-    db: DatabaseConnection,
+    db: crate::db::Db,
     deliver: Arc<dyn Deliver>,
     clock: SharedClock,
     settings: OutboxSettings,
@@ -232,7 +231,7 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(
-        db: DatabaseConnection,
+        db: crate::db::Db,
         deliver: Arc<dyn Deliver>,
         clock: SharedClock,
         settings: OutboxSettings,
@@ -258,7 +257,7 @@ impl Relay {
         use sea_orm::sea_query::ExprTrait;
         let now = self.clock.now().timestamp_millis();
         let lease_until = now + (self.settings.lease_secs as i64) * 1000;
-        let backend = self.db.get_database_backend();
+        let backend = self.db.backend();
         let mut due = Query::select();
         due.column(Column::Id)
             .from(Entity)
@@ -436,7 +435,7 @@ impl Relay {
 }
 
 /// Pending (undelivered, not failed) messages: for tests, metrics and operators.
-pub async fn pending(db: &DatabaseConnection) -> Result<u64, DbErr> {
+pub async fn pending(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     Entity::find()
         .filter(Column::DeliveredAtMs.is_null())
@@ -630,7 +629,7 @@ pub fn classify(status: &tonic::Status) -> DeliveryError {
 }
 
 /// Lets a transaction helper run the outbox write with the record write.
-pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> Result<T, DbErr>
+pub async fn in_transaction<T, F>(db: &crate::db::Db, f: F) -> Result<T, DbErr>
 where
     F: for<'c> FnOnce(
             &'c sea_orm::DatabaseTransaction,
@@ -726,7 +725,7 @@ mod tests {
         let held = Entity::find()
             .filter(Column::Topic.eq(TOPIC_STAGE_OUTCOMES))
             .order_by_asc(Column::Id)
-            .all(&db)
+            .all(db.read())
             .await
             .expect("held");
         assert_eq!(
@@ -752,7 +751,7 @@ mod tests {
         clock.advance(chrono::Duration::seconds(61));
         let pass = relay.run_once().await.expect("pass");
         assert_eq!((pass.claimed, pass.retried, pass.deferred), (4, 1, 3));
-        assert_eq!(pending(&db).await.expect("pending"), 4);
+        assert_eq!(pending(db.read()).await.expect("pending"), 4);
         if let crate::db::Target::Postgres { url, schema } = &target {
             let _ = crate::db::drop_schema(url, schema).await;
         }

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use sieve_kernel::db::Db;
 
 pub use entities::{
     certificate, certificate_counter, check, check_match, check_sequence, import_refusal,
@@ -52,7 +53,7 @@ pub enum OpenedImport {
 
 #[allow(clippy::too_many_arguments)]
 pub async fn open_import(
-    db: &DatabaseConnection,
+    db: &Db,
     request_id: &str,
     court_code: &str,
     court_name: &str,
@@ -168,7 +169,7 @@ pub async fn bump_import<C: ConnectionTrait>(
 }
 
 pub async fn finish_import(
-    db: &DatabaseConnection,
+    db: &Db,
     import_id: &str,
     status: &str,
     now_ms: i64,
@@ -187,13 +188,13 @@ pub async fn finish_import(
     if status == IMPORT_COMPLETED {
         // Fresh statistics after a bulk load: without them PostgreSQL's planner may scan
         // millions of rulings per match instead of using the debtor index.
-        db.execute_unprepared("ANALYZE ruling").await?;
+        db.writer().execute_unprepared("ANALYZE ruling").await?;
     }
     Ok(m)
 }
 
 pub async fn import_refusals(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     import_id: &str,
     after_row: i64,
     limit: u64,
@@ -628,7 +629,7 @@ pub async fn signing_keys(db: &impl ConnectionTrait) -> Result<Vec<signing_key::
 
 /// Records the public key that signs from now on (once per key id).
 pub async fn register_signing_key(
-    db: &DatabaseConnection,
+    db: &Db,
     key_id: &str,
     public_key: &[u8],
     now_ms: i64,

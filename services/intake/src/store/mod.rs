@@ -11,6 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use sieve_kernel::db::Db;
 
 pub use entities::{bank, batch, batch_row, case, case_event};
 
@@ -26,7 +27,7 @@ fn new_id() -> String {
 
 /// Registers a bank, or returns the one with this code as it is.
 pub async fn register_bank(
-    db: &DatabaseConnection,
+    db: &Db,
     code: &str,
     name: &str,
     callback_phone: &str,
@@ -152,7 +153,7 @@ pub enum Opened {
 /// Opens the batch `(bank_id, request_id)` for receiving by `receiver`, under a lease.
 #[allow(clippy::too_many_arguments)]
 pub async fn open_batch(
-    db: &DatabaseConnection,
+    db: &Db,
     receiver: &Receiver,
     bank_id: &str,
     request_id: &str,
@@ -277,7 +278,7 @@ async fn abort_if(
 /// Ends a batch that broke while `receiver` held it: nothing of it stays. A batch the
 /// receiver no longer holds (aborted by the sweep, reopened by a retry) is left alone.
 pub async fn abort_batch(
-    db: &DatabaseConnection,
+    db: &Db,
     batch_id: &str,
     receiver: &Receiver,
     reason: &str,
@@ -304,7 +305,7 @@ pub const ABANDONED: &str = "ABANDONED: the receiver stopped before the batch en
 /// `restarted` is this process's receiver — those an earlier instance at the same place left.
 /// Returns how many were aborted.
 pub async fn abort_abandoned_batches(
-    db: &DatabaseConnection,
+    db: &Db,
     now_ms: i64,
     restarted: Option<&Receiver>,
 ) -> Result<usize, DbErr> {
@@ -323,7 +324,7 @@ pub async fn abort_abandoned_batches(
         .filter(batch::Column::Status.eq(BATCH_RECEIVING))
         .filter(condition)
         .into_tuple()
-        .all(db)
+        .all(db.read())
         .await?;
     let mut aborted = 0;
     for (id, holder) in &abandoned {
@@ -351,7 +352,7 @@ pub async fn abort_abandoned_batches(
 /// Renews `receiver`'s lease on a batch it is receiving (between chunks, while a slow
 /// caller sends). Fails with [`BatchError::LeaseLost`] when the batch is no longer its own.
 pub async fn renew_lease(
-    db: &DatabaseConnection,
+    db: &Db,
     batch_id: &str,
     receiver: &Receiver,
     lease_until_ms: i64,
@@ -386,7 +387,7 @@ async fn hold(
 /// Completes a batch `receiver` still holds, and announces its cases to the pre-check in the
 /// same transaction. From this commit on its cases exist for every caller.
 pub async fn complete_batch(
-    db: &DatabaseConnection,
+    db: &Db,
     batch_id: &str,
     receiver: &Receiver,
     now_ms: i64,
@@ -446,7 +447,7 @@ pub const RULE_IN_UNFINISHED_BATCH: &str = "bank_case_ref.in_unfinished_batch";
 /// case; if it is still being received, the row is refused, naming that batch, since its
 /// outcome is not known yet.
 pub async fn write_chunk(
-    db: &DatabaseConnection,
+    db: &Db,
     batch_id: &str,
     bank_id: &str,
     receiver: &Receiver,
@@ -454,7 +455,7 @@ pub async fn write_chunk(
     now_ms: i64,
     lease_until_ms: i64,
 ) -> Result<ChunkOutcome, BatchError> {
-    let backend = db.get_database_backend();
+    let backend = db.backend();
     let per_insert = sieve_kernel::db::rows_per_insert(backend, case::COLUMNS);
     let txn = sieve_kernel::db::begin_write(db).await?;
     hold(&txn, batch_id, receiver, lease_until_ms).await?;
@@ -864,7 +865,7 @@ pub enum Recorded {
 /// The checks of the chain happen in `check`, inside the write transaction, against the case
 /// as it is now; an `Err` from it aborts without writing.
 pub async fn record_transition<E>(
-    db: &DatabaseConnection,
+    db: &Db,
     t: Transition,
     now_ms: i64,
     check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
