@@ -32,6 +32,10 @@ const KNOWN_BANK_TTL: Duration = Duration::from_secs(60);
 
 pub struct Gate {
     keys: Vec<SigningKey>,
+    /// Tokens whose signature was checked, with their claims: a caller sends the same token
+    /// on every call, and checking it (base64, HMAC-SHA256, JSON) each time costs more than
+    /// the lookup it guards. Expiry is still checked on every call.
+    verified: Mutex<HashMap<String, Claims>>,
     limiter: RateLimiter,
     /// Callers without a token (the public door), one bucket per client address.
     anonymous: RateLimiter,
@@ -52,6 +56,7 @@ impl Gate {
     ) -> Self {
         Self {
             keys,
+            verified: Mutex::new(HashMap::new()),
             limiter: RateLimiter::new(rate_per_second),
             anonymous: RateLimiter::new(rate_per_second),
             court,
@@ -195,13 +200,39 @@ impl Gate {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
             .unwrap_or(0);
+        // A poisoned lock only means another call panicked mid-update; the map is still valid.
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(bearer)
+            .cloned();
+        if let Some(claims) = cached {
+            if claims.exp.is_some_and(|exp| now >= exp) {
+                return Err(fail("TOKEN_EXPIRED", "the token expired"));
+            }
+            return Ok(claims);
+        }
         // The token itself is a credential: only the reason is logged.
-        token::verify(&self.keys, bearer, now).map_err(|e| match e {
+        let claims = token::verify(&self.keys, bearer, now).map_err(|e| match e {
             TokenError::Expired => fail("TOKEN_EXPIRED", "the token expired"),
             _ => fail("TOKEN_INVALID", "the token is not valid"),
-        })
+        })?;
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bounded: a flood of distinct valid tokens empties it rather than growing it.
+        if verified.len() >= MAX_VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(bearer.to_string(), claims.clone());
+        Ok(claims)
     }
 }
+
+/// Verified tokens remembered at most; each is a few hundred bytes.
+const MAX_VERIFIED_TOKENS: usize = 4_096;
 
 fn unauthenticated(reason: &'static str, message: &str) -> Status {
     Error::new(ErrorCode::Unauthenticated, reason, message).into()

@@ -280,36 +280,54 @@ async fn stage_record<T>(
     }
 }
 
-/// Every deployed stage service's record of `case_id`, fetched in parallel. A service that
-/// does not answer in time is named in `unavailable_services` rather than failing the call.
+/// Every deployed stage service's record of `case_id`. A service that does not answer in time
+/// is named in `unavailable_services` rather than failing the call.
+///
+/// The pre-check's certificate is asked for only when its check names one (a certificate is
+/// issued on a check, and the check records it in the same transaction): most cases have
+/// none, and a lookup then costs one call to the pre-check, not two.
 pub async fn stage_records(pre_check: &PreCheckClient, case_id: &str) -> StageRecords {
-    let (mut checks, mut certificates) = (pre_check.clone(), pre_check.clone());
-    let (check, certificate) = tokio::join!(
-        stage_record(
-            "bad-debt-check",
-            checks.get_check(bdc::GetCheckRequest {
-                key: Some(bdc::get_check_request::Key::CaseId(case_id.to_string())),
-            }),
-        ),
-        stage_record(
-            "bad-debt-check",
-            certificates.get_certificate(bdc::GetCertificateRequest {
-                key: Some(bdc::get_certificate_request::Key::CaseId(
-                    case_id.to_string()
-                )),
-            }),
-        ),
-    );
+    let mut client = pre_check.clone();
+    let check = stage_record(
+        "bad-debt-check",
+        client.get_check(bdc::GetCheckRequest {
+            key: Some(bdc::get_check_request::Key::CaseId(case_id.to_string())),
+        }),
+    )
+    .await;
     let mut records = StageRecords::default();
-    match (check, certificate) {
-        (Ok(check), Ok(certificate)) => {
-            records.check = check.and_then(|c| c.check);
-            records.certificate = certificate.and_then(|c| c.certificate);
+    let check = match check {
+        Ok(check) => check.and_then(|c| c.check),
+        Err(()) => {
+            records
+                .unavailable_services
+                .push("bad-debt-check".to_string());
+            return records;
         }
-        _ => records
-            .unavailable_services
-            .push("bad-debt-check".to_string()),
+    };
+    let certificate_id = check
+        .as_ref()
+        .map(|c| c.certificate_id.clone())
+        .filter(|id| !id.is_empty());
+    if let Some(id) = certificate_id {
+        let certificate = stage_record(
+            "bad-debt-check",
+            client.get_certificate(bdc::GetCertificateRequest {
+                key: Some(bdc::get_certificate_request::Key::CertificateId(id)),
+            }),
+        )
+        .await;
+        match certificate {
+            Ok(certificate) => records.certificate = certificate.and_then(|c| c.certificate),
+            Err(()) => {
+                records
+                    .unavailable_services
+                    .push("bad-debt-check".to_string());
+                return records;
+            }
+        }
     }
+    records.check = check;
     records
 }
 
