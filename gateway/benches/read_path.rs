@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use sieve_gateway::token::{self, Claims, Role, SigningKey};
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
+use sieve_kernel::internal::InternalChannel;
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
 use sieve_proto::gateway::v1::BankApiServiceGetCaseRequest;
 use sieve_proto::gateway::v1::bank_api_service_client::BankApiServiceClient;
@@ -222,7 +223,8 @@ async fn cleanup(target: &Target) {
 // Servers
 
 fn settings(data_dir: &std::path::Path, key: &SigningKey) -> Settings {
-    let mut s = Settings::defaults().expect("defaults");
+    // Internal calls carry the credential these settings configure.
+    let mut s = sieve_kernel::internal::testing::settings();
     s.server.request_timeout_secs = 3600;
     s.server.shutdown_grace_secs = 1;
     // The bench's 512 concurrent streams, each call also fanning out behind the gateway.
@@ -374,10 +376,30 @@ async fn connect(addr: SocketAddr) -> Channel {
         .expect("connect")
 }
 
+/// A channel to an internal service (its own connection, made on first use), carrying the
+/// credential.
+fn internal(addr: SocketAddr) -> InternalChannel {
+    sieve_kernel::internal::testing::channel(&format!("http://{addr}"))
+}
+
+/// `CONNECTIONS` connections to a public server (the gateway, the bare server).
+async fn public_connections(addr: SocketAddr) -> Vec<Channel> {
+    let mut out = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        out.push(connect(addr).await);
+    }
+    out
+}
+
+/// `CONNECTIONS` connections to an internal server.
+fn internal_connections(addr: SocketAddr) -> Vec<InternalChannel> {
+    (0..CONNECTIONS).map(|_| internal(addr)).collect()
+}
+
 /// A bank with `SEEDED` admitted cases, decided by the pre-check when it runs. Returns the
 /// bank and its case ids.
 async fn seed(intake: SocketAddr, prefix: &str, wait_for_pre_check: bool) -> (String, Vec<String>) {
-    let mut client = IntakeServiceClient::new(connect(intake).await)
+    let mut client = IntakeServiceClient::new(internal(intake))
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
     let bank = client
@@ -452,17 +474,20 @@ async fn seed(intake: SocketAddr, prefix: &str, wait_for_pre_check: bool) -> (St
 
 type CallFuture = Pin<Box<dyn Future<Output = Result<(), Status>> + Send>>;
 /// One call on a connection; the number says which call this is (to pick a case).
-type Call = Arc<dyn Fn(Channel, u64) -> CallFuture + Send + Sync>;
+type Call<C> = Arc<dyn Fn(C, u64) -> CallFuture + Send + Sync>;
 
-/// Calls back to back on `CONNECTIONS` connections × `STREAMS` streams; calls completed per
-/// second over `secs` after a second of warm-up.
-async fn throughput(addr: SocketAddr, secs: f64, call: Call) -> f64 {
+/// Calls back to back on each connection × `STREAMS` streams; calls completed per second over
+/// `secs` after a second of warm-up.
+async fn throughput<C: Clone + Send + 'static>(
+    connections: Vec<C>,
+    secs: f64,
+    call: Call<C>,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    for c in 0..CONNECTIONS {
-        let channel = connect(addr).await;
+    for (c, channel) in connections.into_iter().enumerate() {
         for s in 0..STREAMS {
             let (channel, call) = (channel.clone(), call.clone());
             let (done, failed, stop) = (done.clone(), failed.clone(), stop.clone());
@@ -493,20 +518,24 @@ async fn throughput(addr: SocketAddr, secs: f64, call: Call) -> f64 {
     calls as f64 / elapsed
 }
 
-fn health_call() -> Call {
-    Arc::new(|channel, _| {
-        Box::pin(async move {
-            HealthClient::new(channel)
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(drop)
-        })
-    })
+/// The health check as a call on connections of type `$channel`.
+macro_rules! health_call {
+    ($channel:ty) => {{
+        let call: Call<$channel> = Arc::new(|channel, _| {
+            Box::pin(async move {
+                HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .map(drop)
+            })
+        });
+        call
+    }};
 }
 
-fn intake_get_case(ids: Arc<Vec<String>>) -> Call {
+fn intake_get_case(ids: Arc<Vec<String>>) -> Call<InternalChannel> {
     Arc::new(move |channel, n| {
         let case_id = ids[n as usize % ids.len()].clone();
         Box::pin(async move {
@@ -521,7 +550,7 @@ fn intake_get_case(ids: Arc<Vec<String>>) -> Call {
     })
 }
 
-fn gateway_get_case(ids: Arc<Vec<String>>, bearer: String) -> Call {
+fn gateway_get_case(ids: Arc<Vec<String>>, bearer: String) -> Call<Channel> {
     let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
         format!("Bearer {bearer}").parse().expect("header");
     Arc::new(move |channel, n| {
@@ -567,7 +596,7 @@ async fn during_batch(intake: SocketAddr, batch: usize) -> Latencies {
     let mut samplers = Vec::new();
     for k in 0..4usize {
         let (ids, stop) = (ids.clone(), stop.clone());
-        let mut client = IntakeServiceClient::new(connect(intake).await);
+        let mut client = IntakeServiceClient::new(internal(intake));
         samplers.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -585,7 +614,7 @@ async fn during_batch(intake: SocketAddr, batch: usize) -> Latencies {
             samples
         }));
     }
-    let mut client = IntakeServiceClient::new(connect(intake).await)
+    let mut client = IntakeServiceClient::new(internal(intake))
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
     let cases: Vec<pb::CaseInput> = (0..batch).map(|i| case_input("BIG", i)).collect();
@@ -642,7 +671,14 @@ fn main() {
     let client_rt = pinned_runtime(CLIENT_CPU, "bench-client");
 
     let (echo_addr, echo_stop) = server_rt.block_on(echo_server());
-    let echo = client_rt.block_on(throughput(echo_addr, secs, health_call()));
+    let echo = client_rt.block_on(async {
+        throughput(
+            public_connections(echo_addr).await,
+            secs,
+            health_call!(Channel),
+        )
+        .await
+    });
     let _ = echo_stop.send(());
     println!("bare tonic server (health check)   {echo:>9.0} calls/s");
 
@@ -651,9 +687,23 @@ fn main() {
         let suite = server_rt.block_on(Suite::start(&settings, make.as_ref(), false));
         let (_, ids) = client_rt.block_on(seed(suite.intake, "ALONE", false));
         let ids = Arc::new(ids);
-        let health = client_rt.block_on(throughput(suite.intake, secs, health_call()));
-        let get_case =
-            client_rt.block_on(throughput(suite.intake, secs, intake_get_case(ids.clone())));
+        // Channels are made inside the client runtime: each spawns its connection's task there.
+        let health = client_rt.block_on(async {
+            throughput(
+                internal_connections(suite.intake),
+                secs,
+                health_call!(InternalChannel),
+            )
+            .await
+        });
+        let get_case = client_rt.block_on(async {
+            throughput(
+                internal_connections(suite.intake),
+                secs,
+                intake_get_case(ids.clone()),
+            )
+            .await
+        });
         server_rt.block_on(suite.stop());
         println!(
             "{name:<10} (a) intake health {health:>9.0} calls/s   intake GetCase {get_case:>9.0} calls/s   ratio {:.3} (goal >= 0.3)",
@@ -671,11 +721,14 @@ fn main() {
                 exp: None,
             },
         );
-        let gateway = client_rt.block_on(throughput(
-            suite.gateway,
-            secs,
-            gateway_get_case(Arc::new(ids), bearer),
-        ));
+        let gateway = client_rt.block_on(async {
+            throughput(
+                public_connections(suite.gateway).await,
+                secs,
+                gateway_get_case(Arc::new(ids), bearer),
+            )
+            .await
+        });
         server_rt.block_on(suite.stop());
         println!(
             "{name:<10} (b) gateway GetCase {gateway:>9.0} calls/s   bare tonic {echo:>9.0} calls/s   ratio {:.3} (goal >= 0.1)",

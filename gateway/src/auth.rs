@@ -314,6 +314,49 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
+    fn bearer(token: &str) -> tonic::Request<()> {
+        let mut r = tonic::Request::new(());
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_is_still_checked_for_expiry_and_stands_for_no_other() {
+        let key = SigningKey::generate("k1");
+        let settings = sieve_kernel::internal::testing::settings();
+        let intake = crate::forward::intake_client(
+            sieve_kernel::internal::testing::channel("http://127.0.0.1:1"),
+            settings.server.max_message_bytes,
+        );
+        let gate = Gate::new(vec![key.clone()], 1_000, settings.court, intake);
+        let claims = Claims {
+            org_id: "bank-1".into(),
+            role: Role::Bank,
+            exp: None,
+        };
+        let token = token::mint(&key, &claims);
+        for _ in 0..2 {
+            assert_eq!(gate.authenticate(&bearer(&token)).unwrap(), claims);
+        }
+        // A token signed by another key is checked, not taken from what was remembered.
+        let forged = token::mint(&SigningKey::generate("k1"), &claims);
+        let (reason, _) = gate.authenticate(&bearer(&forged)).unwrap_err();
+        assert_eq!(reason, "TOKEN_INVALID");
+        // An expired token is refused every time (and never remembered).
+        let expired = token::mint(
+            &key,
+            &Claims {
+                exp: Some(1),
+                ..claims
+            },
+        );
+        for _ in 0..2 {
+            let (reason, _) = gate.authenticate(&bearer(&expired)).unwrap_err();
+            assert_eq!(reason, "TOKEN_EXPIRED");
+        }
+    }
+
     #[test]
     fn bucket_allows_a_burst_then_refuses() {
         let limiter = RateLimiter::new(3);
