@@ -395,13 +395,21 @@ async fn revoke_certificates_resting_on<C: sea_orm::ConnectionTrait>(
 ) -> std::result::Result<Vec<String>, sea_orm::DbErr> {
     let mut revoked = Vec::new();
     for c in store::certificates_citing(conn, ruling_number).await? {
-        let numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).unwrap_or_default();
+        // Strictly: an unreadable list read as empty would revoke the certificate (every one
+        // of no rulings is revoked).
+        let numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).map_err(|e| {
+            sea_orm::DbErr::Custom(format!(
+                "certificate {}: its stored ruling numbers do not parse: {e}",
+                c.id
+            ))
+        })?;
         let stored = store::rulings_by_number(conn, numbers.clone()).await?;
-        let all_revoked = numbers.iter().all(|n| {
-            stored
-                .get(n)
-                .is_none_or(|r| r.revoked || r.ruling_number == ruling_number)
-        });
+        let all_revoked = !numbers.is_empty()
+            && numbers.iter().all(|n| {
+                stored
+                    .get(n)
+                    .is_none_or(|r| r.revoked || r.ruling_number == ruling_number)
+            });
         if all_revoked {
             store::certificate::Entity::update_many()
                 .filter(store::certificate::Column::Id.eq(c.id.clone()))
