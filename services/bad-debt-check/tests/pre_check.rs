@@ -119,6 +119,8 @@ struct Suite {
     registry: RegistryServiceClient<Channel>,
     pre_check: PreCheckServiceClient<Channel>,
     bdc_addr: std::net::SocketAddr,
+    /// The pre-check's database, for tests that must see or damage what it stored.
+    bdc_target: Target,
     stops: Vec<Stop>,
 }
 
@@ -136,12 +138,9 @@ impl Suite {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let intake_port = listener.local_addr().unwrap().port();
         drop(listener);
-        let (bdc_addr, bdc_stop) = start_bdc(
-            &s,
-            &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
-            &format!("http://127.0.0.1:{intake_port}"),
-        )
-        .await;
+        let bdc_target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
+        let (bdc_addr, bdc_stop) =
+            start_bdc(&s, &bdc_target, &format!("http://127.0.0.1:{intake_port}")).await;
         let (intake_addr, intake_stop) = start_intake(
             &s,
             &intake_target,
@@ -154,6 +153,7 @@ impl Suite {
             registry: RegistryServiceClient::new(channel(bdc_addr)),
             pre_check: PreCheckServiceClient::new(channel(bdc_addr)),
             bdc_addr,
+            bdc_target,
             stops: vec![intake_stop, bdc_stop],
         }
     }
@@ -1052,4 +1052,75 @@ async fn the_pre_check_answers_only_callers_with_the_internal_credential() {
         .await
         .unwrap();
     suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_whose_stored_rulings_do_not_parse_is_not_revoked_on_a_guess() {
+    use sea_orm::ConnectionTrait;
+    let mut s = Suite::start().await;
+    let id = id_number(31, None);
+    let number = "(2024)黑0722执330号之一";
+    import(
+        &mut s.registry,
+        "r",
+        vec![ruling(number, "杨秀英", &id, false)],
+    )
+    .await;
+    let (bank, ids) = submit(&mut s, vec![case(1, "杨秀英", &id)]).await;
+    settled(&mut s.intake, &ids, Stage::BadDebtCheck).await;
+    let cert = s
+        .pre_check
+        .apply_certificates(bdc::ApplyCertificatesRequest {
+            request_id: "a1".into(),
+            bank_id: bank,
+            case_ids: ids,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rows[0]
+        .certificate
+        .clone()
+        .unwrap();
+    // The stored list of the rulings it rests on is damaged: it still names the ruling (so
+    // the certificate is found as citing it), but it is no longer a list.
+    let db = sieve_kernel::db::connect(&s.bdc_target, &Settings::defaults().unwrap().database)
+        .await
+        .unwrap();
+    db.writer()
+        .execute_unprepared(&format!(
+            "UPDATE certificate SET ruling_numbers = '[\"{number}\", ' WHERE number = '{}'",
+            cert.certificate_number
+        ))
+        .await
+        .unwrap();
+    // Read as an empty list, "every ruling it rests on is revoked" would hold and revoke it.
+    let err = s
+        .registry
+        .revoke_ruling(bdc::RevokeRulingRequest {
+            request_id: "rv".into(),
+            ruling_number: number.into(),
+            reason: "found property".into(),
+            resumed_case_number: "(2026)黑0722执恢2号".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+    let revoked = db
+        .read()
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.backend(),
+            format!(
+                "SELECT COUNT(*) AS n FROM certificate WHERE revoked_at_ms IS NOT NULL AND number = '{}'",
+                cert.certificate_number
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(revoked, 0, "nothing of the revocation was written");
+    let _ = db.close().await;
+    s.stop().await;
 }
