@@ -1,0 +1,124 @@
+//! `sieve.bad_debt_check.v1`: the registry of terminated-enforcement rulings and the pre-check.
+//!
+//! What the two services share is here; `registry` holds the ruling imports and revocations,
+//! `pre_check` the taking of cases, checks and certificates.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Datelike;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sieve_kernel::SharedClock;
+use sieve_kernel::error::{Error, Result};
+use sieve_kernel::outbox::{self, NewMessage};
+use sieve_proto::bad_debt_check::v1 as pb;
+use sieve_proto::bad_debt_check::v1::pre_check_service_server::PreCheckService;
+use sieve_proto::bad_debt_check::v1::registry_service_server::RegistryService;
+use sieve_proto::common::v1 as common;
+use sieve_proto::intake::v1 as intake;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert;
+use crate::domain::certificate::{self as cert, CertificateContent, CourtKey};
+use crate::domain::ruling::{self as rules, Comparison};
+use crate::store::{self, OpenedImport};
+
+/// Rulings per import: the enforcement system's export of a province fits.
+pub const MAX_IMPORT_RULINGS: i64 = 10_000_000;
+pub const MAX_CASES_PER_CALL: usize = 1_000;
+const REFUSALS_IN_SUMMARY: u64 = 1_000;
+const IMPORT_LEASE_MS: i64 = 120_000;
+
+/// What the pre-check needs to run.
+pub struct Config {
+    pub court_code: String,
+    pub court_name: String,
+    pub number_format: String,
+    /// Months; None: any ruling counts however old.
+    pub recency_window_months: Option<u32>,
+    pub key: CourtKey,
+}
+
+#[derive(Clone)]
+pub struct PreCheckApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sieve_kernel::db::Db,
+    clock: SharedClock,
+    config: Config,
+    intake:
+        intake::intake_service_client::IntakeServiceClient<sieve_kernel::internal::InternalChannel>,
+    /// Woken after commits that leave messages in the outbox.
+    relay: Option<Arc<tokio::sync::Notify>>,
+    /// Woken after cases are taken.
+    matcher: Option<Arc<tokio::sync::Notify>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRefusal {
+    field: String,
+    rule: String,
+    description: String,
+}
+
+fn refusal(
+    row: i64,
+    reference: &str,
+    field: &str,
+    rule: &str,
+    description: impl Into<String>,
+) -> common::RowRefusal {
+    common::RowRefusal {
+        row,
+        reference: reference.chars().take(64).collect(),
+        field: field.into(),
+        rule: rule.into(),
+        description: description.into(),
+    }
+}
+
+impl PreCheckApi {
+    pub fn new(
+        db: sieve_kernel::db::Db,
+        clock: SharedClock,
+        config: Config,
+        intake: sieve_kernel::internal::InternalChannel,
+        relay: Option<Arc<tokio::sync::Notify>>,
+        matcher: Option<Arc<tokio::sync::Notify>>,
+    ) -> Self {
+        let intake = intake::intake_service_client::IntakeServiceClient::new(intake);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                config,
+                intake,
+                relay,
+                matcher,
+            }),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.inner.clock.now().timestamp_millis()
+    }
+
+    fn wake_relay(&self) {
+        if let Some(w) = &self.inner.relay {
+            w.notify_one();
+        }
+    }
+
+    fn since(&self) -> Option<String> {
+        rules::window_start(
+            self.inner.clock.today(),
+            self.inner.config.recency_window_months,
+        )
+        .map(convert::iso)
+    }
+}
+
+mod pre_check;
+mod registry;

@@ -1,0 +1,491 @@
+//! `RegistryService`: imports of terminated-enforcement rulings, their revocation, and the
+//! certificates a revocation withdraws.
+
+use super::*;
+
+impl PreCheckApi {
+    /// Writes one chunk of an import in one transaction. Returns the refusals written.
+    async fn import_chunk(
+        &self,
+        import_id: &str,
+        rows: Vec<(i64, pb::RulingInput)>,
+    ) -> Result<store::ImportCounts> {
+        let now = self.now_ms();
+        let today = self.inner.clock.today();
+        let mut counts = store::ImportCounts {
+            received: rows.len() as i64,
+            ..Default::default()
+        };
+        let mut refusals: Vec<store::import_refusal::Model> = Vec::new();
+        let refuse = |row: i64,
+                      number: &str,
+                      v: Vec<(String, String, String)>,
+                      refusals: &mut Vec<store::import_refusal::Model>| {
+            let stored: Vec<StoredRefusal> = v
+                .into_iter()
+                .map(|(field, rule, description)| StoredRefusal {
+                    field,
+                    rule,
+                    description,
+                })
+                .collect();
+            refusals.push(store::import_refusal::Model {
+                import_id: import_id.to_string(),
+                row,
+                ruling_number: number.chars().take(64).collect(),
+                refusals: serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into()),
+            });
+        };
+        let mut valid: Vec<(i64, pb::RulingInput, rules::RulingDraft)> =
+            Vec::with_capacity(rows.len());
+        let mut seen: HashSet<String> = HashSet::new();
+        for (row, input) in rows {
+            let draft = convert::draft(&input).normalized();
+            let mut violations: Vec<(String, String, String)> = rules::validate(&draft, today)
+                .into_iter()
+                .map(|v| (v.field.to_string(), v.rule.to_string(), v.description))
+                .collect();
+            if violations.is_empty() && !seen.insert(draft.ruling_number.clone()) {
+                violations.push((
+                    "ruling_number".into(),
+                    "ruling_number.duplicate_in_import".into(),
+                    "同一文书号在本次导入中重复 / the same ruling number appears earlier in this import".into(),
+                ));
+            }
+            if violations.is_empty() {
+                valid.push((row, input, draft));
+            } else {
+                counts.refused += 1;
+                refuse(row, &draft.ruling_number, violations, &mut refusals);
+            }
+        }
+        let txn = sieve_kernel::db::begin_write(&self.inner.db).await?;
+        let stored = store::rulings_by_number(
+            &txn,
+            valid.iter().map(|v| v.2.ruling_number.clone()).collect(),
+        )
+        .await?;
+        let mut new_rulings = Vec::new();
+        let mut newly_revoked = Vec::new();
+        for (row, input, draft) in valid {
+            let existing = stored.get(&draft.ruling_number);
+            match existing.map(|e| (e, convert::stored_draft(e))) {
+                None => {
+                    let court = input.court.clone().unwrap_or_default();
+                    new_rulings.push(store::ruling::Model {
+                        id: store::new_id(),
+                        ruling_number: draft.ruling_number.clone(),
+                        court_code: court.code.trim().to_string(),
+                        court_name: draft.court_name.clone(),
+                        debtor_name: draft.debtor_name.clone(),
+                        debtor_id_number: draft.debtor_id_number.clone(),
+                        filed_on: draft.filed_on.map(convert::iso).unwrap_or_default(),
+                        terminated_on: draft.terminated_on.map(convert::iso).unwrap_or_default(),
+                        unpaid_fen: draft.unpaid_fen,
+                        revoked: draft.revoked,
+                        revocation_reason: if draft.revoked {
+                            "enforcement resumed (已恢复执行), as exported".into()
+                        } else {
+                            String::new()
+                        },
+                        resumed_case_number: String::new(),
+                        revoked_at_ms: draft.revoked.then_some(now),
+                        import_id: import_id.to_string(),
+                        imported_at_ms: now,
+                        updated_at_ms: now,
+                    });
+                    counts.added += 1;
+                }
+                Some((model, stored_draft)) => {
+                    if let Some(v) = rules::contradicts(&stored_draft, &draft) {
+                        counts.refused += 1;
+                        refuse(
+                            row,
+                            &draft.ruling_number,
+                            vec![(v.field.into(), v.rule.into(), v.description)],
+                            &mut refusals,
+                        );
+                        continue;
+                    }
+                    match rules::compare(&stored_draft, &draft) {
+                        Comparison::Identical | Comparison::New => counts.unchanged += 1,
+                        Comparison::Changed(_) => {
+                            let revoked = rules::merge_revoked(model.revoked, draft.revoked);
+                            if revoked && !model.revoked {
+                                newly_revoked.push(model.ruling_number.clone());
+                            }
+                            let mut am = model.clone().into_active_model();
+                            am.terminated_on = sea_orm::Set(
+                                draft.terminated_on.map(convert::iso).unwrap_or_default(),
+                            );
+                            am.unpaid_fen = sea_orm::Set(draft.unpaid_fen);
+                            am.revoked = sea_orm::Set(revoked);
+                            if revoked && !model.revoked {
+                                am.revoked_at_ms = sea_orm::Set(Some(now));
+                                am.revocation_reason = sea_orm::Set(
+                                    "enforcement resumed (已恢复执行), as exported".into(),
+                                );
+                            }
+                            am.import_id = sea_orm::Set(import_id.to_string());
+                            am.updated_at_ms = sea_orm::Set(now);
+                            sea_orm::ActiveModelTrait::update(am, &txn).await?;
+                            counts.updated += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let new_models: Vec<store::ruling::ActiveModel> = new_rulings
+            .into_iter()
+            .map(|m| m.into_active_model().reset_all())
+            .collect();
+        store::insert_all(&txn, new_models, store::ruling::COLUMNS).await?;
+        let refusal_models: Vec<store::import_refusal::ActiveModel> = refusals
+            .into_iter()
+            .map(|m| m.into_active_model().reset_all())
+            .collect();
+        store::insert_all(&txn, refusal_models, 4).await?;
+        for number in newly_revoked {
+            revoke_certificates_resting_on(&txn, &number, now).await?;
+        }
+        store::bump_import(&txn, import_id, counts, now + IMPORT_LEASE_MS).await?;
+        txn.commit().await?;
+        Ok(counts)
+    }
+
+    async fn first_import_refusals(
+        &self,
+        import_id: &str,
+        after: i64,
+        limit: u64,
+    ) -> Result<(Vec<common::RowRefusal>, i64)> {
+        let rows = store::import_refusals(self.inner.db.read(), import_id, after, limit).await?;
+        let last = rows.last().map_or(0, |r| r.row);
+        let mut out = Vec::new();
+        for r in rows {
+            let stored: Vec<StoredRefusal> = serde_json::from_str(&r.refusals).unwrap_or_default();
+            out.extend(
+                stored
+                    .into_iter()
+                    .map(|s| refusal(r.row, &r.ruling_number, &s.field, &s.rule, s.description)),
+            );
+        }
+        Ok((out, last))
+    }
+}
+
+/// A certificate whose every ruling has been revoked no longer stands (its write-off basis
+/// is gone); one that still cites a standing ruling does.
+async fn revoke_certificates_resting_on<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    ruling_number: &str,
+    now: i64,
+) -> std::result::Result<Vec<String>, sea_orm::DbErr> {
+    let mut revoked = Vec::new();
+    for c in store::certificates_citing(conn, ruling_number).await? {
+        // Strictly: an unreadable list read as empty would revoke the certificate (every one
+        // of no rulings is revoked).
+        let numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).map_err(|e| {
+            sea_orm::DbErr::Custom(format!(
+                "certificate {}: its stored ruling numbers do not parse: {e}",
+                c.id
+            ))
+        })?;
+        let stored = store::rulings_by_number(conn, numbers.clone()).await?;
+        let all_revoked = !numbers.is_empty()
+            && numbers.iter().all(|n| {
+                stored
+                    .get(n)
+                    .is_none_or(|r| r.revoked || r.ruling_number == ruling_number)
+            });
+        if all_revoked {
+            store::certificate::Entity::update_many()
+                .filter(store::certificate::Column::Id.eq(c.id.clone()))
+                .col_expr(
+                    store::certificate::Column::RevokedAtMs,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .col_expr(
+                    store::certificate::Column::RevocationReason,
+                    sea_orm::sea_query::Expr::value(format!(
+                        "终本裁定已恢复执行 / enforcement resumed on {}",
+                        numbers.join(", ")
+                    )),
+                )
+                .exec(conn)
+                .await?;
+            revoked.push(c.number);
+        }
+    }
+    Ok(revoked)
+}
+
+#[tonic::async_trait]
+impl RegistryService for PreCheckApi {
+    async fn import_rulings(
+        &self,
+        request: Request<Streaming<pb::ImportRulingsRequest>>,
+    ) -> std::result::Result<Response<pb::ImportRulingsResponse>, Status> {
+        use pb::import_rulings_request::Item;
+        let mut stream = request.into_inner();
+        let header = match stream.message().await {
+            Ok(Some(pb::ImportRulingsRequest {
+                item: Some(Item::Header(h)),
+            })) => h,
+            Ok(Some(_)) => {
+                return Err(Error::bad_request(
+                    "HEADER_FIRST",
+                    "the first message of an import must be its header",
+                )
+                .with_violation("item", "expected header")
+                .into());
+            }
+            Ok(None) => {
+                return Err(Error::bad_request(
+                    "IMPORT_EMPTY",
+                    "the stream ended before the import header",
+                )
+                .into());
+            }
+            Err(s) => return Err(malformed(&s).into()),
+        };
+        sieve_kernel::wire::require_id("header.request_id", &header.request_id)?;
+        if header.expected_rulings < 1 || header.expected_rulings > MAX_IMPORT_RULINGS {
+            return Err(Error::bad_request(
+                "IMPORT_SIZE",
+                format!("an import declares 1 to {MAX_IMPORT_RULINGS} rulings"),
+            )
+            .with_violation(
+                "header.expected_rulings",
+                header.expected_rulings.to_string(),
+            )
+            .into());
+        }
+        let court = header.source_court.clone().unwrap_or_default();
+        let now = self.now_ms();
+        let opened = store::open_import(
+            &self.inner.db,
+            header.request_id.trim(),
+            &court.code,
+            &court.name,
+            &header.label,
+            header.expected_rulings,
+            now,
+            now + IMPORT_LEASE_MS,
+        )
+        .await
+        .map_err(Error::from)?;
+        let import = match opened {
+            OpenedImport::Completed(done) => {
+                let (refusals, _) = self
+                    .first_import_refusals(&done.id, 0, REFUSALS_IN_SUMMARY)
+                    .await?;
+                return Ok(Response::new(pb::ImportRulingsResponse {
+                    ruling_import: Some(convert::import_pb(done)),
+                    refusals,
+                    replayed: true,
+                }));
+            }
+            OpenedImport::Busy(b) => {
+                return Err(Error::conflict(
+                    "IMPORT_IN_PROGRESS",
+                    format!("import {} is being received right now", b.id),
+                )
+                .into());
+            }
+            OpenedImport::Receiving(i) => i,
+        };
+        let per_chunk = 2_000;
+        let (mut position, mut last_row) = (0i64, 0i64);
+        let mut pending: Vec<(i64, pb::RulingInput)> = Vec::new();
+        let result: Result<()> = async {
+            loop {
+                let msg = stream.message().await.map_err(|s| malformed(&s))?;
+                let done = msg.is_none();
+                if let Some(m) = msg {
+                    match m.item {
+                        Some(Item::Chunk(c)) => {
+                            for r in c.rulings {
+                                position += 1;
+                                if position > header.expected_rulings {
+                                    return Err(Error::bad_request(
+                                        "IMPORT_LONGER_THAN_DECLARED",
+                                        format!(
+                                            "the header declared {} rulings but more arrived",
+                                            header.expected_rulings
+                                        ),
+                                    ));
+                                }
+                                let row = if r.row > 0 { r.row } else { last_row + 1 };
+                                if row <= last_row {
+                                    return Err(Error::bad_request(
+                                        "ROWS_OUT_OF_ORDER",
+                                        format!("row {row} follows row {last_row}"),
+                                    ));
+                                }
+                                last_row = row;
+                                pending.push((row, r));
+                            }
+                        }
+                        _ => {
+                            return Err(Error::bad_request(
+                                "HEADER_TWICE",
+                                "an import has one header, first",
+                            ));
+                        }
+                    }
+                }
+                if pending.len() >= per_chunk || (done && !pending.is_empty()) {
+                    self.import_chunk(&import.id, std::mem::take(&mut pending))
+                        .await?;
+                }
+                if done {
+                    break;
+                }
+            }
+            if position < header.expected_rulings {
+                return Err(Error::bad_request(
+                    "IMPORT_SHORTER_THAN_DECLARED",
+                    format!(
+                        "the header declared {} rulings but {position} arrived",
+                        header.expected_rulings
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        .await;
+        let now = self.now_ms();
+        match result {
+            Ok(()) => {
+                let done =
+                    store::finish_import(&self.inner.db, &import.id, store::IMPORT_COMPLETED, now)
+                        .await
+                        .map_err(Error::from)?
+                        .ok_or_else(|| Error::not_found("import", &import.id))?;
+                let (refusals, _) = self
+                    .first_import_refusals(&done.id, 0, REFUSALS_IN_SUMMARY)
+                    .await?;
+                tracing::info!(import = %done.id, added = done.added, updated = done.updated, unchanged = done.unchanged, refused = done.refused, "rulings imported");
+                Ok(Response::new(pb::ImportRulingsResponse {
+                    ruling_import: Some(convert::import_pb(done)),
+                    refusals,
+                    replayed: false,
+                }))
+            }
+            Err(e) => {
+                // Chunks already written stay: each ruling is an idempotent fact keyed by its
+                // number, so the retry that follows rewrites nothing it does not change.
+                let _ =
+                    store::finish_import(&self.inner.db, &import.id, store::IMPORT_ABORTED, now)
+                        .await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn list_import_refusals(
+        &self,
+        request: Request<pb::ListImportRefusalsRequest>,
+    ) -> std::result::Result<Response<pb::ListImportRefusalsResponse>, Status> {
+        let r = request.into_inner();
+        sieve_kernel::wire::require_id("import_id", &r.import_id)?;
+        let page = r.page.unwrap_or_default();
+        let size = if page.page_size <= 0 {
+            100
+        } else {
+            page.page_size.min(1000)
+        } as u64;
+        let after: i64 = if page.page_token.is_empty() {
+            0
+        } else {
+            page.page_token.parse().map_err(|_| {
+                Error::invalid_field("page.page_token", "not a token this call returned")
+            })?
+        };
+        let rows = store::import_refusals(self.inner.db.read(), &r.import_id, after, size)
+            .await
+            .map_err(Error::from)?;
+        let next = if rows.len() as u64 == size {
+            rows.last().map(|r| r.row.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let (refusals, _) = self
+            .first_import_refusals(&r.import_id, after, size)
+            .await?;
+        Ok(Response::new(pb::ListImportRefusalsResponse {
+            refusals,
+            next_page_token: next,
+        }))
+    }
+
+    async fn revoke_ruling(
+        &self,
+        request: Request<pb::RevokeRulingRequest>,
+    ) -> std::result::Result<Response<pb::RevokeRulingResponse>, Status> {
+        let r = request.into_inner();
+        sieve_kernel::wire::require_id("request_id", &r.request_id)?;
+        sieve_kernel::wire::require_id("ruling_number", &r.ruling_number)?;
+        let now = self.now_ms();
+        let txn = sieve_kernel::db::begin_write(&self.inner.db)
+            .await
+            .map_err(Error::from)?;
+        let ruling = store::get_ruling(&txn, None, Some(r.ruling_number.trim()))
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::not_found("ruling", &r.ruling_number))?;
+        let mut revoked_certs = Vec::new();
+        let ruling = if ruling.revoked {
+            ruling // revoking twice is harmless
+        } else {
+            let mut am = ruling.into_active_model();
+            am.revoked = sea_orm::Set(true);
+            am.revoked_at_ms = sea_orm::Set(Some(now));
+            am.revocation_reason = sea_orm::Set(r.reason.chars().take(500).collect());
+            am.resumed_case_number = sea_orm::Set(r.resumed_case_number.chars().take(64).collect());
+            am.updated_at_ms = sea_orm::Set(now);
+            let updated = sea_orm::ActiveModelTrait::update(am, &txn)
+                .await
+                .map_err(Error::from)?;
+            revoked_certs = revoke_certificates_resting_on(&txn, &updated.ruling_number, now)
+                .await
+                .map_err(Error::from)?;
+            updated
+        };
+        txn.commit().await.map_err(Error::from)?;
+        tracing::info!(ruling = %ruling.ruling_number, certificates = revoked_certs.len(), "ruling revoked");
+        Ok(Response::new(pb::RevokeRulingResponse {
+            ruling: Some(convert::ruling_pb(ruling)),
+            revoked_certificate_numbers: revoked_certs,
+        }))
+    }
+
+    async fn get_ruling(
+        &self,
+        request: Request<pb::GetRulingRequest>,
+    ) -> std::result::Result<Response<pb::GetRulingResponse>, Status> {
+        use pb::get_ruling_request::Key;
+        let (id, number) = match request.into_inner().key {
+            Some(Key::RulingId(id)) => (Some(id), None),
+            Some(Key::RulingNumber(n)) => (None, Some(n)),
+            None => return Err(Error::invalid_field("key", "ruling_id or ruling_number").into()),
+        };
+        let found = store::get_ruling(
+            self.inner.db.read(),
+            id.as_deref(),
+            number.as_deref().map(str::trim),
+        )
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::not_found("ruling", id.or(number).unwrap_or_default()))?;
+        Ok(Response::new(pb::GetRulingResponse {
+            ruling: Some(convert::ruling_pb(found)),
+        }))
+    }
+}
+
+/// An import stream that broke: the chunks already written stay (each an idempotent fact).
+fn malformed(status: &Status) -> Error {
+    sieve_kernel::wire::stream_error(status, "import", "rulings of earlier chunks stay imported")
+}
