@@ -3,12 +3,8 @@
 # after about half the rows, then the fixed file (new key) resubmitted within the lease.
 # DB=postgres uses PostgreSQL (schema per service in database `crash`).
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SIEVE=${SIEVE:-$ROOT/target/debug/sieve}
-HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=${WORK:-$(mktemp -d)}
-cd "$WORK"; echo "working in $WORK"
-rm -rf data; mkdir data
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 [ -f v1.csv ] || python3 "$HERE/batch_file.py" 100000 v1.csv
 [ -f v2.csv ] || python3 "$HERE/batch_file.py" 100000 v2.csv 99999
 if [ "${DB:-sqlite}" = postgres ]; then

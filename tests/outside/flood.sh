@@ -3,12 +3,8 @@
 # Items 3 and 4 of issue 8, against `sieve up` (SQLite): what an internal call without the
 # credential gets, and how many log bytes 10,000 refused calls write.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SIEVE=${SIEVE:-$ROOT/target/debug/sieve}
-HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=${WORK:-$(mktemp -d)}
-cd "$WORK"; echo "working in $WORK"
-rm -rf data; mkdir data
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 printf '\x00\x00\x00\x00\x00' > empty.grpc
 $SIEVE up > flood-up.log 2>&1 & UP=$!
 for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/50050) 2>/dev/null && break; sleep 0.5; done

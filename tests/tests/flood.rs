@@ -4,41 +4,18 @@
 //! one, and the floods run one after the other so each reads only its own lines.
 
 use sieve_gateway::token::SigningKey;
-use sieve_kernel::internal::{self, HEADER, testing};
+use sieve_kernel::internal::{self, testing};
 use sieve_kernel::refusals::testing::{Captured, subscriber};
 use sieve_kernel::server::{Access, Server};
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
 use sieve_proto::gateway::v1::public_api_service_client::PublicApiServiceClient;
 use sieve_proto::gateway::v1::*;
 use tonic::Code;
-use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
 
 const CALLS: usize = 10_000;
 
 fn lines_about<'a>(text: &'a str, what: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.contains(what)).collect()
-}
-
-async fn list_services(
-    channel: tonic::transport::Channel,
-    credential: Option<&str>,
-) -> Result<(), tonic::Status> {
-    let mut request = tonic::Request::new(futures::stream::iter([ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
-    }]));
-    if let Some(c) = credential {
-        request.metadata_mut().insert(HEADER, c.parse().unwrap());
-    }
-    let mut answers = ServerReflectionClient::new(channel)
-        .server_reflection_info(request)
-        .await?
-        .into_inner();
-    answers.message().await?;
-    Ok(())
 }
 
 #[tokio::test]
@@ -64,14 +41,14 @@ async fn internal_port_without_the_credential(captured: &Captured) {
     let plain = sieve_kernel::server::channel(&url, &settings.server).unwrap();
     let before = captured.text().len();
 
-    let calls = (0..CALLS).map(|_| list_services(plain.clone(), None));
+    let calls = (0..CALLS).map(|_| testing::list_services(plain.clone(), None));
     let answers = futures::future::join_all(calls).await;
     assert!(answers.iter().all(|a| {
         a.as_ref()
             .is_err_and(|s| s.code() == tonic::Code::Unauthenticated)
     }));
     // A call with the credential is still served.
-    list_services(plain, Some(testing::CREDENTIAL))
+    testing::list_services(plain, Some(testing::CREDENTIAL))
         .await
         .unwrap();
     let _ = stop.send(());

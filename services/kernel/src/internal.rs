@@ -348,6 +348,34 @@ pub mod testing {
             })
             .unwrap_or_else(|e| panic!("a channel to {url}: {e}"))
     }
+
+    /// Lists the services by reflection (a call every internal server answers), presenting
+    /// `credential` when given: what refusal tests call without and with it.
+    pub async fn list_services(
+        channel: tonic::transport::Channel,
+        credential: Option<&str>,
+    ) -> Result<(), tonic::Status> {
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
+        let mut request = tonic::Request::new(futures::stream::iter([ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            )),
+        }]));
+        if let Some(c) = credential {
+            let value = c
+                .parse()
+                .map_err(|_| tonic::Status::invalid_argument("a credential is visible ASCII"))?;
+            request.metadata_mut().insert(super::HEADER, value);
+        }
+        let mut answers = ServerReflectionClient::new(channel)
+            .server_reflection_info(request)
+            .await?
+            .into_inner();
+        answers.message().await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -470,29 +498,6 @@ mod tests {
         tonic_health::pb::health_client::HealthClient::new(channel)
     }
 
-    async fn list_services(
-        channel: tonic::transport::Channel,
-        credential: Option<&str>,
-    ) -> Result<(), tonic::Status> {
-        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
-        let mut request = tonic::Request::new(futures::stream::iter([ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            )),
-        }]));
-        if let Some(c) = credential {
-            request.metadata_mut().insert(HEADER, c.parse().unwrap());
-        }
-        let mut answers = ServerReflectionClient::new(channel)
-            .server_reflection_info(request)
-            .await?
-            .into_inner();
-        answers.message().await?;
-        Ok(())
-    }
-
     #[tokio::test]
     async fn an_internal_server_answers_only_calls_with_the_credential() {
         let settings = testing::settings();
@@ -509,7 +514,7 @@ mod tests {
             (None, REASON_MISSING),
             (Some("x".repeat(40)), REASON_INVALID),
         ] {
-            let err = list_services(plain.clone(), credential.as_deref())
+            let err = testing::list_services(plain.clone(), credential.as_deref())
                 .await
                 .unwrap_err();
             assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
@@ -517,7 +522,7 @@ mod tests {
             assert_eq!(info.reason, reason);
             assert_eq!(info.domain, crate::error::ERROR_DOMAIN);
         }
-        list_services(plain.clone(), Some(testing::CREDENTIAL))
+        testing::list_services(plain.clone(), Some(testing::CREDENTIAL))
             .await
             .unwrap();
         // Probes need no credential; the channel of the services carries it anyway.
