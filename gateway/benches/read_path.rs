@@ -19,7 +19,9 @@
 //! For (c) the servers run unpinned on a runtime of every core, as deployed; four clients each
 //! call `GetCase` every millisecond while the batch streams in.
 //!
-//! `SIEVE_BENCH_CASES` changes the batch of (c).
+//! `SIEVE_BENCH_CASES` changes the batch of (c). For profiling one part alone:
+//! `SIEVE_BENCH_ONLY` (`a`, `b`, `c` or a list such as `a,b`) and `SIEVE_BENCH_DB` (`sqlite` or
+//! `postgres`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -171,6 +173,20 @@ fn batch_stream(
 type MakeTarget = (&'static str, Box<dyn Fn(&str) -> Target>);
 
 fn targets() -> Vec<MakeTarget> {
+    let only = std::env::var("SIEVE_BENCH_DB").unwrap_or_default();
+    let mut out = all_targets();
+    out.retain(|(name, _)| only.is_empty() || name.eq_ignore_ascii_case(&only));
+    out
+}
+
+/// Whether part `part` ("a", "b" or "c") is to run (`SIEVE_BENCH_ONLY`; all when unset).
+fn runs(part: &str) -> bool {
+    std::env::var("SIEVE_BENCH_ONLY")
+        .map(|only| only.split(',').any(|p| p.trim() == part))
+        .unwrap_or(true)
+}
+
+fn all_targets() -> Vec<MakeTarget> {
     let mut out: Vec<MakeTarget> = vec![(
         "SQLite",
         Box::new(|service| {
@@ -684,33 +700,38 @@ fn main() {
 
     for (name, make) in targets() {
         // (a): intake alone.
-        let suite = server_rt.block_on(Suite::start(&settings, make.as_ref(), false));
-        let (_, ids) = client_rt.block_on(seed(suite.intake, "ALONE", false));
-        let ids = Arc::new(ids);
-        // Channels are made inside the client runtime: each spawns its connection's task there.
-        let health = client_rt.block_on(async {
-            throughput(
-                internal_connections(suite.intake),
-                secs,
-                health_call!(InternalChannel),
-            )
-            .await
-        });
-        let get_case = client_rt.block_on(async {
-            throughput(
-                internal_connections(suite.intake),
-                secs,
-                intake_get_case(ids.clone()),
-            )
-            .await
-        });
-        server_rt.block_on(suite.stop());
-        println!(
-            "{name:<10} (a) intake health {health:>9.0} calls/s   intake GetCase {get_case:>9.0} calls/s   ratio {:.3} (goal >= 0.3)",
-            get_case / health
-        );
+        if runs("a") {
+            let suite = server_rt.block_on(Suite::start(&settings, make.as_ref(), false));
+            let (_, ids) = client_rt.block_on(seed(suite.intake, "ALONE", false));
+            let ids = Arc::new(ids);
+            // Channels are made inside the client runtime: each spawns its connection's task there.
+            let health = client_rt.block_on(async {
+                throughput(
+                    internal_connections(suite.intake),
+                    secs,
+                    health_call!(InternalChannel),
+                )
+                .await
+            });
+            let get_case = client_rt.block_on(async {
+                throughput(
+                    internal_connections(suite.intake),
+                    secs,
+                    intake_get_case(ids.clone()),
+                )
+                .await
+            });
+            server_rt.block_on(suite.stop());
+            println!(
+                "{name:<10} (a) intake health {health:>9.0} calls/s   intake GetCase {get_case:>9.0} calls/s   ratio {:.3} (goal >= 0.3)",
+                get_case / health
+            );
+        }
 
         // (b): the gateway in front of intake and the pre-check.
+        if !runs("b") {
+            continue;
+        }
         let suite = server_rt.block_on(Suite::start(&settings, make.as_ref(), true));
         let (bank, ids) = client_rt.block_on(seed(suite.intake, "GATE", true));
         let bearer = token::mint(
@@ -745,7 +766,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    for (name, make) in targets() {
+    for (name, make) in targets().into_iter().filter(|_| runs("c")) {
         let suite = server_rt.block_on(Suite::start(&settings, make.as_ref(), false));
         let lat = client_rt.block_on(during_batch(suite.intake, batch));
         server_rt.block_on(suite.stop());

@@ -251,11 +251,13 @@ pub async fn find<C: ConnectionTrait>(
     kind: &str,
     subject: &str,
 ) -> Result<Option<DueDeadline>, DbErr> {
-    Entity::find()
-        .filter(Column::Kind.eq(kind))
-        .filter(Column::Subject.eq(subject))
-        .one(db)
-        .await
+    crate::db::by_key(
+        Entity::find()
+            .filter(Column::Kind.eq(kind))
+            .filter(Column::Subject.eq(subject)),
+        db,
+    )
+    .await
 }
 
 /// What a service does when one of its deadlines runs out. It runs inside the sweep's write

@@ -63,10 +63,11 @@ pub async fn open_import(
     lease_until_ms: i64,
 ) -> Result<OpenedImport, DbErr> {
     let txn = sieve_kernel::db::begin_write(db).await?;
-    let existing = ruling_import::Entity::find()
-        .filter(ruling_import::Column::RequestId.eq(request_id))
-        .one(&txn)
-        .await?;
+    let existing = sieve_kernel::db::by_key(
+        ruling_import::Entity::find().filter(ruling_import::Column::RequestId.eq(request_id)),
+        &txn,
+    )
+    .await?;
     let opened = match existing {
         Some(i) if i.status == IMPORT_COMPLETED => OpenedImport::Completed(i),
         Some(i) if i.status == IMPORT_RECEIVING && i.lease_until_ms > now_ms => {
@@ -181,9 +182,11 @@ pub async fn finish_import(
         .col_expr(ruling_import::Column::CompletedAtMs, Expr::value(now_ms))
         .exec(&txn)
         .await?;
-    let m = ruling_import::Entity::find_by_id(import_id.to_string())
-        .one(&txn)
-        .await?;
+    let m = sieve_kernel::db::by_key(
+        ruling_import::Entity::find_by_id(import_id.to_string()),
+        &txn,
+    )
+    .await?;
     txn.commit().await?;
     if status == IMPORT_COMPLETED {
         // Fresh statistics after a bulk load: without them PostgreSQL's planner may scan
@@ -236,7 +239,7 @@ pub async fn get_ruling(
     if let Some(n) = by_number {
         q = q.filter(ruling::Column::RulingNumber.eq(n));
     }
-    q.one(db).await
+    sieve_kernel::db::by_key(q, db).await
 }
 
 // --- taking and matching -------------------------------------------------------------
@@ -347,7 +350,7 @@ async fn counter<C: ConnectionTrait>(conn: &C, name: &str, lock: bool) -> Result
     if lock && conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         q = q.lock_exclusive();
     }
-    q.one(conn)
+    sieve_kernel::db::by_key(q, conn)
         .await?
         .map(|r| r.value)
         .ok_or_else(|| DbErr::RecordNotFound(format!("check_sequence {name}")))
@@ -547,7 +550,7 @@ pub async fn get_check(
     if let Some(c) = by_case {
         q = q.filter(check::Column::CaseId.eq(c));
     }
-    let Some(found) = q.one(db).await? else {
+    let Some(found) = sieve_kernel::db::by_key(q, db).await? else {
         return Ok(None);
     };
     Ok(check_records(db, vec![found]).await?.pop())
@@ -601,7 +604,7 @@ pub async fn get_certificate(
     if let Some(v) = case_id {
         q = q.filter(certificate::Column::CaseId.eq(v));
     }
-    q.one(db).await
+    sieve_kernel::db::by_key(q, db).await
 }
 
 /// Certificates naming a ruling number among their bases (for revocation).
@@ -635,8 +638,7 @@ pub async fn register_signing_key(
     now_ms: i64,
 ) -> Result<(), DbErr> {
     let txn = sieve_kernel::db::begin_write(db).await?;
-    match signing_key::Entity::find_by_id(key_id.to_string())
-        .one(&txn)
+    match sieve_kernel::db::by_key(signing_key::Entity::find_by_id(key_id.to_string()), &txn)
         .await?
     {
         Some(existing) if existing.public_key != public_key => {

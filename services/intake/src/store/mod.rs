@@ -34,10 +34,11 @@ pub async fn register_bank(
     now_ms: i64,
 ) -> Result<(bank::Model, bool), DbErr> {
     let txn = sieve_kernel::db::begin_write(db).await?;
-    if let Some(existing) = bank::Entity::find()
-        .filter(bank::Column::Code.eq(code))
-        .one(&txn)
-        .await?
+    if let Some(existing) = sieve_kernel::db::by_key(
+        bank::Entity::find().filter(bank::Column::Code.eq(code)),
+        &txn,
+    )
+    .await?
     {
         txn.commit().await?;
         return Ok((existing, false));
@@ -57,17 +58,14 @@ pub async fn register_bank(
 }
 
 pub async fn get_bank(db: &impl ConnectionTrait, id: &str) -> Result<Option<bank::Model>, DbErr> {
-    bank::Entity::find_by_id(id.to_string()).one(db).await
+    sieve_kernel::db::by_key(bank::Entity::find_by_id(id.to_string()), db).await
 }
 
 pub async fn get_bank_by_code(
     db: &impl ConnectionTrait,
     code: &str,
 ) -> Result<Option<bank::Model>, DbErr> {
-    bank::Entity::find()
-        .filter(bank::Column::Code.eq(code))
-        .one(db)
-        .await
+    sieve_kernel::db::by_key(bank::Entity::find().filter(bank::Column::Code.eq(code)), db).await
 }
 
 pub async fn list_banks(
@@ -88,15 +86,17 @@ pub async fn find_batch(
     bank_id: &str,
     request_id: &str,
 ) -> Result<Option<batch::Model>, DbErr> {
-    batch::Entity::find()
-        .filter(batch::Column::BankId.eq(bank_id))
-        .filter(batch::Column::RequestId.eq(request_id))
-        .one(db)
-        .await
+    sieve_kernel::db::by_key(
+        batch::Entity::find()
+            .filter(batch::Column::BankId.eq(bank_id))
+            .filter(batch::Column::RequestId.eq(request_id)),
+        db,
+    )
+    .await
 }
 
 pub async fn get_batch(db: &impl ConnectionTrait, id: &str) -> Result<Option<batch::Model>, DbErr> {
-    batch::Entity::find_by_id(id.to_string()).one(db).await
+    sieve_kernel::db::by_key(batch::Entity::find_by_id(id.to_string()), db).await
 }
 
 /// A refused row's reasons as stored (JSON), one per broken rule.
@@ -794,11 +794,13 @@ pub enum RowRecord {
 /// A case, once its batch completed: the cases of a batch still being received (or one that
 /// broke off) exist for no caller.
 pub async fn get_case(db: &impl ConnectionTrait, id: &str) -> Result<Option<case::Model>, DbErr> {
-    case::Entity::find_by_id(id.to_string())
-        .inner_join(batch::Entity)
-        .filter(batch::Column::Status.eq(BATCH_COMPLETED))
-        .one(db)
-        .await
+    sieve_kernel::db::by_key(
+        case::Entity::find_by_id(id.to_string())
+            .inner_join(batch::Entity)
+            .filter(batch::Column::Status.eq(BATCH_COMPLETED)),
+        db,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Clone)]
@@ -885,9 +887,8 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
     check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
 ) -> Result<Result<Recorded, E>, DbErr> {
     let current = get_case(conn, &t.case_id).await?;
-    let previous = case_event::Entity::find_by_id(t.event_id.clone())
-        .one(conn)
-        .await?;
+    let previous =
+        sieve_kernel::db::by_key(case_event::Entity::find_by_id(t.event_id.clone()), conn).await?;
     if let Err(e) = check(current.as_ref(), previous.as_ref()) {
         return Ok(Err(e));
     }
