@@ -1,11 +1,18 @@
 //! Sieve's contracts, generated from `proto/sieve/**.proto`.
 //!
 //! One module per protobuf package, versioned like the package (`sieve.intake.v1` is
-//! [`intake::v1`]). [`FILE_DESCRIPTOR_SET`] carries every file for server reflection.
+//! [`intake::v1`]). [`FILE_DESCRIPTOR_SET`] carries every file for server reflection,
+//! [`GOOGLE_RPC_FILE_DESCRIPTOR_SET`] the error details refusals carry.
 
 /// Every Sieve proto file, encoded as a `google.protobuf.FileDescriptorSet`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/sieve_descriptor.bin"));
+
+/// `google/rpc/error_details.proto` and `google/rpc/status.proto` with their imports, encoded
+/// as a `google.protobuf.FileDescriptorSet`: reflection offers them so that clients decode a
+/// refusal's `ErrorInfo` and `BadRequest`. The messages themselves are tonic-types'.
+pub const GOOGLE_RPC_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc_descriptor.bin"));
 
 macro_rules! package {
     ($name:ident, $pkg:literal) => {

@@ -354,15 +354,45 @@ pub mod testing {
     pub async fn list_services(
         channel: tonic::transport::Channel,
         credential: Option<&str>,
-    ) -> Result<(), tonic::Status> {
+    ) -> Result<Vec<String>, tonic::Status> {
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        let answers = reflect(
+            channel,
+            credential,
+            vec![MessageRequest::ListServices(String::new())],
+        )
+        .await?;
+        match answers.into_iter().next() {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                Ok(list.service.into_iter().map(|s| s.name).collect())
+            }
+            other => Err(tonic::Status::internal(format!(
+                "reflection answered {other:?} to a list of services"
+            ))),
+        }
+    }
+
+    /// Sends `requests` to the reflection service (v1) on one stream and returns its answers
+    /// in order, presenting `credential` when given.
+    pub async fn reflect(
+        channel: tonic::transport::Channel,
+        credential: Option<&str>,
+        requests: Vec<tonic_reflection::pb::v1::server_reflection_request::MessageRequest>,
+    ) -> Result<
+        Vec<tonic_reflection::pb::v1::server_reflection_response::MessageResponse>,
+        tonic::Status,
+    > {
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
         use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
-        let mut request = tonic::Request::new(futures::stream::iter([ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            )),
-        }]));
+        let expected = requests.len();
+        let mut request =
+            tonic::Request::new(futures::stream::iter(requests.into_iter().map(|r| {
+                ServerReflectionRequest {
+                    host: String::new(),
+                    message_request: Some(r),
+                }
+            })));
         if let Some(c) = credential {
             let value = c
                 .parse()
@@ -373,8 +403,13 @@ pub mod testing {
             .server_reflection_info(request)
             .await?
             .into_inner();
-        answers.message().await?;
-        Ok(())
+        let mut out = Vec::with_capacity(expected);
+        while out.len() < expected
+            && let Some(answer) = answers.message().await?
+        {
+            out.extend(answer.message_response);
+        }
+        Ok(out)
     }
 }
 

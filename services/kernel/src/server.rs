@@ -1,5 +1,5 @@
-//! The one way a Sieve service serves gRPC: health (grpc.health.v1) and reflection for every
-//! service, a request id on every call, the internal credential checked on internal servers,
+//! The one way a Sieve service serves gRPC: health (grpc.health.v1) and reflection of what it
+//! serves, a request id on every call, the internal credential checked on internal servers,
 //! a per-call timeout, a concurrency limit, and graceful shutdown that first reports
 //! NOT_SERVING, then drains in-flight calls for a bounded time.
 
@@ -112,20 +112,12 @@ impl BoundServer {
 
         let (reporter, health) = tonic_health::server::health_reporter();
         routes.add_service(health);
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(sieve_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1();
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(sieve_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha();
-        match (reflection_v1, reflection_v1alpha) {
-            (Ok(v1), Ok(v1alpha)) => {
+        match reflection(&service_names) {
+            Ok((v1, v1alpha)) => {
                 routes.add_service(v1);
                 routes.add_service(v1alpha);
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Err(e) => {
                 tracing::error!(server = name, error = %e, "reflection unavailable")
             }
         }
@@ -200,6 +192,93 @@ impl BoundServer {
             }
         }
     }
+}
+
+/// The services every server answers besides its own: health and both reflection versions.
+const COMMON_SERVICES: [&str; 3] = [
+    tonic_health::pb::health_server::SERVICE_NAME,
+    tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME,
+    tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME,
+];
+
+/// Reflection (v1 and v1alpha) listing exactly what this server answers: `services`, health
+/// and reflection. It describes the files defining them, the error details refusals carry
+/// (so clients decode `ErrorInfo` and `BadRequest`) and every file those import, and nothing
+/// of the suite's other services.
+fn reflection(
+    services: &[&'static str],
+) -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    tonic_reflection::server::Error,
+> {
+    let files = reflected_files(services)?;
+    let listed: Vec<&str> = services.iter().copied().chain(COMMON_SERVICES).collect();
+    // Each version's builder adds only its own descriptor; both are registered so that each
+    // lists, and describes, both.
+    let builder = || {
+        listed.iter().fold(
+            tonic_reflection::server::Builder::configure()
+                .register_file_descriptor_set(files.clone())
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                ),
+            |b, name| b.with_service_name(*name),
+        )
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
+}
+
+/// The files defining `services` and health, google.rpc's error details and status, and all
+/// they import. Decoded and re-encoded: our files carry no custom options that this would
+/// drop.
+fn reflected_files(
+    services: &[&str],
+) -> Result<prost_types::FileDescriptorSet, prost::DecodeError> {
+    use prost::Message;
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut all: BTreeMap<String, prost_types::FileDescriptorProto> = BTreeMap::new();
+    let mut wanted: Vec<String> = Vec::new();
+    for (encoded, whole) in [
+        (sieve_proto::FILE_DESCRIPTOR_SET, false),
+        (tonic_health::pb::FILE_DESCRIPTOR_SET, true),
+        (sieve_proto::GOOGLE_RPC_FILE_DESCRIPTOR_SET, true),
+    ] {
+        for file in prost_types::FileDescriptorSet::decode(encoded)?.file {
+            let defines_one = || {
+                file.service.iter().any(|s| {
+                    let full = format!("{}.{}", file.package(), s.name());
+                    services.contains(&full.as_str())
+                })
+            };
+            if whole || defines_one() {
+                wanted.push(file.name().to_string());
+            }
+            all.entry(file.name().to_string()).or_insert(file);
+        }
+    }
+    let mut kept = BTreeSet::new();
+    while let Some(name) = wanted.pop() {
+        if let Some(file) = all.get(&name)
+            && kept.insert(name)
+        {
+            wanted.extend(file.dependency.iter().cloned());
+        }
+    }
+    Ok(prost_types::FileDescriptorSet {
+        file: all
+            .into_iter()
+            .filter(|(name, _)| kept.contains(name))
+            .map(|(_, file)| file)
+            .collect(),
+    })
 }
 
 impl BoundServer {
@@ -319,7 +398,152 @@ pub(crate) async fn spawn_for_test_with(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeSet, HashSet};
+
+    use prost::Message;
     use tonic_health::pb::health_check_response::ServingStatus as Status;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    /// Stands in for intake's service: reflection needs only its name.
+    #[derive(Clone)]
+    struct IntakeStandIn;
+
+    impl tonic::server::NamedService for IntakeStandIn {
+        const NAME: &'static str = "sieve.intake.v1.IntakeService";
+    }
+
+    impl tower::Service<http::Request<tonic::body::Body>> for IntakeStandIn {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+            std::future::ready(Ok(tonic::Status::unimplemented("a stand-in").into_http()))
+        }
+    }
+
+    /// The files of a reflection answer, decoded.
+    fn files(answer: MessageResponse) -> Vec<prost_types::FileDescriptorProto> {
+        let MessageResponse::FileDescriptorResponse(found) = answer else {
+            panic!("not a file: {answer:?}")
+        };
+        found
+            .file_descriptor_proto
+            .iter()
+            .map(|raw| prost_types::FileDescriptorProto::decode(raw.as_slice()).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn reflection_lists_what_the_server_serves_and_resolves_its_files() {
+        let settings = crate::Settings::defaults().unwrap().server;
+        let bound = super::Server::new("test", &settings, super::Access::Public)
+            .add_service(IntakeStandIn)
+            .bind("127.0.0.1", 0)
+            .await
+            .unwrap();
+        let addr = bound.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(bound.run_until(async {
+            let _ = stopped.await;
+        }));
+        let channel = super::channel(&format!("http://{addr}"), &settings).unwrap();
+        let reflect = |requests| crate::internal::testing::reflect(channel.clone(), None, requests);
+
+        // What `grpcurl -plaintext ADDRESS list` prints.
+        let listed = crate::internal::testing::list_services(channel.clone(), None)
+            .await
+            .unwrap();
+        eprintln!("grpcurl list:\n{}", listed.join("\n"));
+        assert_eq!(
+            listed.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+            BTreeSet::from([
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+                "sieve.intake.v1.IntakeService",
+            ])
+        );
+
+        // Every listed service, and the error details of a refusal, resolve to their file;
+        // the suite's other services are not described.
+        let mut symbols = listed.clone();
+        symbols.extend([
+            "google.rpc.ErrorInfo".into(),
+            "google.rpc.BadRequest".into(),
+        ]);
+        let answers = reflect(
+            symbols
+                .iter()
+                .cloned()
+                .map(MessageRequest::FileContainingSymbol)
+                .collect(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answers.len(), symbols.len());
+        let mut pending: Vec<prost_types::FileDescriptorProto> = Vec::new();
+        for (symbol, answer) in symbols.iter().zip(answers) {
+            let found = files(answer);
+            assert!(!found.is_empty(), "{symbol}");
+            pending.extend(found);
+        }
+        assert!(
+            pending
+                .iter()
+                .any(|f| f.name() == "google/rpc/error_details.proto"),
+            "{:?}",
+            pending.iter().map(|f| f.name()).collect::<Vec<_>>()
+        );
+        let elsewhere = reflect(vec![MessageRequest::FileContainingSymbol(
+            "sieve.gateway.v1.BankApiService".into(),
+        )])
+        .await
+        .unwrap_err();
+        assert_eq!(elsewhere.code(), tonic::Code::NotFound, "{elsewhere:?}");
+
+        // Each file's imports resolve by name, and theirs in turn.
+        let mut resolved: HashSet<String> = HashSet::new();
+        while let Some(file) = pending.pop() {
+            if !resolved.insert(file.name().to_string()) {
+                continue;
+            }
+            for dependency in &file.dependency {
+                if resolved.contains(dependency) {
+                    continue;
+                }
+                let answers = reflect(vec![MessageRequest::FileByFilename(dependency.clone())])
+                    .await
+                    .unwrap();
+                let [answer] = <[MessageResponse; 1]>::try_from(answers).unwrap();
+                let found = files(answer);
+                assert!(
+                    found.iter().any(|f| f.name() == dependency),
+                    "{} imports {dependency}, which does not resolve",
+                    file.name()
+                );
+                pending.extend(found);
+            }
+        }
+        for expected in [
+            "sieve/intake/v1/intake.proto",
+            "sieve/common/v1/common.proto",
+            "google/protobuf/timestamp.proto",
+            "google/protobuf/duration.proto",
+        ] {
+            assert!(resolved.contains(expected), "{expected}: {resolved:?}");
+        }
+        let _ = stop.send(());
+        task.await.unwrap().unwrap();
+    }
 
     #[tokio::test]
     async fn shutdown_reports_not_serving_then_drains_with_a_bounded_wait() {
