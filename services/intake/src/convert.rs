@@ -267,11 +267,15 @@ pub fn row_pb(r: store::RowRecord) -> pb::BatchRow {
             outcome: pb::RowOutcome::Accepted as i32,
             case_id,
             refusals: vec![],
+            differing_fields: vec![],
         },
         store::RowRecord::Other(m) => {
             let refused = m.outcome == store::ROW_REFUSED;
             let stored: Vec<StoredRefusal> = serde_json::from_str(&m.refusals).unwrap_or_default();
+            let differing_fields: Vec<String> =
+                serde_json::from_str(&m.differing_fields).unwrap_or_default();
             pb::BatchRow {
+                differing_fields,
                 row: m.row,
                 refusals: stored
                     .into_iter()

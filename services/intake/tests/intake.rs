@@ -339,6 +339,92 @@ async fn resubmission_returns_the_same_case_ids() {
 }
 
 #[tokio::test]
+async fn a_reference_sent_again_with_other_content_names_the_fields_that_differ() {
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "JYRCB").await;
+    let cases: Vec<pb::CaseInput> = (0..3).map(valid_case).collect();
+    let first = submit(&mut app, &bank, "first", cases.clone())
+        .await
+        .unwrap();
+    let first_rows = all_rows(&mut app, &first.batch.unwrap().batch_id, false).await;
+    assert!(first_rows.iter().all(|r| r.differing_fields.is_empty()));
+
+    // The same content under another key: the existing cases, nothing differs.
+    let same = submit(&mut app, &bank, "same-content", cases.clone())
+        .await
+        .unwrap();
+    let same_rows = all_rows(&mut app, &same.batch.unwrap().batch_id, false).await;
+    assert_eq!(same_rows.len(), 3);
+    for (a, b) in first_rows.iter().zip(&same_rows) {
+        assert_eq!(b.outcome, pb::RowOutcome::Existing as i32);
+        assert_eq!(a.case_id, b.case_id);
+        assert!(b.differing_fields.is_empty(), "{b:?}");
+    }
+
+    // Another name and principal in row 2; padding in row 3, which screening trims as it
+    // trimmed the stored case's.
+    let mut changed = cases.clone();
+    if let Some(debtor) = changed[1].debtor.as_mut() {
+        debtor.name = "王芳芳".into();
+    }
+    if let Some(claim) = changed[1].claim.as_mut() {
+        claim.principal_fen += 100;
+    }
+    if let Some(debtor) = changed[2].debtor.as_mut() {
+        debtor.name = format!(" {} ", debtor.name);
+    }
+    let answer = submit(&mut app, &bank, "changed-content", changed)
+        .await
+        .unwrap();
+    let batch = answer.batch.unwrap();
+    assert_eq!((batch.accepted_cases, batch.existing_cases), (0, 3));
+    let rows = all_rows(&mut app, &batch.batch_id, false).await;
+    let differing: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| r.differing_fields.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        differing,
+        [vec![], vec!["debtor.name", "claim.principal_fen"], vec![]]
+    );
+    for (a, b) in first_rows.iter().zip(&rows) {
+        assert_eq!(b.outcome, pb::RowOutcome::Existing as i32);
+        assert_eq!(a.case_id, b.case_id);
+    }
+    // The stored case stands as it was first sent.
+    let case = app
+        .client
+        .get_case(pb::GetCaseRequest {
+            case_id: rows[1].case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.debtor.unwrap().name, "王芳");
+    assert_eq!(case.claim.unwrap().principal_fen, 1_000_001);
+
+    // The unary form says so as well.
+    let mut one = valid_case(0);
+    one.contract_names_court = true;
+    let unary = app
+        .client
+        .submit_cases(pb::SubmitCasesRequest {
+            bank_id: bank.clone(),
+            request_id: "unary-changed".into(),
+            cases: vec![one],
+            label: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unary.rows[0].outcome, pb::RowOutcome::Existing as i32);
+    assert_eq!(unary.rows[0].differing_fields, ["contract_names_court"]);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_same_reference_twice_in_one_batch_refuses_the_second() {
     let mut app = spawn_app().await;
     let bank = register_bank(&mut app, "JYRCB").await;
@@ -855,32 +941,25 @@ async fn health_and_reflection_are_served() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let mut reflection = ServerReflectionClient::new(channel);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut answers = reflection
-        .server_reflection_info(tokio_stream::iter(vec![req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let answer = answers.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
-        panic!("{answer:?}")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"sieve.intake.v1.IntakeService".to_string()),
-        "{names:?}"
-    );
-    assert!(
-        names.contains(&"grpc.health.v1.Health".to_string()),
-        "{names:?}"
+    // What `grpcurl list` shows on intake's port: intake's own services, nothing of the rest
+    // of the suite.
+    let plain =
+        sieve_kernel::server::channel(&format!("http://{}", app.addr), &settings().server).unwrap();
+    let mut names = sieve_kernel::internal::testing::list_services(
+        plain,
+        Some(sieve_kernel::internal::testing::CREDENTIAL),
+    )
+    .await
+    .unwrap();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "sieve.intake.v1.IntakeService",
+        ]
     );
     app.stop().await;
 }

@@ -158,6 +158,7 @@ impl IntakeApi {
                 outcome: store::ROW_REFUSED.into(),
                 case_id: None,
                 refusals: serde_json::to_string(&stored).map_err(Error::internal)?,
+                differing_fields: store::NO_DIFFERENCES.into(),
             });
         }
         Ok(())

@@ -127,6 +127,8 @@ pub mod field {
     pub const CLAIM_FEES_FEN: &str = "claim.fees_fen";
     pub const CLAIM: &str = "claim";
     pub const CONTRACT_REF: &str = "contract_ref";
+    /// No rule breaks on it; an existing case's row names it when it differs.
+    pub const CONTRACT_NAMES_COURT: &str = "contract_names_court";
 }
 
 /// Stable rule codes. Clients may match on them; never rename one.

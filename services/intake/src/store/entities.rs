@@ -134,6 +134,9 @@ pub mod batch_row {
         pub case_id: Option<String>,
         /// JSON array of {field, rule, description}.
         pub refusals: String,
+        /// EXISTING rows: JSON array of the field paths whose value differs from the stored
+        /// case (the values themselves are not kept: they are personal data the bank holds).
+        pub differing_fields: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -141,7 +144,7 @@ pub mod batch_row {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    pub const COLUMNS: usize = 6;
+    pub const COLUMNS: usize = 7;
 }
 
 pub mod case_event {

@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
             Box::new(sieve_kernel::outbox::migration::Migration),
             Box::new(M0001Intake),
             Box::new(M0002BatchReceiver),
+            Box::new(M0003ExistingDifferences),
         ]
     }
 }
@@ -84,6 +85,7 @@ enum BatchRow {
     Outcome,
     CaseId,
     Refusals,
+    DifferingFields,
 }
 
 #[derive(DeriveIden)]
@@ -330,5 +332,39 @@ impl MigrationTrait for M0002BatchReceiver {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Which fields an EXISTING row sent differently from the stored case, so a changed
+/// resubmission is not silently dropped.
+struct M0003ExistingDifferences;
+
+impl MigrationName for M0003ExistingDifferences {
+    fn name(&self) -> &str {
+        "m0003_existing_differences"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003ExistingDifferences {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // Rows stored before this compared nothing: they name no difference.
+        m.alter_table(
+            Table::alter()
+                .table(BatchRow::Table)
+                .add_column(text(BatchRow::DifferingFields).default("[]"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(BatchRow::Table)
+                .drop_column(BatchRow::DifferingFields)
+                .to_owned(),
+        )
+        .await
     }
 }

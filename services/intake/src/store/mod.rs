@@ -488,34 +488,37 @@ pub async fn write_chunk(
                 if owner.status == BATCH_COMPLETED {
                     outcome
                         .existing
-                        .push((model.batch_row, owner.case_id.clone()));
+                        .push((model.batch_row, owner.case.id.clone()));
+                    let differing = differing_fields(&owner.case, &model);
                     rows.push(batch_row::Model {
                         batch_id: batch_id.to_string(),
                         row: model.batch_row,
                         bank_case_ref: model.bank_case_ref,
                         outcome: ROW_EXISTING.into(),
-                        case_id: Some(owner.case_id.clone()),
+                        case_id: Some(owner.case.id.clone()),
                         refusals: "[]".into(),
+                        differing_fields: serde_json::to_string(&differing)
+                            .map_err(|e| DbErr::Custom(format!("differing fields: {e}")))?,
                     });
                     continue;
                 }
-                let ended = match aborted.get(&owner.batch_id) {
+                let ended = match aborted.get(&owner.case.batch_id) {
                     Some(ended) => *ended,
                     None => {
                         let ended = attempt < 2
                             && owner.lease_until_ms <= now_ms
                             && abort_if(
                                 &txn,
-                                &owner.batch_id,
+                                &owner.case.batch_id,
                                 Holder::Abandoned { now_ms, dead: None },
                                 ABANDONED,
                                 now_ms,
                             )
                             .await?;
                         if ended {
-                            tracing::warn!(batch = %owner.batch_id, by = %batch_id, "aborted a batch its receiver abandoned");
+                            tracing::warn!(batch = %owner.case.batch_id, by = %batch_id, "aborted a batch its receiver abandoned");
                         }
-                        aborted.insert(owner.batch_id.clone(), ended);
+                        aborted.insert(owner.case.batch_id.clone(), ended);
                         ended
                     }
                 };
@@ -523,7 +526,11 @@ pub async fn write_chunk(
                     again.push(model);
                 } else {
                     outcome.refused += 1;
-                    rows.push(in_unfinished_batch(batch_id, model, Some(&owner.batch_id))?);
+                    rows.push(in_unfinished_batch(
+                        batch_id,
+                        model,
+                        Some(&owner.case.batch_id),
+                    )?);
                 }
             }
             part = again;
@@ -630,10 +637,10 @@ async fn insert_cases(
     })
 }
 
-/// The case holding a bank reference, and the batch it came in.
+/// The case holding a bank reference, and the state of the batch it came in.
 struct Owner {
-    case_id: String,
-    batch_id: String,
+    /// The whole case: an EXISTING row is compared with it.
+    case: case::Model,
     status: String,
     lease_until_ms: i64,
 }
@@ -646,32 +653,103 @@ async fn case_owners(
     let mut owners = HashMap::new();
     for group in rows.chunks(1000) {
         let refs: Vec<String> = group.iter().map(|m| m.bank_case_ref.clone()).collect();
-        let found: Vec<(String, String, String, String, i64)> = case::Entity::find()
-            .select_only()
-            .column(case::Column::BankCaseRef)
-            .column(case::Column::Id)
-            .column(case::Column::BatchId)
-            .column(batch::Column::Status)
-            .column(batch::Column::LeaseUntilMs)
-            .inner_join(batch::Entity)
+        let found = case::Entity::find()
+            .find_also_related(batch::Entity)
             .filter(case::Column::BankId.eq(bank_id))
             .filter(case::Column::BankCaseRef.is_in(refs))
-            .into_tuple()
             .all(conn)
             .await?;
-        for (reference, case_id, batch_id, status, lease_until_ms) in found {
+        for (case, batch) in found {
+            // Every case has its batch (the join); one without is left to the retry.
+            let Some(batch) = batch else { continue };
             owners.insert(
-                reference,
+                case.bank_case_ref.clone(),
                 Owner {
-                    case_id,
-                    batch_id,
-                    status,
-                    lease_until_ms,
+                    case,
+                    status: batch.status,
+                    lease_until_ms: batch.lease_until_ms,
                 },
             );
         }
     }
     Ok(owners)
+}
+
+/// A row that names no differing field (refused rows, and existing ones repeating the case).
+pub const NO_DIFFERENCES: &str = "[]";
+
+/// The fields in which the row `sent` (screened, normalized as a new case) differs from the
+/// `stored` case of the same bank reference, named as refusals name them.
+pub fn differing_fields(stored: &case::Model, sent: &case::Model) -> Vec<&'static str> {
+    use crate::domain::screening::field;
+    // Named in full, so that a new column must be placed on one side or the other.
+    let case::Model {
+        // Not the bank's content: which copy this is, where and when it came in.
+        id: _,
+        bank_id: _,
+        bank_case_ref: _,
+        batch_id: _,
+        batch_row: _,
+        stage: _,
+        submitted_at_ms: _,
+        stage_changed_at_ms: _,
+        version: _,
+        product,
+        debtor_kind,
+        debtor_name,
+        debtor_id_number,
+        debtor_phone,
+        debtor_address,
+        debtor_division_code,
+        contract_amount_fen,
+        principal_fen,
+        interest_fen,
+        penalty_fen,
+        fees_fen,
+        contract_ref,
+        contract_names_court,
+    } = sent;
+    let same = [
+        (field::PRODUCT, stored.product == *product),
+        (field::DEBTOR_KIND, stored.debtor_kind == *debtor_kind),
+        (field::DEBTOR_NAME, stored.debtor_name == *debtor_name),
+        (
+            field::DEBTOR_ID_NUMBER,
+            stored.debtor_id_number == *debtor_id_number,
+        ),
+        (field::DEBTOR_PHONE, stored.debtor_phone == *debtor_phone),
+        (
+            field::DEBTOR_ADDRESS,
+            stored.debtor_address == *debtor_address,
+        ),
+        (
+            field::DEBTOR_DIVISION_CODE,
+            stored.debtor_division_code == *debtor_division_code,
+        ),
+        (
+            field::CONTRACT_AMOUNT_FEN,
+            stored.contract_amount_fen == *contract_amount_fen,
+        ),
+        (
+            field::CLAIM_PRINCIPAL_FEN,
+            stored.principal_fen == *principal_fen,
+        ),
+        (
+            field::CLAIM_INTEREST_FEN,
+            stored.interest_fen == *interest_fen,
+        ),
+        (field::CLAIM_PENALTY_FEN, stored.penalty_fen == *penalty_fen),
+        (field::CLAIM_FEES_FEN, stored.fees_fen == *fees_fen),
+        (field::CONTRACT_REF, stored.contract_ref == *contract_ref),
+        (
+            field::CONTRACT_NAMES_COURT,
+            stored.contract_names_court == *contract_names_court,
+        ),
+    ];
+    same.into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 fn in_unfinished_batch(
@@ -697,6 +775,7 @@ fn in_unfinished_batch(
         case_id: None,
         refusals: serde_json::to_string(&[refusal])
             .map_err(|e| DbErr::Custom(format!("refusal: {e}")))?,
+        differing_fields: NO_DIFFERENCES.into(),
     })
 }
 
@@ -935,4 +1014,86 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
     .exec_without_returning(conn)
     .await?;
     Ok(Ok(Recorded::Applied(current)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> case::Model {
+        case::Model {
+            id: "c1".into(),
+            bank_id: "b1".into(),
+            bank_case_ref: "REF-1".into(),
+            batch_id: "batch-1".into(),
+            batch_row: 1,
+            product: "LOAN".into(),
+            debtor_kind: "NATURAL_PERSON".into(),
+            debtor_name: "王芳".into(),
+            debtor_id_number: "230722196001010011".into(),
+            debtor_phone: "13900000001".into(),
+            debtor_address: "嘉荫县朝阳镇1号".into(),
+            debtor_division_code: "230722".into(),
+            contract_amount_fen: 100,
+            principal_fen: 100,
+            interest_fen: 1,
+            penalty_fen: 0,
+            fees_fen: 0,
+            contract_ref: "HT1".into(),
+            contract_names_court: false,
+            stage: "BAD_DEBT_CHECK".into(),
+            submitted_at_ms: 1,
+            stage_changed_at_ms: 1,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn every_field_of_the_row_is_compared_and_nothing_else() {
+        let case = stored();
+        // Another id, batch, row and time: the same case as the bank sees it.
+        let mut again = stored();
+        again.id = "c2".into();
+        again.batch_id = "batch-2".into();
+        again.batch_row = 7;
+        again.submitted_at_ms = 2;
+        assert!(differing_fields(&case, &again).is_empty());
+
+        let changed = case::Model {
+            product: "CREDIT_CARD".into(),
+            debtor_kind: "ORGANISATION".into(),
+            debtor_name: "王芳芳".into(),
+            debtor_id_number: "230722196001010029".into(),
+            debtor_phone: "13900000002".into(),
+            debtor_address: "嘉荫县朝阳镇2号".into(),
+            debtor_division_code: "230781".into(),
+            contract_amount_fen: 101,
+            principal_fen: 101,
+            interest_fen: 2,
+            penalty_fen: 1,
+            fees_fen: 1,
+            contract_ref: "HT2".into(),
+            contract_names_court: true,
+            ..again
+        };
+        assert_eq!(
+            differing_fields(&case, &changed),
+            [
+                "product",
+                "debtor.kind",
+                "debtor.name",
+                "debtor.id_number",
+                "debtor.phone",
+                "debtor.address",
+                "debtor.division_code",
+                "contract_amount_fen",
+                "claim.principal_fen",
+                "claim.interest_fen",
+                "claim.penalty_fen",
+                "claim.fees_fen",
+                "contract_ref",
+                "contract_names_court",
+            ]
+        );
+    }
 }
