@@ -453,8 +453,8 @@ pub fn render_verification(v: &Verification) -> String {
                 || "-".to_owned(),
                 |d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
             ),
-            sieve_kernel::pii::name(&c.debtor_name),
-            sieve_kernel::pii::id_number(&c.debtor_id_number),
+            sieve_kernel::rules::mask::name(&c.debtor_name),
+            sieve_kernel::rules::mask::id_number(&c.debtor_id_number),
             format::yuan(claim),
             c.ruling_numbers.join(", ")
         );

@@ -62,8 +62,8 @@ pub fn render_status(status: &CaseStatus) -> String {
                 "debtor      {} ({}), ID {}, phone {}",
                 debtor.name,
                 format::debtor_kind(debtor.kind),
-                sieve_kernel::pii::id_number(&debtor.id_number),
-                sieve_kernel::pii::phone(&debtor.phone),
+                sieve_kernel::rules::mask::id_number(&debtor.id_number),
+                sieve_kernel::rules::mask::phone(&debtor.phone),
             );
         }
         if let Some(claim) = &c.claim {

@@ -92,7 +92,7 @@ impl Error {
     /// The id is quoted as refusals quote what callers sent: bounded, control characters
     /// replaced (it reaches terminals and logs).
     pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
-        let id = crate::quote::excerpt(&id.into(), crate::wire::MAX_ID_BYTES);
+        let id = crate::rules::mask::excerpt(&id.into(), crate::wire::MAX_ID_BYTES);
         Self::new(
             ErrorCode::NotFound,
             "NOT_FOUND",

@@ -1,5 +1,5 @@
 //! Logging: readable locally, JSON when configured. Every call runs in a span carrying its
-//! request id (see [`crate::request_id`]). Personal data goes through [`crate::pii`] first.
+//! request id (see [`crate::request_id`]). Personal data goes through [`crate::rules::mask`] first.
 
 use tracing_subscriber::EnvFilter;
 

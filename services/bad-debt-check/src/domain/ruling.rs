@@ -10,7 +10,7 @@
 //! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
 
 use chrono::{Months, NaiveDate};
-use sieve_kernel::quote;
+use sieve_kernel::rules::mask;
 
 /// The matching key (RULES.md "Bad-debt pre-check": the same debtor is the same ID number)
 /// and the check character are the kernel's, shared with intake.
@@ -286,7 +286,7 @@ fn dates(out: &mut Vec<Violation>, draft: &RulingDraft, today: NaiveDate) {
 /// 17 digits then a digit or X, a birth date that exists, the right check character. The
 /// registry holds natural persons only, so an organisation code fails as a non-digit.
 fn id_number_violation(id: &str) -> Option<Violation> {
-    let masked = quote::id_number(id);
+    let masked = mask::id_number(id);
     let chars = id.chars().count();
     if chars != 18 {
         return Some(Violation {
@@ -425,8 +425,8 @@ pub fn contradicts(stored: &RulingDraft, incoming: &RulingDraft) -> Option<Viola
     }
     if s.debtor_id_number != i.debtor_id_number {
         let (a, b) = (
-            quote::id_number(&s.debtor_id_number),
-            quote::id_number(&i.debtor_id_number),
+            mask::id_number(&s.debtor_id_number),
+            mask::id_number(&i.debtor_id_number),
         );
         fields.push(field::DEBTOR_ID_NUMBER);
         zh.push(format!("{}（已登记 {a}，本行 {b}）", ID_NUMBER.zh));
@@ -441,7 +441,7 @@ pub fn contradicts(stored: &RulingDraft, incoming: &RulingDraft) -> Option<Viola
         ));
     }
     let first = *fields.first()?;
-    let number = quote::excerpt(&s.ruling_number, MAX_RULING_NUMBER_CHARS);
+    let number = mask::excerpt(&s.ruling_number, MAX_RULING_NUMBER_CHARS);
     Some(Violation {
         field: first,
         rule: rule::RULING_CONTRADICTS_STORED,
@@ -520,7 +520,7 @@ const MAX_YUAN_DIGITS: usize = 15;
 /// negatives with a reason). Errors are bilingual and never echo an overlong value.
 pub fn parse_yuan_to_fen(s: &str) -> Result<i64, String> {
     let t = s.trim();
-    let shown = quote::excerpt(t, 24);
+    let shown = mask::excerpt(t, 24);
     let bad = || {
         format!(
             "金额“{shown}”格式有误，应为元，最多两位小数，例如 15957.50。 \

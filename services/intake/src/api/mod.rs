@@ -3,8 +3,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use sieve_kernel::SharedClock;
 use sieve_kernel::error::{Error, Result};
-use sieve_kernel::{SharedClock, pii};
+use sieve_kernel::rules::mask;
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::intake_service_server::IntakeService;
 use tokio::sync::mpsc;
@@ -572,7 +573,7 @@ impl IntakeService for IntakeApi {
         let r = request.into_inner();
         sieve_kernel::wire::require_id("request_id", &r.request_id)?;
         sieve_kernel::wire::require_id("case_id", &r.case_id)?;
-        tracing::info!(case = %r.case_id, reason = %pii::text(&r.reason), "withdrawal");
+        tracing::info!(case = %r.case_id, reason = %mask::text(&r.reason), "withdrawal");
         let t = store::Transition {
             event_id: format!("withdraw:{}:{}", r.case_id, r.request_id),
             case_id: r.case_id,

@@ -10,7 +10,7 @@
 //! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
 
 use chrono::NaiveDate;
-use sieve_kernel::quote;
+use sieve_kernel::rules::mask;
 
 use super::identity::{self, IdNumberError, MobileError};
 
@@ -345,7 +345,7 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
         IdNumberError::WrongCheckCharacter { .. } | IdNumberError::FutureBirthDate
     );
     if !shaped_like_resident_id && identity::looks_like_unified_social_credit_code(raw) {
-        let masked = quote::id_number(raw);
+        let masked = mask::id_number(raw);
         return (
             Some(Violation {
                 field: field::DEBTOR_KIND,
@@ -363,7 +363,7 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
 }
 
 fn id_violation(raw: &str, error: &IdNumberError) -> Violation {
-    let masked = quote::id_number(raw);
+    let masked = mask::id_number(raw);
     let (rule, description) = match error {
         IdNumberError::WrongLength { chars } => (
             rule::ID_NUMBER_LENGTH,
@@ -401,7 +401,7 @@ fn id_violation(raw: &str, error: &IdNumberError) -> Violation {
             ),
         ),
         IdNumberError::WrongCheckCharacter { expected, found } => {
-            let found = quote::printable(*found);
+            let found = mask::printable(*found);
             (
                 rule::ID_NUMBER_CHECK_CHARACTER,
                 format!(
@@ -420,7 +420,7 @@ fn id_violation(raw: &str, error: &IdNumberError) -> Violation {
 }
 
 fn mobile_violation(phone: &str, error: &MobileError) -> Violation {
-    let masked = quote::phone(phone);
+    let masked = mask::phone(phone);
     let description = match error {
         MobileError::NonDigit => format!(
             "手机号 {masked} 含有数字以外的字符，应为以1开头的11位数字。 \
@@ -454,7 +454,7 @@ fn district(out: &mut Vec<Violation>, draft: &CaseDraft, scope: &ScopeConfig) {
         return;
     }
     if !(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())) {
-        let shown = quote::excerpt(code, 20);
+        let shown = mask::excerpt(code, 20);
         out.push(Violation {
             field: field::DEBTOR_DIVISION_CODE,
             rule: rule::DIVISION_CODE_FORMAT,
@@ -654,7 +654,7 @@ fn district_list(divisions: &[String]) -> String {
     let mut list = divisions
         .iter()
         .take(5)
-        .map(|d| quote::excerpt(d.trim(), 12))
+        .map(|d| mask::excerpt(d.trim(), 12))
         .collect::<Vec<_>>()
         .join(", ");
     if divisions.len() > 5 {
