@@ -20,6 +20,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader};
+use sieve_kernel::rules::money::{Sign, parse_yuan};
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::intake::v1::CaseInput;
 
@@ -367,15 +368,12 @@ impl Cell {
         }
     }
 
-    /// The cell as an amount in fen (the file holds yuan).
+    /// The cell as an amount in fen (the file holds yuan), by the one exact parser.
     fn amount_fen(&self) -> Result<i64, String> {
         match self {
             Cell::Text(s) => parse_amount_fen(s),
-            Cell::Empty => Err("empty amount".to_owned()),
-            Cell::Int(i) if *i < 0 => Err(format!("negative amount {i}")),
-            Cell::Int(i) => i
-                .checked_mul(100)
-                .ok_or_else(|| format!("amount {i} is too large")),
+            Cell::Empty => parse_amount_fen(""),
+            Cell::Int(i) => parse_amount_fen(&i.to_string()),
             // The shortest decimal that reads back as this f64, then the exact parser:
             // 32676.2 -> "32676.2" -> 3267620; 0.1 + 0.2 -> "0.30000000000000004" -> error.
             Cell::Float(f) => parse_amount_fen(&format!("{f}")),
@@ -403,64 +401,10 @@ impl Cell {
     }
 }
 
-/// Parses an amount in yuan with at most two decimals into fen, exactly (no floating point).
-///
-/// Accepts optional surrounding whitespace and thousands separators in their proper places
-/// ("1,234.50"). Refuses signs, exponents, more than two decimals, and anything else.
+/// An amount in yuan with at most two decimals, as fen, exactly (no floating point): the
+/// kernel's parser, no sign (a claim's parts are not negative).
 pub fn parse_amount_fen(text: &str) -> Result<i64, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err("empty amount".to_owned());
-    }
-    let invalid = || format!("{t:?} is not an amount in yuan (e.g. 1234.50)");
-    let (int_part, frac_part) = match t.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (t, None),
-    };
-
-    let digits: String = if int_part.contains(',') {
-        let mut groups = int_part.split(',');
-        let first = groups.next().unwrap_or_default();
-        let first_ok = (1..=3).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_digit());
-        let rest_ok = groups
-            .clone()
-            .all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
-        if !first_ok || !rest_ok {
-            return Err(format!("{t:?} has misplaced thousands separators"));
-        }
-        std::iter::once(first).chain(groups).collect()
-    } else {
-        int_part.to_owned()
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid());
-    }
-
-    let frac_fen: i64 = match frac_part {
-        None => 0,
-        Some(f) if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) => {
-            return Err(invalid());
-        }
-        Some(f) if f.len() > 2 => {
-            return Err(format!(
-                "{t:?} has more than two decimals (amounts are in yuan, exact to the fen)"
-            ));
-        }
-        Some(f) => {
-            let v = f
-                .bytes()
-                .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
-            if f.len() == 1 { v * 10 } else { v }
-        }
-    };
-
-    let too_large = || format!("{t:?} is too large");
-    let yuan = digits.bytes().try_fold(0i64, |acc, b| {
-        acc.checked_mul(10)?.checked_add(i64::from(b - b'0'))
-    });
-    yuan.and_then(|y| y.checked_mul(100))
-        .and_then(|f| f.checked_add(frac_fen))
-        .ok_or_else(too_large)
+    parse_yuan(text, Sign::Refused).map_err(|e| e.to_string())
 }
 
 /// The fields of a row, in the contract's terms.

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sieve_bad_debt_check::domain::certificate::{self as cert, DocumentProof};
+use sieve_kernel::rules::money::{Claim, format_yuan};
 use sieve_proto::bad_debt_check::v1::{
     self as bdc, ApplyCertificatesRequest, Certificate, GetCertificateDocumentRequest,
     VerifyCertificateRequest, VerifyCertificateResponse,
@@ -438,12 +439,10 @@ pub fn render_verification(v: &Verification) -> String {
         }
     }
     if let Some(c) = &a.certificate {
-        let claim = c.claim.as_ref().map_or(0, |cl| {
-            cl.principal_fen
-                .saturating_add(cl.interest_fen)
-                .saturating_add(cl.penalty_fen)
-                .saturating_add(cl.fees_fen)
-        });
+        let claim = c
+            .claim
+            .as_ref()
+            .map_or(0, |cl| Claim::from(cl).saturating_total_fen());
         let _ = writeln!(
             out,
             "as issued: {} to {} on {}; debtor {} (ID {}); claim {} yuan; rulings {}",
@@ -455,7 +454,7 @@ pub fn render_verification(v: &Verification) -> String {
             ),
             sieve_kernel::rules::mask::name(&c.debtor_name),
             sieve_kernel::rules::mask::id_number(&c.debtor_id_number),
-            format::yuan(claim),
+            format_yuan(claim),
             c.ruling_numbers.join(", ")
         );
     }

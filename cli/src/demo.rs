@@ -16,11 +16,12 @@ use chrono::{Datelike, Months, NaiveDate};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
+use sieve_kernel::rules::dates::date_pb;
 use sieve_proto::bad_debt_check::v1::{RulingInput, RulingStatus};
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::intake::v1::CaseInput;
 
-use crate::registry::{CourtSpec, date_pb};
+use crate::registry::CourtSpec;
 
 /// The court's district: Jiayin County.
 pub const DISTRICT: &str = "230722";

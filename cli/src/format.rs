@@ -1,24 +1,7 @@
-//! How amounts, times and enum values are shown to people.
+//! How times and enum values are shown to people (amounts: `sieve_kernel::rules::money`).
 
 use chrono::DateTime;
 use sieve_proto::common::v1::{Actor, DebtorKind, ProductType, Stage};
-
-/// Fen as yuan with thousands separators and two decimals, by integer arithmetic only:
-/// 3267620 → "32,676.20".
-pub fn yuan(fen: i64) -> String {
-    let abs = fen.unsigned_abs();
-    let (whole, cents) = (abs / 100, abs % 100);
-    let digits = whole.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(d);
-    }
-    let sign = if fen < 0 { "-" } else { "" };
-    format!("{sign}{grouped}.{cents:02}")
-}
 
 /// A protobuf timestamp as Asia/Shanghai wall-clock time, `2025-03-02 01:00:00`.
 pub fn shanghai_time(ts: Option<&prost_types::Timestamp>) -> String {
@@ -129,6 +112,8 @@ mod tests {
 
     #[test]
     fn yuan_is_exact_from_fen() {
+        // Amounts are shown by the kernel's formatter, as the court's documents show them.
+        use sieve_kernel::rules::money::format_yuan as yuan;
         assert_eq!(yuan(3_267_620), "32,676.20");
         assert_eq!(yuan(0), "0.00");
         assert_eq!(yuan(5), "0.05");

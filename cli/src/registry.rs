@@ -18,10 +18,11 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate};
 use futures::StreamExt;
-use sieve_bad_debt_check::domain::ruling::{parse_status, parse_yuan_to_fen};
+use sieve_bad_debt_check::domain::ruling::parse_status;
 use sieve_kernel::Settings;
+use sieve_kernel::rules::dates::{date_pb, parse_iso};
+use sieve_kernel::rules::money::{Sign, parse_yuan};
 use sieve_proto::bad_debt_check::v1::{
     self as bdc, ImportHeader, ImportRulingsRequest, RulingChunk, RulingImport, RulingInput,
     RulingStatus, import_rulings_request::Item,
@@ -314,8 +315,9 @@ impl Columns {
         let date = |field: Field| -> Result<Option<Date>, RowError> {
             parse_date(self.text(cells, field)).map_err(|m| error(field, m))
         };
-        let unpaid_fen = parse_yuan_to_fen(self.text(cells, Field::UnpaidAmount))
-            .map_err(|m| error(Field::UnpaidAmount, m))?;
+        // A negative amount is read, so that the registry refuses it with its own rule.
+        let unpaid_fen = parse_yuan(self.text(cells, Field::UnpaidAmount), Sign::Allowed)
+            .map_err(|e| error(Field::UnpaidAmount, e.to_string()))?;
         let status_text = self.text(cells, Field::Status);
         let status = match (status_text.is_empty(), parse_status(status_text)) {
             // The contract reads an unspecified status as standing, as an export without
@@ -353,32 +355,13 @@ fn parse_date(text: &str) -> Result<Option<Date>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let valid = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    let date = valid
-        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| {
-            format!(
-                "expected a date YYYY-MM-DD, found {:?}",
-                text.chars().take(24).collect::<String>()
-            )
-        })?;
+    let date = parse_iso(text).ok_or_else(|| {
+        format!(
+            "expected a date YYYY-MM-DD, found {:?}",
+            text.chars().take(24).collect::<String>()
+        )
+    })?;
     Ok(Some(date_pb(date)))
-}
-
-pub fn date_pb(d: NaiveDate) -> Date {
-    Date {
-        year: d.year(),
-        month: i32::try_from(d.month()).unwrap_or(0),
-        day: i32::try_from(d.day()).unwrap_or(0),
-    }
 }
 
 /// Reads a rulings CSV held in memory (UTF-8, optional BOM, header row).

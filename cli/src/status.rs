@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use sieve_kernel::rules::money::format_yuan;
 use sieve_proto::gateway::v1::{CaseDossier, CourtApiServiceGetCaseDossierRequest};
 use sieve_proto::intake::v1::Bank;
 
@@ -70,11 +71,11 @@ pub fn render_status(status: &CaseStatus) -> String {
             let _ = writeln!(
                 out,
                 "claim       {} yuan (principal {}, interest {}, penalty {}, fees {})",
-                format::yuan(claim.total_fen),
-                format::yuan(claim.principal_fen),
-                format::yuan(claim.interest_fen),
-                format::yuan(claim.penalty_fen),
-                format::yuan(claim.fees_fen),
+                format_yuan(claim.total_fen),
+                format_yuan(claim.principal_fen),
+                format_yuan(claim.interest_fen),
+                format_yuan(claim.penalty_fen),
+                format_yuan(claim.fees_fen),
             );
         }
         let _ = writeln!(

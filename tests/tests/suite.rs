@@ -596,7 +596,9 @@ async fn rulings_match_and_certificates_issue_verify_and_detect_tampering() {
     // The printed claim edited, the signed content left alone: the court finds the content
     // genuine, but the page is not what it prints.
     let edited_path = run.data_dir.join("edited.html");
-    let printed = format::yuan(first.0.claim.as_ref().map_or(0, |c| c.principal_fen));
+    let printed = sieve_kernel::rules::money::format_yuan(
+        first.0.claim.as_ref().map_or(0, |c| c.principal_fen),
+    );
     assert!(html.contains(&printed), "{printed}");
     std::fs::write(&edited_path, html.replace(&printed, "99,999.99")).expect("write edited");
     let edited = certificates::verify_file(&run.gateway, &edited_path)

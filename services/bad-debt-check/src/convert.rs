@@ -1,6 +1,5 @@
 //! Translation between protobuf and the pre-check's domain and storage types.
 
-use chrono::{Datelike, NaiveDate};
 use sieve_proto::bad_debt_check::v1 as pb;
 use sieve_proto::common::v1 as common;
 use sieve_proto::intake::v1 as intake;
@@ -9,33 +8,9 @@ use crate::domain::certificate::{self as cert, CertificateContent};
 use crate::domain::ruling::{self as rules, NameAgreement, RulingDraft};
 use crate::store::{self, certificate, ruling, ruling_import};
 
+use sieve_kernel::rules::dates::{date_from_pb, date_pb, parse_iso};
+use sieve_kernel::rules::money::Claim;
 pub use sieve_kernel::wire::timestamp;
-
-pub fn date_pb(d: NaiveDate) -> common::Date {
-    common::Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
-}
-
-pub fn date_from_pb(d: Option<&common::Date>) -> Option<NaiveDate> {
-    let d = d?;
-    NaiveDate::from_ymd_opt(
-        d.year,
-        u32::try_from(d.month).ok()?,
-        u32::try_from(d.day).ok()?,
-    )
-}
-
-/// Dates are stored as ISO text, which orders like the dates.
-pub fn iso(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-pub fn parse_iso(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
 
 fn date_text_pb(s: &str) -> Option<common::Date> {
     parse_iso(s).map(date_pb)
@@ -164,13 +139,15 @@ pub fn check_pb(record: store::CheckRecord) -> pb::Check {
                 id_number: c.debtor_id_number,
                 ..Default::default()
             }),
-            claim: Some(common::Claim {
-                principal_fen: c.principal_fen,
-                interest_fen: c.interest_fen,
-                penalty_fen: c.penalty_fen,
-                fees_fen: c.fees_fen,
-                total_fen: c.principal_fen + c.interest_fen + c.penalty_fen + c.fees_fen,
-            }),
+            claim: Some(
+                Claim {
+                    principal_fen: c.principal_fen,
+                    interest_fen: c.interest_fen,
+                    penalty_fen: c.penalty_fen,
+                    fees_fen: c.fees_fen,
+                }
+                .to_pb(),
+            ),
             contract_ref: String::new(),
         }),
         outcome: outcome as i32,
@@ -243,13 +220,7 @@ pub fn certificate_pb(c: certificate::Model) -> pb::Certificate {
             k.debtor_name.clone(),
             k.debtor_id_number.clone(),
             k.bank_case_ref.clone(),
-            Some(common::Claim {
-                principal_fen: k.principal_fen,
-                interest_fen: k.interest_fen,
-                penalty_fen: k.penalty_fen,
-                fees_fen: k.fees_fen,
-                total_fen: k.principal_fen + k.interest_fen + k.penalty_fen + k.fees_fen,
-            }),
+            Some(k.claim().to_pb()),
         ),
         None => Default::default(),
     };

@@ -80,7 +80,8 @@ impl Matcher {
     pub async fn run_once(&self) -> Result<Option<store::match_run::Model>, DbErr> {
         let started = Instant::now();
         let now = self.clock.now().timestamp_millis();
-        let since = rules::window_start(self.clock.today(), self.window_months).map(convert::iso);
+        let since = rules::window_start(self.clock.today(), self.window_months)
+            .map(sieve_kernel::rules::dates::iso);
         // A read first, so an idle matcher does not take the writer every poll.
         if store::progress(self.db.read()).await?.waiting() <= 0 {
             return Ok(None);

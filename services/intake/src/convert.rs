@@ -7,6 +7,7 @@ use crate::domain::chain::Stage;
 use crate::domain::screening::{CaseDraft, Coded, DebtorKind, Product};
 use crate::store::{self, bank, batch, case, case_event};
 
+use sieve_kernel::rules::money::Claim;
 pub use sieve_kernel::wire::timestamp;
 
 pub use sieve_kernel::wire::millis;
@@ -157,8 +158,18 @@ pub fn actor_pb(s: &str) -> common::Actor {
     common::Actor::from_str_name(&format!("ACTOR_{s}")).unwrap_or(common::Actor::Unspecified)
 }
 
+/// A stored case's claim.
+fn claim(c: &case::Model) -> Claim {
+    Claim {
+        principal_fen: c.principal_fen,
+        interest_fen: c.interest_fen,
+        penalty_fen: c.penalty_fen,
+        fees_fen: c.fees_fen,
+    }
+}
+
 pub fn case_pb(c: case::Model) -> pb::Case {
-    let total = c.principal_fen + c.interest_fen + c.penalty_fen + c.fees_fen;
+    let claim = claim(&c).to_pb();
     pb::Case {
         case_id: c.id,
         bank_id: c.bank_id,
@@ -174,13 +185,7 @@ pub fn case_pb(c: case::Model) -> pb::Case {
             division_code: c.debtor_division_code,
         }),
         contract_amount_fen: c.contract_amount_fen,
-        claim: Some(common::Claim {
-            principal_fen: c.principal_fen,
-            interest_fen: c.interest_fen,
-            penalty_fen: c.penalty_fen,
-            fees_fen: c.fees_fen,
-            total_fen: total,
-        }),
+        claim: Some(claim),
         contract_ref: c.contract_ref,
         contract_names_court: c.contract_names_court,
         stage: stage_pb(&c.stage) as i32,
@@ -316,13 +321,7 @@ pub fn case_summary(c: &case::Model) -> common::CaseSummary {
             address: c.debtor_address.clone(),
             division_code: c.debtor_division_code.clone(),
         }),
-        claim: Some(common::Claim {
-            principal_fen: c.principal_fen,
-            interest_fen: c.interest_fen,
-            penalty_fen: c.penalty_fen,
-            fees_fen: c.fees_fen,
-            total_fen: c.principal_fen + c.interest_fen + c.penalty_fen + c.fees_fen,
-        }),
+        claim: Some(claim(c).to_pb()),
         contract_ref: c.contract_ref.clone(),
     }
 }

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 
 use crate::clock::shanghai;
 
@@ -237,9 +237,7 @@ impl Calendar {
     /// A period of `months` months from `start`: the same-numbered day of the last month, or
     /// that month's last day; moved off a rest day as a period in days is.
     pub fn months(&self, rule: &'static str, start: NaiveDate, months: u32) -> Deadline {
-        let nominal = start
-            .checked_add_months(Months::new(months))
-            .unwrap_or(NaiveDate::MAX);
+        let nominal = crate::rules::dates::add_months(start, months);
         self.ending(rule, Period::Months(months), start, nominal)
     }
 

@@ -116,7 +116,7 @@ impl PreCheckApi {
             self.inner.clock.today(),
             self.inner.config.recency_window_months,
         )
-        .map(convert::iso)
+        .map(sieve_kernel::rules::dates::iso)
     }
 }
 

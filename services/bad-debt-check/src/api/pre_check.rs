@@ -316,7 +316,7 @@ impl PreCheckService for PreCheckApi {
                 bank_name: bank.name.clone(),
                 ruling_numbers: serde_json::to_string(&ruling_numbers)
                     .unwrap_or_else(|_| "[]".into()),
-                issued_on: convert::iso(today),
+                issued_on: sieve_kernel::rules::dates::iso(today),
                 issued_at_ms: now_ms,
                 canonical,
                 key_id: config.key.key_id().to_string(),

@@ -48,7 +48,7 @@ impl PreCheckApi {
             if violations.is_empty() && !seen.insert(draft.ruling_number.clone()) {
                 violations.push((
                     "ruling_number".into(),
-                    "ruling_number.duplicate_in_import".into(),
+                    rules::rule::RULING_NUMBER_DUPLICATE_IN_IMPORT.into(),
                     "同一文书号在本次导入中重复 / the same ruling number appears earlier in this import".into(),
                 ));
             }
@@ -79,8 +79,14 @@ impl PreCheckApi {
                         court_name: draft.court_name.clone(),
                         debtor_name: draft.debtor_name.clone(),
                         debtor_id_number: draft.debtor_id_number.clone(),
-                        filed_on: draft.filed_on.map(convert::iso).unwrap_or_default(),
-                        terminated_on: draft.terminated_on.map(convert::iso).unwrap_or_default(),
+                        filed_on: draft
+                            .filed_on
+                            .map(sieve_kernel::rules::dates::iso)
+                            .unwrap_or_default(),
+                        terminated_on: draft
+                            .terminated_on
+                            .map(sieve_kernel::rules::dates::iso)
+                            .unwrap_or_default(),
                         unpaid_fen: draft.unpaid_fen,
                         revoked: draft.revoked,
                         revocation_reason: if draft.revoked {
@@ -116,7 +122,10 @@ impl PreCheckApi {
                             }
                             let mut am = model.clone().into_active_model();
                             am.terminated_on = sea_orm::Set(
-                                draft.terminated_on.map(convert::iso).unwrap_or_default(),
+                                draft
+                                    .terminated_on
+                                    .map(sieve_kernel::rules::dates::iso)
+                                    .unwrap_or_default(),
                             );
                             am.unpaid_fen = sea_orm::Set(draft.unpaid_fen);
                             am.revoked = sea_orm::Set(revoked);

@@ -17,6 +17,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use qrcode::{EcLevel, QrCode};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
+use sieve_kernel::rules::money::{Claim, format_yuan};
 
 /// The number format used when the court configures none: `(2025)黑0722预查废第000123号`.
 pub const DEFAULT_NUMBER_FORMAT: &str = "({year}){court}预查废第{seq:06}号";
@@ -114,18 +115,20 @@ pub struct CertificateContent {
 }
 
 impl CertificateContent {
+    /// The claim's parts.
+    pub fn claim(&self) -> Claim {
+        Claim {
+            principal_fen: self.principal_fen,
+            interest_fen: self.interest_fen,
+            penalty_fen: self.penalty_fen,
+            fees_fen: self.fees_fen,
+        }
+    }
+
     /// The claim: the sum of its parts (RULES.md "Scope (intake)"), wide enough not to
     /// overflow.
     pub fn claim_fen(&self) -> i128 {
-        [
-            self.principal_fen,
-            self.interest_fen,
-            self.penalty_fen,
-            self.fees_fen,
-        ]
-        .iter()
-        .map(|f| i128::from(*f))
-        .sum()
+        self.claim().wide_total_fen()
     }
 }
 
@@ -619,21 +622,6 @@ fn html_unescape(s: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
-}
-
-/// `123_456_789` fen → `"1,234,567.89"`: exact, thousands separated.
-pub fn format_yuan(fen: i128) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let abs = fen.unsigned_abs();
-    let digits = (abs / 100).to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}.{:02}", abs % 100)
 }
 
 /// `2025-03-01` → `2025年3月1日`, as Chinese court documents write dates.

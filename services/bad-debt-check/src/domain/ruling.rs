@@ -9,8 +9,14 @@
 //!
 //! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
 
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
+use sieve_kernel::rules::Label;
+/// One rule a ruling broke (the kernel's violation; fields in [`field`], rules in [`rule`]).
+pub use sieve_kernel::rules::Violation;
+/// Periods in months (RULES.md "Counting time and amounts"), the kernel's.
+pub use sieve_kernel::rules::dates::{add_months, sub_months};
 use sieve_kernel::rules::mask;
+use sieve_kernel::rules::violation::{negative, required, text_field};
 
 /// The matching key (RULES.md "Bad-debt pre-check": the same debtor is the same ID number)
 /// and the check character are the kernel's, shared with intake.
@@ -24,21 +30,6 @@ pub const MIN_MONTHS_BEFORE_TERMINATION: u32 = 3;
 pub const MAX_RULING_NUMBER_CHARS: usize = 64;
 pub const MAX_COURT_CHARS: usize = 64;
 pub const MAX_NAME_CHARS: usize = 64;
-
-/// `date` plus `months` (RULES.md "Counting time and amounts": a period in months ends on the
-/// same day of the last month, or that month's last day when it has none): 2024-11-30 + 3 →
-/// 2025-02-28; 2024-01-31 + 1 → 2024-02-29. Saturates at the last representable date.
-pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
-    date.checked_add_months(Months::new(months))
-        .unwrap_or(NaiveDate::MAX)
-}
-
-/// `date` minus `months`, by the same rule as [`add_months`]: 2025-05-31 − 3 → 2025-02-28.
-/// Saturates at the first representable date.
-pub fn sub_months(date: NaiveDate, months: u32) -> NaiveDate {
-    date.checked_sub_months(Months::new(months))
-        .unwrap_or(NaiveDate::MIN)
-}
 
 /// A ruling as the enforcement system exported it, before validation. Empty strings and
 /// `None` mean "not given"; amounts are integer fen.
@@ -73,18 +64,6 @@ impl RulingDraft {
     }
 }
 
-/// One rule a ruling broke.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// Field of the protobuf `RulingInput`, e.g. `"terminated_on"` (see [`field`]).
-    pub field: &'static str,
-    /// Stable dotted rule code, e.g. `"ruling.three_months"` (see [`rule`]).
-    pub rule: &'static str,
-    /// Short sentence in Chinese, then English, for the clerk. It never holds a full ID number
-    /// (masked) nor an overlong value (not echoed).
-    pub description: String,
-}
-
 /// Field names of the protobuf `RulingInput` the violations point at.
 pub mod field {
     pub const RULING_NUMBER: &str = "ruling_number";
@@ -98,21 +77,11 @@ pub mod field {
     pub const STATUS: &str = "status";
 }
 
-/// Stable rule codes. Clients may match on them; never rename one.
+/// Stable rule codes: the kernel's shared ones (`required`, `max_length`, `id_number.*`,
+/// `amount.negative`) and the registry's own. Clients may match on them; never rename one.
 pub mod rule {
-    /// A required field is missing or blank.
-    pub const REQUIRED: &str = "required";
-    /// A text field is longer than its limit (counted in characters; the protobuf contract).
-    pub const MAX_LENGTH: &str = "max_length";
-    /// Resident ID is not 18 characters (GB 11643).
-    pub const ID_NUMBER_LENGTH: &str = "id_number.length";
-    /// One of the first 17 characters is not a digit, or the 18th is neither digit nor X
-    /// (GB 11643; the registry holds natural persons only, so no organisation codes).
-    pub const ID_NUMBER_NON_DIGIT: &str = "id_number.non_digit";
-    /// Digits 7-14 are no calendar date (GB 11643).
-    pub const ID_NUMBER_BIRTH_DATE: &str = "id_number.birth_date";
-    /// The check character is wrong (GB 11643, ISO 7064 MOD 11-2).
-    pub const ID_NUMBER_CHECK_CHARACTER: &str = "id_number.check_character";
+    pub use sieve_kernel::rules::rule::*;
+
     /// A date is after today: the export cannot know of it yet.
     pub const DATE_FUTURE: &str = "date.future";
     /// Terminated before the enforcement case was filed.
@@ -120,17 +89,10 @@ pub mod rule {
     /// Terminated 3 months or less after filing (Interp. 517; SPC 终本 provisions (2016)
     /// art. 1: 超过三个月; RULES.md "Bad-debt pre-check").
     pub const RULING_THREE_MONTHS: &str = "ruling.three_months";
-    /// An amount is negative.
-    pub const AMOUNT_NEGATIVE: &str = "amount.negative";
     /// A ruling number already in the registry names another debtor, filing date or court.
     pub const RULING_CONTRADICTS_STORED: &str = "ruling.contradicts_stored";
-}
-
-/// How a field is named to the clerk.
-#[derive(Clone, Copy)]
-struct Label {
-    zh: &'static str,
-    en: &'static str,
+    /// A ruling number that an earlier row of the same import already holds.
+    pub const RULING_NUMBER_DUPLICATE_IN_IMPORT: &str = "ruling_number.duplicate_in_import";
 }
 
 const RULING_NUMBER: Label = Label {
@@ -202,17 +164,7 @@ pub fn validate(draft: &RulingDraft, today: NaiveDate) -> Vec<Violation> {
     dates(&mut out, draft, today);
 
     if draft.unpaid_fen < 0 {
-        out.push(Violation {
-            field: field::UNPAID_FEN,
-            rule: rule::AMOUNT_NEGATIVE,
-            description: format!(
-                "{}不能为负数（{} 元）。 {} must not be negative ({} yuan).",
-                UNPAID.zh,
-                format_yuan(draft.unpaid_fen),
-                UNPAID.en,
-                format_yuan(draft.unpaid_fen)
-            ),
-        });
+        out.push(negative(field::UNPAID_FEN, UNPAID, draft.unpaid_fen));
     }
 
     out
@@ -511,77 +463,6 @@ pub fn window_start(today: NaiveDate, window_months: Option<u32>) -> Option<Naiv
     window_months.map(|m| sub_months(today, m))
 }
 
-/// Largest amount accepted by [`parse_yuan_to_fen`]: well below `i64::MAX` fen.
-const MAX_YUAN_DIGITS: usize = 15;
-
-/// Parses an amount in yuan as the enforcement system and banks write it (`15957.50`,
-/// `1,234.5`, `100`) into fen, exactly, without floating point. At most two decimals;
-/// thousands separators only in groups of three; an optional leading `-` (the caller refuses
-/// negatives with a reason). Errors are bilingual and never echo an overlong value.
-pub fn parse_yuan_to_fen(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let shown = mask::excerpt(t, 24);
-    let bad = || {
-        format!(
-            "金额“{shown}”格式有误，应为元，最多两位小数，例如 15957.50。 \
-             Amount \"{shown}\" is not a yuan amount with at most two decimals, e.g. 15957.50."
-        )
-    };
-    if t.is_empty() {
-        return Err("金额为空。 The amount is empty.".to_owned());
-    }
-    let (negative, unsigned) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t),
-    };
-    let (int_part, frac_part) = match unsigned.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (unsigned, None),
-    };
-    let digits = integer_digits(int_part).ok_or_else(bad)?;
-    if digits.len() > MAX_YUAN_DIGITS {
-        return Err(format!(
-            "金额“{shown}”过大。 Amount \"{shown}\" is too large."
-        ));
-    }
-    let cents = match frac_part {
-        None => 0,
-        Some(f) if f.is_empty() || f.len() > 2 || !f.bytes().all(|b| b.is_ascii_digit()) => {
-            return Err(bad());
-        }
-        Some(f) => {
-            let v: i64 = f.parse().map_err(|_| bad())?;
-            if f.len() == 1 { v * 10 } else { v }
-        }
-    };
-    let yuan: i64 = digits.parse().map_err(|_| bad())?;
-    let fen = yuan * 100 + cents;
-    Ok(if negative { -fen } else { fen })
-}
-
-/// The digits of an integer part written plainly (`1234`) or grouped by threes (`1,234`).
-fn integer_digits(s: &str) -> Option<String> {
-    if s.is_empty() {
-        return None;
-    }
-    if !s.contains(',') {
-        return s.bytes().all(|b| b.is_ascii_digit()).then(|| s.to_owned());
-    }
-    let mut groups = s.split(',');
-    let first = groups.next()?;
-    if first.is_empty() || first.len() > 3 || !first.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let mut out = first.to_owned();
-    for g in groups {
-        if g.len() != 3 || !g.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        out.push_str(g);
-    }
-    Some(out)
-}
-
 /// The status column of the export: `Some(false)` for a standing ruling (终本, `standing`),
 /// `Some(true)` for a revoked one (已恢复执行, 恢复执行, `revoked`), `None` for anything else.
 /// English words in any case.
@@ -593,32 +474,6 @@ pub fn parse_status(s: &str) -> Option<bool> {
         _ if t.eq_ignore_ascii_case("standing") => Some(false),
         _ if t.eq_ignore_ascii_case("revoked") => Some(true),
         _ => None,
-    }
-}
-
-/// Checks a required text field (trimmed) against its limit in characters. Never echoes the
-/// value.
-fn text_field(out: &mut Vec<Violation>, path: &'static str, label: Label, raw: &str, max: usize) {
-    let s = raw.trim();
-    if s.is_empty() {
-        out.push(required(path, label));
-    } else if s.chars().nth(max).is_some() {
-        out.push(Violation {
-            field: path,
-            rule: rule::MAX_LENGTH,
-            description: format!(
-                "{}超过{max}个字符。 {} is longer than {max} characters.",
-                label.zh, label.en
-            ),
-        });
-    }
-}
-
-fn required(path: &'static str, label: Label) -> Violation {
-    Violation {
-        field: path,
-        rule: rule::REQUIRED,
-        description: format!("{}不能为空。 {} is required.", label.zh, label.en),
     }
 }
 
@@ -635,21 +490,6 @@ fn future(path: &'static str, label: Label, date: NaiveDate, today: NaiveDate) -
 
 fn show_date(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| "—".to_owned(), |d| d.to_string())
-}
-
-/// `10_000_001` fen → `"100,000.01"`.
-fn format_yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let abs = fen.unsigned_abs();
-    let digits = (abs / 100).to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}.{:02}", abs % 100)
 }
 
 #[cfg(test)]
@@ -692,20 +532,6 @@ mod tests {
             normalize_id_number("\u{3000}230722198508195646\u{3000}"),
             "230722198508195646"
         );
-    }
-
-    #[test]
-    fn months_end_on_the_same_day_or_the_month_end() {
-        assert_eq!(add_months(day(2024, 11, 30), 3), day(2025, 2, 28));
-        assert_eq!(add_months(day(2024, 1, 31), 1), day(2024, 2, 29));
-        assert_eq!(add_months(day(2024, 1, 10), 3), day(2024, 4, 10));
-        assert_eq!(add_months(day(2024, 1, 10), 0), day(2024, 1, 10));
-        assert_eq!(add_months(day(2024, 12, 15), 14), day(2026, 2, 15));
-        assert_eq!(sub_months(day(2025, 5, 31), 3), day(2025, 2, 28));
-        assert_eq!(sub_months(day(2024, 3, 31), 1), day(2024, 2, 29));
-        assert_eq!(sub_months(day(2025, 1, 15), 13), day(2023, 12, 15));
-        assert_eq!(add_months(NaiveDate::MAX, 1), NaiveDate::MAX);
-        assert_eq!(sub_months(NaiveDate::MIN, 1), NaiveDate::MIN);
     }
 
     #[test]
@@ -1006,49 +832,6 @@ mod tests {
         assert!(!within_window(day(2024, 5, 30), today, Some(12)));
         assert_eq!(window_start(today, None), None);
         assert_eq!(window_start(today, Some(3)), Some(day(2025, 2, 28)));
-    }
-
-    #[test]
-    fn yuan_parsed_exactly() {
-        assert_eq!(parse_yuan_to_fen("15957.50"), Ok(1_595_750));
-        assert_eq!(parse_yuan_to_fen(" 4866.89 "), Ok(486_689));
-        assert_eq!(parse_yuan_to_fen("5000.00"), Ok(500_000));
-        assert_eq!(parse_yuan_to_fen("5000"), Ok(500_000));
-        assert_eq!(parse_yuan_to_fen("0.1"), Ok(10));
-        assert_eq!(parse_yuan_to_fen("0.01"), Ok(1));
-        assert_eq!(parse_yuan_to_fen("100,000.01"), Ok(10_000_001));
-        assert_eq!(parse_yuan_to_fen("1,234,567"), Ok(123_456_700));
-        assert_eq!(parse_yuan_to_fen("-12.30"), Ok(-1_230));
-        // 0.1 + 0.2 style float errors cannot happen.
-        assert_eq!(parse_yuan_to_fen("1.15"), Ok(115));
-        assert_eq!(
-            parse_yuan_to_fen("999999999999999.99"),
-            Ok(99_999_999_999_999_999)
-        );
-        for bad in [
-            "",
-            " ",
-            "1.234",
-            "1.",
-            ".5",
-            "1,23",
-            "12,345,67",
-            ",123",
-            "1,2345",
-            "abc",
-            "1e3",
-            "¥100",
-            "+1",
-            "--1",
-            "1.-5",
-            "１００",
-            "1 000",
-            "1000000000000000",
-        ] {
-            assert!(parse_yuan_to_fen(bad).is_err(), "{bad:?}");
-        }
-        let e = parse_yuan_to_fen(&"9".repeat(10_000)).expect_err("too large");
-        assert!(e.chars().count() < 200);
     }
 
     #[test]

@@ -10,7 +10,12 @@
 //! Pure: no I/O, no clock (today's date is a parameter), no protobuf types.
 
 use chrono::NaiveDate;
+use sieve_kernel::rules::Label;
+/// One rule a case broke (the kernel's violation; fields in [`field`], rules in [`rule`]).
+pub use sieve_kernel::rules::Violation;
 use sieve_kernel::rules::mask;
+use sieve_kernel::rules::money::{Claim, format_yuan};
+use sieve_kernel::rules::violation::{exceeds_chars, negative, required, text_field, too_long};
 
 use super::identity::{self, IdNumberError, MobileError};
 
@@ -98,18 +103,6 @@ impl Default for ScopeConfig {
     }
 }
 
-/// One rule a case broke.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// Field path as the caller sent it, e.g. `"debtor.id_number"` (see [`field`]).
-    pub field: &'static str,
-    /// Stable dotted rule code, e.g. `"id_number.check_character"` (see [`rule`]).
-    pub rule: &'static str,
-    /// Short sentence in Chinese, then English, for the bank's clerk. It never holds a full
-    /// ID number or phone number (they are masked) nor an overlong value (cut short).
-    pub description: String,
-}
-
 /// Field paths of the protobuf `CaseInput` the violations point at.
 pub mod field {
     pub const BANK_CASE_REF: &str = "bank_case_ref";
@@ -131,32 +124,17 @@ pub mod field {
     pub const CONTRACT_NAMES_COURT: &str = "contract_names_court";
 }
 
-/// Stable rule codes. Clients may match on them; never rename one.
+/// Stable rule codes: the kernel's shared ones (`required`, `max_length`, `id_number.*`,
+/// `amount.negative`) and intake's own. Clients may match on them; never rename one.
 pub mod rule {
-    /// A required field is missing or blank.
-    pub const REQUIRED: &str = "required";
+    pub use sieve_kernel::rules::rule::*;
+
     /// A coded field has a value the contract does not list.
     pub const UNKNOWN_VALUE: &str = "unknown_value";
-    /// A text field is longer than its limit (counted in characters).
-    pub const MAX_LENGTH: &str = "max_length";
-    /// Resident ID is not 18 characters (GB 11643).
-    pub const ID_NUMBER_LENGTH: &str = "id_number.length";
-    /// One of the first 17 characters of the resident ID is not a digit (GB 11643).
-    pub const ID_NUMBER_NON_DIGIT: &str = "id_number.non_digit";
-    /// The region code is no province (GB 11643, GB/T 2260).
-    pub const ID_NUMBER_REGION: &str = "id_number.region";
-    /// The birth date does not exist (GB 11643).
-    pub const ID_NUMBER_BIRTH_DATE: &str = "id_number.birth_date";
-    /// The birth date is after today (RULES.md "Scope (intake)").
-    pub const ID_NUMBER_BIRTH_DATE_FUTURE: &str = "id_number.birth_date_future";
-    /// The check character is wrong (GB 11643, ISO 7064 MOD 11-2).
-    pub const ID_NUMBER_CHECK_CHARACTER: &str = "id_number.check_character";
     /// Phone is not 11 digits starting with 1 (RULES.md "Scope (intake)").
     pub const PHONE_MOBILE_FORMAT: &str = "phone.mobile_format";
     /// Division code is not 6 digits.
     pub const DIVISION_CODE_FORMAT: &str = "division_code.format";
-    /// An amount is negative.
-    pub const AMOUNT_NEGATIVE: &str = "amount.negative";
     /// The loan amount of a loan case, or the claim total, is zero.
     pub const AMOUNT_ZERO: &str = "amount.zero";
     /// The claim total does not fit in 64 bits.
@@ -176,13 +154,6 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_ADDRESS_CHARS: usize = 256;
 pub const MAX_CONTRACT_REF_CHARS: usize = 64;
 pub const MAX_PHONE_CHARS: usize = 20;
-
-/// How a field is named to the clerk.
-#[derive(Clone, Copy)]
-struct Label {
-    zh: &'static str,
-    en: &'static str,
-}
 
 const BANK_CASE_REF: Label = Label {
     zh: "银行案件编号",
@@ -530,10 +501,13 @@ fn amounts(out: &mut Vec<Violation>, draft: &CaseDraft, scope: &ScopeConfig) {
         // The total of a claim with a negative part means nothing; the parts say it all.
         return;
     }
-    let total = parts
-        .iter()
-        .try_fold(0i64, |acc, (_, _, fen)| acc.checked_add(*fen));
-    match total {
+    let claim = Claim {
+        principal_fen: draft.principal_fen,
+        interest_fen: draft.interest_fen,
+        penalty_fen: draft.penalty_fen,
+        fees_fen: draft.fees_fen,
+    };
+    match claim.total_fen() {
         None => out.push(Violation {
             field: field::CLAIM,
             rule: rule::AMOUNT_OVERFLOW,
@@ -553,39 +527,6 @@ fn amounts(out: &mut Vec<Violation>, draft: &CaseDraft, scope: &ScopeConfig) {
     }
 }
 
-/// Checks a required text field: blank → `required`, too long → `max_length`. Returns the
-/// trimmed value when it passed both.
-fn text_field<'a>(
-    out: &mut Vec<Violation>,
-    path: &'static str,
-    label: Label,
-    value: &'a str,
-    max_chars: usize,
-) -> Option<&'a str> {
-    let value = value.trim();
-    if value.is_empty() {
-        out.push(required(path, label));
-        None
-    } else if exceeds_chars(value, max_chars) {
-        out.push(too_long(path, label, max_chars));
-        None
-    } else {
-        Some(value)
-    }
-}
-
-/// Whether `s` has more than `max` characters, decided from its byte length when that is
-/// enough (a 10 MB string is refused without being walked).
-fn exceeds_chars(s: &str, max: usize) -> bool {
-    if s.len() <= max {
-        return false;
-    }
-    if s.len() > max.saturating_mul(4) {
-        return true;
-    }
-    s.chars().count() > max
-}
-
 /// A coded field: required, and one of the codes the contract lists.
 fn coded<T>(value: Coded<T>, path: &'static str, label: Label) -> Option<Violation> {
     match value {
@@ -600,53 +541,6 @@ fn coded<T>(value: Coded<T>, path: &'static str, label: Label) -> Option<Violati
             ),
         }),
     }
-}
-
-fn required(path: &'static str, label: Label) -> Violation {
-    Violation {
-        field: path,
-        rule: rule::REQUIRED,
-        description: format!("{}未填写。 {} is missing.", label.zh, label.en),
-    }
-}
-
-/// Never echoes the value: it may be megabytes long.
-fn too_long(path: &'static str, label: Label, max_chars: usize) -> Violation {
-    Violation {
-        field: path,
-        rule: rule::MAX_LENGTH,
-        description: format!(
-            "{}超过{max_chars}个字符。 {} is longer than {max_chars} characters.",
-            label.zh, label.en
-        ),
-    }
-}
-
-fn negative(path: &'static str, label: Label, fen: i64) -> Violation {
-    let amount = format_yuan(fen);
-    Violation {
-        field: path,
-        rule: rule::AMOUNT_NEGATIVE,
-        description: format!(
-            "{}不能为负数（{amount} 元）。 {} must not be negative ({amount} yuan).",
-            label.zh, label.en
-        ),
-    }
-}
-
-/// `10_000_001` fen → `"100,000.01"`.
-fn format_yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let abs = fen.unsigned_abs();
-    let digits = (abs / 100).to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}.{:02}", abs % 100)
 }
 
 /// The configured division codes for a message, at most five of them.
@@ -1191,16 +1085,10 @@ mod tests {
         assert_eq!(format_yuan(i64::MIN), "-92,233,720,368,547,758.08");
     }
 
-    /// Yuan with at most two decimals → fen, by string parsing (no floating point).
+    /// Yuan with at most two decimals → fen, by the kernel's parser (no floating point).
     fn yuan_to_fen(s: &str) -> i64 {
-        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-        assert!(
-            frac.len() <= 2 && frac.bytes().all(|b| b.is_ascii_digit()),
-            "{s}"
-        );
-        let whole: i64 = whole.parse().expect("yuan");
-        let frac: i64 = format!("{frac:0<2}").parse().expect("fen");
-        whole * 100 + frac
+        use sieve_kernel::rules::money::{Sign, parse_yuan};
+        parse_yuan(s, Sign::Allowed).expect("yuan")
     }
 
     #[test]

@@ -1,6 +1,12 @@
-//! What every stage's rules are built from, once: the masking of personal data in refusals
-//! and log lines.
+//! What every stage's rules are built from, once: the violations a refusal lists (field,
+//! rule, bilingual description, their stored form), money (yuan ↔ fen, the claim), dates
+//! (protobuf ↔ chrono, months), and the masking of personal data in refusals and log lines.
 //!
 //! Pure: no I/O, no clock (today's date is a parameter).
 
+pub mod dates;
 pub mod mask;
+pub mod money;
+pub mod violation;
+
+pub use violation::{Label, StoredViolation, Violation, rule};
