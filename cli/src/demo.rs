@@ -17,6 +17,8 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sieve_kernel::rules::dates::date_pb;
+use sieve_kernel::rules::resident_id::{self, check_character};
+use sieve_kernel::rules::uscc;
 use sieve_proto::bad_debt_check::v1::{RulingInput, RulingStatus};
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::intake::v1::CaseInput;
@@ -225,35 +227,6 @@ pub fn demo_rulings(cases: &[DemoCase], seed: u64, court: &CourtSpec) -> Vec<Dem
         .collect()
 }
 
-const CHECK_CHARACTERS: &[u8; 11] = b"10X98765432";
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-
-/// The GB 11643 check character (ISO 7064 MOD 11-2) of the first 17 characters of a resident
-/// ID number; `None` unless they are 17 ASCII digits.
-pub fn check_character(first17: &str) -> Option<char> {
-    if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let sum: u32 = first17
-        .bytes()
-        .zip(ID_WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    Some(char::from(CHECK_CHARACTERS[(sum % 11) as usize]))
-}
-
-/// Whether an 18-character resident ID number ends in its correct check character.
-pub fn has_valid_check_character(id: &str) -> bool {
-    match (id.get(..17), id.get(17..)) {
-        (Some(body), Some(last)) => check_character(body).is_some_and(|c| last == c.to_string()),
-        _ => false,
-    }
-}
-
-const USCC_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
 const ORG_CODE_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 
 /// A unified social credit code (GB 32100) for a company registered in `division`, with an
@@ -271,16 +244,8 @@ fn unified_social_credit_code(division: &str, body: u32) -> String {
         d => char::from(b'0' + d as u8),
     };
     let first17 = format!("91{division}{body}{org_check}");
-    let sum: u32 = first17
-        .bytes()
-        .zip(USCC_WEIGHTS)
-        .map(|(b, w)| {
-            let value = USCC_CHARS.iter().position(|&c| c == b).unwrap_or(0);
-            value as u32 * w
-        })
-        .sum();
-    let check = USCC_CHARS[((31 - sum % 31) % 31) as usize];
-    format!("{first17}{}", char::from(check))
+    let check = uscc::check_character(&first17).unwrap_or('0');
+    format!("{first17}{check}")
 }
 
 const SURNAMES: &[&str] = &[
@@ -497,9 +462,9 @@ impl Generator {
                 if let Some(debtor) = case.debtor.as_mut() {
                     let body = debtor.id_number.get(..17).unwrap_or_default().to_owned();
                     let right = check_character(&body).unwrap_or('0');
-                    let wrong = CHECK_CHARACTERS
+                    let wrong = resident_id::CHECK_TABLE
                         .iter()
-                        .map(|&b| char::from(b))
+                        .copied()
                         .filter(|&c| c != right)
                         .collect::<Vec<_>>();
                     let wrong = wrong.choose(&mut self.rng).copied().unwrap_or('0');
@@ -626,6 +591,11 @@ mod tests {
             assert_eq!(&d.id_number[..6], d.division_code, "ID region = domicile");
         }
         found
+    }
+
+    /// Whether an 18-character resident ID number ends in its correct check character.
+    fn has_valid_check_character(id: &str) -> bool {
+        resident_id::parse(id, resident_id::Checks::Form).is_ok()
     }
 
     #[test]

@@ -166,14 +166,7 @@ fn id_number(i: usize) -> String {
     let birth =
         19600101 + (i % 28) as u32 + ((i / 28) % 12) as u32 * 100 + ((i / 336) % 40) as u32 * 10000;
     let first17 = format!("230722{birth:08}{:03}", i % 1000);
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = "10X98765432".as_bytes()[(sum % 11) as usize] as char;
-    format!("{first17}{check}")
+    sieve_kernel::rules::resident_id::with_check_character(&first17).expect("17 digits")
 }
 
 fn case(prefix: &str, i: usize) -> pb::CaseInput {

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use sieve_bad_debt_check::domain::ruling::check_character;
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
 use sieve_kernel::internal::InternalChannel as Channel;
+use sieve_kernel::rules::resident_id::check_character;
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
 use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;

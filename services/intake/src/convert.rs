@@ -103,7 +103,9 @@ pub fn new_case(
         product: product_str(d.product.known()).into(),
         debtor_kind: kind_str(d.debtor_kind.known()).into(),
         debtor_name: d.debtor_name,
-        debtor_id_number: crate::domain::identity::normalize_id_number(&d.debtor_id_number),
+        debtor_id_number: sieve_kernel::rules::resident_id::normalize_id_number(
+            &d.debtor_id_number,
+        ),
         debtor_phone: d.debtor_phone,
         debtor_address: d.debtor_address,
         debtor_division_code: d.debtor_division_code,

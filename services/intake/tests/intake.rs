@@ -112,7 +112,7 @@ fn id_number(i: usize) -> String {
     let birth =
         19600101 + (i % 28) as u32 + ((i / 28) % 12) as u32 * 100 + ((i / 336) % 40) as u32 * 10000;
     let first17 = format!("230722{birth:08}{:03}", i % 1000);
-    let check = sieve_intake::domain::identity::check_character(&first17).unwrap();
+    let check = sieve_kernel::rules::resident_id::check_character(&first17).unwrap();
     format!("{first17}{check}")
 }
 

@@ -17,7 +17,6 @@ pub mod malformed;
 pub mod outbox;
 pub mod refusals;
 pub mod request_id;
-pub mod resident_id;
 pub mod rules;
 pub mod server;
 pub mod telemetry;

@@ -19,8 +19,9 @@ use sieve_kernel::rules::mask;
 use sieve_kernel::rules::violation::{negative, required, text_field};
 
 /// The matching key (RULES.md "Bad-debt pre-check": the same debtor is the same ID number)
-/// and the check character are the kernel's, shared with intake.
-pub use sieve_kernel::resident_id::{check_character, normalize_id_number};
+/// is the kernel's, shared with intake.
+pub use sieve_kernel::rules::resident_id::normalize_id_number;
+use sieve_kernel::rules::resident_id::{self, Checks, IdNumberError};
 
 /// Months from filing the enforcement case before it may be terminated (Interp. 517; SPC 终本
 /// provisions (2016) art. 1).
@@ -235,24 +236,19 @@ fn dates(out: &mut Vec<Violation>, draft: &RulingDraft, today: NaiveDate) {
 }
 
 /// The GB 11643 checks the registry needs of an already normalized ID number: 18 characters,
-/// 17 digits then a digit or X, a birth date that exists, the right check character. The
-/// registry holds natural persons only, so an organisation code fails as a non-digit.
+/// 17 digits then a digit or X, a birth date that exists, the right check character (the
+/// form alone: these are the court's own enforcement records). The registry holds natural
+/// persons only, so an organisation code fails as a non-digit.
 fn id_number_violation(id: &str) -> Option<Violation> {
-    let masked = mask::id_number(id);
-    let chars = id.chars().count();
-    if chars != 18 {
-        return Some(Violation {
-            field: field::DEBTOR_ID_NUMBER,
-            rule: rule::ID_NUMBER_LENGTH,
-            description: format!(
-                "身份证号应为18位，实为{chars}位。 \
-                 A resident ID number has 18 characters; this one has {chars}."
-            ),
-        });
-    }
-    let body_ok = id.chars().take(17).all(|c| c.is_ascii_digit());
+    let error = resident_id::parse(id, Checks::Form).err()?;
+    // Past the length, an 18th character that is neither digit nor X is a non-digit here,
+    // whatever else the number gets wrong after its body.
     let last = id.chars().last().unwrap_or(' ');
-    if !body_ok || !(last.is_ascii_digit() || last == 'X') {
+    let last_ok = last.is_ascii_digit() || last == 'X';
+    if matches!(error, IdNumberError::NonDigit { .. })
+        || !last_ok && !matches!(error, IdNumberError::WrongLength { .. })
+    {
+        let masked = mask::id_number(id);
         return Some(Violation {
             field: field::DEBTOR_ID_NUMBER,
             rule: rule::ID_NUMBER_NON_DIGIT,
@@ -263,38 +259,7 @@ fn id_number_violation(id: &str) -> Option<Violation> {
             ),
         });
     }
-    // All 18 characters are ASCII from here on, so byte slicing is safe.
-    if birth_date(&id[6..14]).is_none() {
-        return Some(Violation {
-            field: field::DEBTOR_ID_NUMBER,
-            rule: rule::ID_NUMBER_BIRTH_DATE,
-            description: format!(
-                "身份证号 {masked} 中的出生日期不存在。 \
-                 ID number {masked}: the birth date does not exist."
-            ),
-        });
-    }
-    let expected = check_character(&id[..17])?;
-    if !id.ends_with(expected) {
-        return Some(Violation {
-            field: field::DEBTOR_ID_NUMBER,
-            rule: rule::ID_NUMBER_CHECK_CHARACTER,
-            description: format!(
-                "身份证号 {masked} 校验位应为 {expected}，实为 {last}，请核对号码。 \
-                 ID number {masked}: the check character should be {expected}, not {last}; \
-                 please check the number."
-            ),
-        });
-    }
-    None
-}
-
-/// `YYYYMMDD` to a date that exists.
-fn birth_date(digits: &str) -> Option<NaiveDate> {
-    let year: i32 = digits.get(..4)?.parse().ok()?;
-    let month: u32 = digits.get(4..6)?.parse().ok()?;
-    let day: u32 = digits.get(6..8)?.parse().ok()?;
-    NaiveDate::from_ymd_opt(year, month, day)
+    Some(resident_id::violation(field::DEBTOR_ID_NUMBER, id, &error))
 }
 
 /// What a re-import of a ruling number does (the import is idempotent by ruling number).
@@ -520,18 +485,6 @@ mod tests {
 
     fn rules(v: &[Violation]) -> Vec<(&'static str, &'static str)> {
         v.iter().map(|v| (v.field, v.rule)).collect()
-    }
-
-    #[test]
-    fn normalize_trims_and_uppercases_x() {
-        assert_eq!(
-            normalize_id_number(" 34052419800101001x\t"),
-            "34052419800101001X"
-        );
-        assert_eq!(
-            normalize_id_number("\u{3000}230722198508195646\u{3000}"),
-            "230722198508195646"
-        );
     }
 
     #[test]

@@ -15,9 +15,11 @@ use sieve_kernel::rules::Label;
 pub use sieve_kernel::rules::Violation;
 use sieve_kernel::rules::mask;
 use sieve_kernel::rules::money::{Claim, format_yuan};
+use sieve_kernel::rules::resident_id::{self, Checks, IdNumberError};
+use sieve_kernel::rules::uscc;
 use sieve_kernel::rules::violation::{exceeds_chars, negative, required, text_field, too_long};
 
-use super::identity::{self, IdNumberError, MobileError};
+use super::identity::{self, MobileError};
 
 /// The kind of dispute (RULES.md "Scope (intake)").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -301,8 +303,9 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
             Some(required(field::DEBTOR_ID_NUMBER, ID_NUMBER)),
         );
     }
-    // GB 11643, after normalizing (trim, x → X).
-    let error = match identity::parse_resident_id(raw, today) {
+    // GB 11643, after normalizing (trim, x → X), of a number issued to a living person
+    // (RULES.md "Scope (intake)": region, birth date not in the future).
+    let error = match resident_id::parse(raw, Checks::Issued { today }) {
         Ok(_) => return (kind_missing, None),
         Err(e) => e,
     };
@@ -315,7 +318,7 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
         error,
         IdNumberError::WrongCheckCharacter { .. } | IdNumberError::FutureBirthDate
     );
-    if !shaped_like_resident_id && identity::looks_like_unified_social_credit_code(raw) {
+    if !shaped_like_resident_id && uscc::is_valid(raw) {
         let masked = mask::id_number(raw);
         return (
             Some(Violation {
@@ -330,64 +333,10 @@ fn debtor_identity(draft: &CaseDraft, today: NaiveDate) -> (Option<Violation>, O
             None,
         );
     }
-    (kind_missing, Some(id_violation(raw, &error)))
-}
-
-fn id_violation(raw: &str, error: &IdNumberError) -> Violation {
-    let masked = mask::id_number(raw);
-    let (rule, description) = match error {
-        IdNumberError::WrongLength { chars } => (
-            rule::ID_NUMBER_LENGTH,
-            format!(
-                "身份证号应为18位，实为{chars}位。 \
-                 A resident ID number has 18 characters; this one has {chars}."
-            ),
-        ),
-        IdNumberError::NonDigit { position } => (
-            rule::ID_NUMBER_NON_DIGIT,
-            format!(
-                "身份证号 {masked} 第{position}位不是数字。 \
-                 Character {position} of ID number {masked} is not a digit."
-            ),
-        ),
-        IdNumberError::BadRegion { region } => (
-            rule::ID_NUMBER_REGION,
-            format!(
-                "身份证号 {masked} 的地址码 {region} 不是有效的行政区划。 \
-                 ID number {masked}: region code {region} is not a valid division."
-            ),
-        ),
-        IdNumberError::ImpossibleBirthDate => (
-            rule::ID_NUMBER_BIRTH_DATE,
-            format!(
-                "身份证号 {masked} 中的出生日期不存在。 \
-                 ID number {masked}: the birth date does not exist."
-            ),
-        ),
-        IdNumberError::FutureBirthDate => (
-            rule::ID_NUMBER_BIRTH_DATE_FUTURE,
-            format!(
-                "身份证号 {masked} 中的出生日期晚于今天。 \
-                 ID number {masked}: the birth date is in the future."
-            ),
-        ),
-        IdNumberError::WrongCheckCharacter { expected, found } => {
-            let found = mask::printable(*found);
-            (
-                rule::ID_NUMBER_CHECK_CHARACTER,
-                format!(
-                    "身份证号 {masked} 校验位应为 {expected}，实为 {found}，请核对号码。 \
-                     ID number {masked}: the check character should be {expected}, not \
-                     {found}; please check the number."
-                ),
-            )
-        }
-    };
-    Violation {
-        field: field::DEBTOR_ID_NUMBER,
-        rule,
-        description,
-    }
+    (
+        kind_missing,
+        Some(resident_id::violation(field::DEBTOR_ID_NUMBER, raw, &error)),
+    )
 }
 
 fn mobile_violation(phone: &str, error: &MobileError) -> Violation {
@@ -627,8 +576,7 @@ mod tests {
     }
 
     fn id_with_check(first17: &str) -> String {
-        let c = identity::check_character(first17).expect("17 digits");
-        format!("{first17}{c}")
+        resident_id::with_check_character(first17).expect("17 digits")
     }
 
     #[test]
@@ -828,9 +776,7 @@ mod tests {
     #[test]
     fn resident_id_that_also_passes_the_uscc_check_is_a_person() {
         // Row 20 of the sample: valid by GB 11643, and by chance by GB 32100 too.
-        assert!(identity::looks_like_unified_social_credit_code(
-            "230722198104167397"
-        ));
+        assert!(uscc::is_valid("230722198104167397"));
         let draft = CaseDraft {
             debtor_id_number: "230722198104167397".into(),
             ..card()
@@ -841,9 +787,7 @@ mod tests {
     #[test]
     fn mistyped_resident_id_passing_the_uscc_check_is_a_check_character_error() {
         // The resident ID check character of this body is 0; 2 is its GB 32100 one.
-        assert!(identity::looks_like_unified_social_credit_code(
-            "230722198511020052"
-        ));
+        assert!(uscc::is_valid("230722198511020052"));
         let draft = CaseDraft {
             debtor_id_number: "230722198511020052".into(),
             ..card()

@@ -1,12 +1,15 @@
 //! What every stage's rules are built from, once: the violations a refusal lists (field,
 //! rule, bilingual description, their stored form), money (yuan ↔ fen, the claim), dates
-//! (protobuf ↔ chrono, months), and the masking of personal data in refusals and log lines.
+//! (protobuf ↔ chrono, months), the resident ID (GB 11643) and the unified social credit
+//! code (GB 32100), and the masking of personal data in refusals and log lines.
 //!
 //! Pure: no I/O, no clock (today's date is a parameter).
 
 pub mod dates;
 pub mod mask;
 pub mod money;
+pub mod resident_id;
+pub mod uscc;
 pub mod violation;
 
 pub use violation::{Label, StoredViolation, Violation, rule};
