@@ -10,6 +10,7 @@ use crate::store::{self, certificate, ruling, ruling_import};
 
 use sieve_kernel::rules::dates::{date_from_pb, date_pb, parse_iso};
 use sieve_kernel::rules::money::Claim;
+use sieve_kernel::rules::violation;
 pub use sieve_kernel::wire::timestamp;
 
 fn date_text_pb(s: &str) -> Option<common::Date> {
@@ -44,6 +45,25 @@ pub fn stored_draft(r: &ruling::Model) -> RulingDraft {
         unpaid_fen: r.unpaid_fen,
         revoked: r.revoked,
     }
+}
+
+/// An import's refused rows as the caller is answered, one refusal per broken rule. The
+/// stored refusals are read strictly: JSON that does not parse is an internal error, never a
+/// refused row without reasons.
+pub fn import_refusals_pb(
+    rows: Vec<store::import_refusal::Model>,
+) -> sieve_kernel::error::Result<Vec<common::RowRefusal>> {
+    let mut out = Vec::new();
+    for r in rows {
+        let whose = format!("import {} row {}", r.import_id, r.row);
+        let stored = violation::decode(&r.refusals, whose)?;
+        out.extend(
+            stored
+                .into_iter()
+                .map(|s| violation::row_refusal(r.row, &r.ruling_number, s)),
+        );
+    }
+    Ok(out)
 }
 
 pub fn ruling_pb(r: ruling::Model) -> pb::Ruling {
@@ -264,5 +284,51 @@ pub fn certificate_pb(c: certificate::Model) -> pb::Certificate {
         } as i32,
         revoked_at: c.revoked_at_ms.map(timestamp),
         check_id: c.check_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_row(refusals: &str) -> store::import_refusal::Model {
+        store::import_refusal::Model {
+            import_id: "i1".into(),
+            row: 3,
+            ruling_number: "(2024)黑0722执300号之一".into(),
+            refusals: refusals.into(),
+        }
+    }
+
+    #[test]
+    fn stored_import_refusals_are_answered_with_the_row() {
+        let json = r#"[{"field":"unpaid_fen","rule":"amount.negative","description":"d"},
+                       {"field":"court","rule":"required","description":"e"}]"#;
+        let refusals = import_refusals_pb(vec![refused_row(json)]).expect("parses");
+        assert_eq!(refusals.len(), 2);
+        assert_eq!(
+            (
+                refusals[1].row,
+                refusals[1].reference.as_str(),
+                refusals[1].rule.as_str()
+            ),
+            (3, "(2024)黑0722执300号之一", "required")
+        );
+    }
+
+    #[test]
+    fn corrupt_import_refusals_are_an_internal_error_not_an_empty_list() {
+        for corrupt in ["", "[{\"field\":", "{\"field\":\"x\"}", "not json"] {
+            let rows = vec![refused_row("[]"), refused_row(corrupt)];
+            let e = import_refusals_pb(rows).expect_err("corrupt refusals");
+            assert_eq!(e.code, sieve_kernel::ErrorCode::Internal, "{corrupt:?}");
+            let status: tonic::Status = e.into();
+            assert_eq!(status.code(), tonic::Code::Internal);
+            assert!(
+                status.message().contains("reference"),
+                "{}",
+                status.message()
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@ use crate::domain::screening::{CaseDraft, Coded, DebtorKind, Product};
 use crate::store::{self, bank, batch, case, case_event};
 
 use sieve_kernel::rules::money::Claim;
+use sieve_kernel::rules::violation;
 pub use sieve_kernel::wire::timestamp;
 
 pub use sieve_kernel::wire::millis;
@@ -260,10 +261,10 @@ pub fn batch_pb(b: batch::Model) -> pb::Batch {
     }
 }
 
-pub use crate::store::StoredRefusal;
-
-pub fn row_pb(r: store::RowRecord) -> pb::BatchRow {
-    match r {
+/// A batch row as the caller is answered. Its stored refusals are read strictly: JSON that
+/// does not parse is an internal error, never a refused row without reasons.
+pub fn row_pb(r: store::RowRecord) -> sieve_kernel::error::Result<pb::BatchRow> {
+    Ok(match r {
         store::RowRecord::Accepted {
             row,
             bank_case_ref,
@@ -278,21 +279,19 @@ pub fn row_pb(r: store::RowRecord) -> pb::BatchRow {
         },
         store::RowRecord::Other(m) => {
             let refused = m.outcome == store::ROW_REFUSED;
-            let stored: Vec<StoredRefusal> = serde_json::from_str(&m.refusals).unwrap_or_default();
+            let whose = format!("batch {} row {}", m.batch_id, m.row);
+            let stored = violation::decode(&m.refusals, &whose)?;
+            // Read as strictly as the refusals: a corrupt list is an error, not "no change".
             let differing_fields: Vec<String> =
-                serde_json::from_str(&m.differing_fields).unwrap_or_default();
+                serde_json::from_str(&m.differing_fields).map_err(|e| {
+                    Error::internal(format!("{whose}: the stored differing fields do not parse: {e}"))
+                })?;
             pb::BatchRow {
                 differing_fields,
                 row: m.row,
                 refusals: stored
                     .into_iter()
-                    .map(|s| common::RowRefusal {
-                        row: m.row,
-                        reference: m.bank_case_ref.clone(),
-                        field: s.field,
-                        rule: s.rule,
-                        description: s.description,
-                    })
+                    .map(|s| violation::row_refusal(m.row, &m.bank_case_ref, s))
                     .collect(),
                 bank_case_ref: m.bank_case_ref,
                 outcome: if refused {
@@ -303,7 +302,7 @@ pub fn row_pb(r: store::RowRecord) -> pb::BatchRow {
                 case_id: m.case_id.unwrap_or_default(),
             }
         }
-    }
+    })
 }
 
 /// The case as the pre-check needs it (what intake announces when a case enters it).
@@ -325,5 +324,48 @@ pub fn case_summary(c: &case::Model) -> common::CaseSummary {
         }),
         claim: Some(claim(c).to_pb()),
         contract_ref: c.contract_ref.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_row(refusals: &str) -> store::RowRecord {
+        store::RowRecord::Other(store::batch_row::Model {
+            batch_id: "b1".into(),
+            row: 7,
+            bank_case_ref: "JY-7".into(),
+            outcome: store::ROW_REFUSED.into(),
+            case_id: None,
+            refusals: refusals.into(),
+        })
+    }
+
+    #[test]
+    fn stored_refusals_are_answered_with_the_row() {
+        let json = r#"[{"field":"debtor.phone","rule":"phone.mobile_format","description":"d"}]"#;
+        let row = row_pb(refused_row(json)).expect("parses");
+        assert_eq!(row.outcome, pb::RowOutcome::Refused as i32);
+        assert_eq!(row.refusals.len(), 1);
+        assert_eq!(
+            (row.refusals[0].row, row.refusals[0].reference.as_str()),
+            (7, "JY-7")
+        );
+    }
+
+    #[test]
+    fn corrupt_stored_refusals_are_an_internal_error_not_an_empty_list() {
+        for corrupt in ["", "[{\"field\":", "{\"field\":\"x\"}", "not json"] {
+            let e = row_pb(refused_row(corrupt)).expect_err("corrupt refusals");
+            assert_eq!(e.code, sieve_kernel::ErrorCode::Internal, "{corrupt:?}");
+            let status: tonic::Status = e.into();
+            assert_eq!(status.code(), tonic::Code::Internal);
+            assert!(
+                status.message().contains("reference"),
+                "{}",
+                status.message()
+            );
+        }
     }
 }

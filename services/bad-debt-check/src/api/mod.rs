@@ -11,6 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 use sieve_kernel::SharedClock;
 use sieve_kernel::error::{Error, Result};
 use sieve_kernel::outbox::{self, NewMessage};
+use sieve_kernel::rules::{StoredViolation, violation};
 use sieve_proto::bad_debt_check::v1 as pb;
 use sieve_proto::bad_debt_check::v1::pre_check_service_server::PreCheckService;
 use sieve_proto::bad_debt_check::v1::registry_service_server::RegistryService;
@@ -56,13 +57,6 @@ struct Inner {
     matcher: Option<Arc<tokio::sync::Notify>>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StoredRefusal {
-    field: String,
-    rule: String,
-    description: String,
-}
-
 fn refusal(
     row: i64,
     reference: &str,
@@ -70,13 +64,15 @@ fn refusal(
     rule: &str,
     description: impl Into<String>,
 ) -> common::RowRefusal {
-    common::RowRefusal {
+    violation::row_refusal(
         row,
-        reference: reference.chars().take(64).collect(),
-        field: field.into(),
-        rule: rule.into(),
-        description: description.into(),
-    }
+        reference,
+        StoredViolation {
+            field: field.into(),
+            rule: rule.into(),
+            description: description.into(),
+        },
+    )
 }
 
 impl PreCheckApi {

@@ -17,46 +17,45 @@ impl PreCheckApi {
             ..Default::default()
         };
         let mut refusals: Vec<store::import_refusal::Model> = Vec::new();
+        // A refusal that cannot be stored fails the chunk: stored as an empty list, the row
+        // would read as refused for no reason.
         let refuse = |row: i64,
                       number: &str,
-                      v: Vec<(String, String, String)>,
-                      refusals: &mut Vec<store::import_refusal::Model>| {
-            let stored: Vec<StoredRefusal> = v
-                .into_iter()
-                .map(|(field, rule, description)| StoredRefusal {
-                    field,
-                    rule,
-                    description,
-                })
-                .collect();
+                      v: Vec<rules::Violation>,
+                      refusals: &mut Vec<store::import_refusal::Model>|
+         -> Result<()> {
+            let stored: Vec<StoredViolation> = v.into_iter().map(StoredViolation::from).collect();
             refusals.push(store::import_refusal::Model {
                 import_id: import_id.to_string(),
                 row,
-                ruling_number: number.chars().take(64).collect(),
-                refusals: serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into()),
+                ruling_number: number
+                    .chars()
+                    .take(violation::MAX_REFERENCE_CHARS)
+                    .collect(),
+                refusals: violation::encode(&stored).map_err(Error::internal)?,
             });
+            Ok(())
         };
         let mut valid: Vec<(i64, pb::RulingInput, rules::RulingDraft)> =
             Vec::with_capacity(rows.len());
         let mut seen: HashSet<String> = HashSet::new();
         for (row, input) in rows {
             let draft = convert::draft(&input).normalized();
-            let mut violations: Vec<(String, String, String)> = rules::validate(&draft, today)
-                .into_iter()
-                .map(|v| (v.field.to_string(), v.rule.to_string(), v.description))
-                .collect();
+            let mut violations = rules::validate(&draft, today);
             if violations.is_empty() && !seen.insert(draft.ruling_number.clone()) {
-                violations.push((
-                    "ruling_number".into(),
-                    rules::rule::RULING_NUMBER_DUPLICATE_IN_IMPORT.into(),
-                    "同一文书号在本次导入中重复 / the same ruling number appears earlier in this import".into(),
-                ));
+                violations.push(rules::Violation {
+                    field: rules::field::RULING_NUMBER,
+                    rule: rules::rule::RULING_NUMBER_DUPLICATE_IN_IMPORT,
+                    description: "同一文书号在本次导入中重复 / the same ruling number appears \
+                                  earlier in this import"
+                        .into(),
+                });
             }
             if violations.is_empty() {
                 valid.push((row, input, draft));
             } else {
                 counts.refused += 1;
-                refuse(row, &draft.ruling_number, violations, &mut refusals);
+                refuse(row, &draft.ruling_number, violations, &mut refusals)?;
             }
         }
         let txn = sieve_kernel::db::begin_write(&self.inner.db).await?;
@@ -105,12 +104,7 @@ impl PreCheckApi {
                 Some((model, stored_draft)) => {
                     if let Some(v) = rules::contradicts(&stored_draft, &draft) {
                         counts.refused += 1;
-                        refuse(
-                            row,
-                            &draft.ruling_number,
-                            vec![(v.field.into(), v.rule.into(), v.description)],
-                            &mut refusals,
-                        );
+                        refuse(row, &draft.ruling_number, vec![v], &mut refusals)?;
                         continue;
                     }
                     match rules::compare(&stored_draft, &draft) {
@@ -170,16 +164,7 @@ impl PreCheckApi {
     ) -> Result<(Vec<common::RowRefusal>, i64)> {
         let rows = store::import_refusals(self.inner.db.read(), import_id, after, limit).await?;
         let last = rows.last().map_or(0, |r| r.row);
-        let mut out = Vec::new();
-        for r in rows {
-            let stored: Vec<StoredRefusal> = serde_json::from_str(&r.refusals).unwrap_or_default();
-            out.extend(
-                stored
-                    .into_iter()
-                    .map(|s| refusal(r.row, &r.ruling_number, &s.field, &s.rule, s.description)),
-            );
-        }
-        Ok((out, last))
+        Ok((convert::import_refusals_pb(rows)?, last))
     }
 }
 

@@ -11,7 +11,7 @@ use sieve_proto::intake::v1::intake_service_server::IntakeService;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::convert::{self, StoredRefusal};
+use crate::convert;
 use crate::domain::chain::{self, Stage};
 use crate::domain::screening::{self, ScopeConfig};
 use crate::store::{self, Opened};
@@ -327,9 +327,13 @@ impl IntakeService for IntakeApi {
         )
         .await
         .map_err(Error::from)?;
+        let rows = rows
+            .into_iter()
+            .map(convert::row_pb)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Response::new(pb::SubmitCasesResponse {
             batch: Some(convert::batch_pb(batch)),
-            rows: rows.into_iter().map(convert::row_pb).collect(),
+            rows,
             replayed,
         }))
     }
@@ -398,8 +402,12 @@ impl IntakeService for IntakeApi {
         } else {
             None
         };
+        let rows = rows
+            .into_iter()
+            .map(convert::row_pb)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Response::new(pb::ListBatchRowsResponse {
-            rows: rows.into_iter().map(convert::row_pb).collect(),
+            rows,
             next_page_token: next.unwrap_or_default(),
         }))
     }

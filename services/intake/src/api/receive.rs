@@ -2,6 +2,8 @@
 //! renewal, completion or abort (DEVELOPERS.md, "How intake takes a batch").
 
 use super::*;
+use sieve_kernel::rules::StoredViolation;
+use sieve_kernel::rules::violation;
 
 /// Tallies of one batch as it is received.
 pub(super) struct Receipt {
@@ -142,14 +144,8 @@ impl IntakeApi {
                 now,
             ));
         } else {
-            let stored: Vec<StoredRefusal> = violations
-                .into_iter()
-                .map(|v| StoredRefusal {
-                    field: v.field.into(),
-                    rule: v.rule.into(),
-                    description: v.description,
-                })
-                .collect();
+            let stored: Vec<StoredViolation> =
+                violations.into_iter().map(StoredViolation::from).collect();
             let reference: String = draft.bank_case_ref.chars().take(64).collect();
             r.pending.refused.push(store::batch_row::Model {
                 batch_id: r.batch.id.clone(),
@@ -157,7 +153,7 @@ impl IntakeApi {
                 bank_case_ref: reference,
                 outcome: store::ROW_REFUSED.into(),
                 case_id: None,
-                refusals: serde_json::to_string(&stored).map_err(Error::internal)?,
+                refusals: violation::encode(&stored).map_err(Error::internal)?,
                 differing_fields: store::NO_DIFFERENCES.into(),
             });
         }
@@ -300,7 +296,7 @@ impl IntakeApi {
             store::batch_rows(self.inner.db.read(), batch_id, 0, REFUSALS_IN_SUMMARY, true).await?;
         let mut out = Vec::new();
         for r in rows {
-            out.extend(convert::row_pb(r).refusals);
+            out.extend(convert::row_pb(r)?.refusals);
             if out.len() as u64 >= REFUSALS_IN_SUMMARY {
                 out.truncate(REFUSALS_IN_SUMMARY as usize);
                 break;

@@ -12,6 +12,8 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sieve_kernel::db::Db;
+use sieve_kernel::rules::StoredViolation;
+use sieve_kernel::rules::violation;
 
 pub use entities::{bank, batch, batch_row, case, case_event};
 
@@ -97,14 +99,6 @@ pub async fn find_batch(
 
 pub async fn get_batch(db: &impl ConnectionTrait, id: &str) -> Result<Option<batch::Model>, DbErr> {
     sieve_kernel::db::by_key(batch::Entity::find_by_id(id.to_string()), db).await
-}
-
-/// A refused row's reasons as stored (JSON), one per broken rule.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct StoredRefusal {
-    pub field: String,
-    pub rule: String,
-    pub description: String,
 }
 
 /// Who receives batches in this process: `<host>@<address>/<instance>`. Only one process
@@ -758,7 +752,7 @@ fn in_unfinished_batch(
     other: Option<&str>,
 ) -> Result<batch_row::Model, DbErr> {
     let other = other.unwrap_or("(another)");
-    let refusal = StoredRefusal {
+    let refusal = StoredViolation {
         field: crate::domain::screening::field::BANK_CASE_REF.into(),
         rule: RULE_IN_UNFINISHED_BATCH.into(),
         description: format!(
@@ -773,7 +767,7 @@ fn in_unfinished_batch(
         bank_case_ref: model.bank_case_ref,
         outcome: ROW_REFUSED.into(),
         case_id: None,
-        refusals: serde_json::to_string(&[refusal])
+        refusals: violation::encode(&[refusal])
             .map_err(|e| DbErr::Custom(format!("refusal: {e}")))?,
         differing_fields: NO_DIFFERENCES.into(),
     })
