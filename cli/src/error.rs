@@ -125,13 +125,14 @@ impl fmt::Display for GrpcDisplay<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sieve_kernel::error::reason;
     use tonic_types::ErrorDetails;
 
     #[test]
     fn grpc_errors_show_reason_and_field_violations() {
         let mut details = ErrorDetails::new();
         details.set_error_info(
-            "BATCH_EMPTY",
+            reason::BATCH_EMPTY,
             "sieve.court",
             std::collections::HashMap::new(),
         );

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sieve_kernel::config::CourtSettings;
-use sieve_kernel::error::ERROR_DOMAIN;
+use sieve_kernel::error::{ERROR_DOMAIN, reason};
 use sieve_kernel::refusals::{self, RefusalLog};
 use sieve_kernel::{Error, ErrorCode};
 use sieve_proto::intake::v1 as intake;
@@ -88,7 +88,7 @@ impl Gate {
         if claims.role != role {
             let status = Error::new(
                 ErrorCode::PermissionDenied,
-                "WRONG_ROLE",
+                reason::WRONG_ROLE,
                 format!(
                     "a {} token cannot call the {} door",
                     claims.role.as_str(),
@@ -97,11 +97,11 @@ impl Gate {
             )
             .with_meta("role", claims.role.as_str())
             .into();
-            return Err(refused("WRONG_ROLE", status));
+            return Err(refused(reason::WRONG_ROLE, status));
         }
         if claims.org_id.trim().is_empty() {
-            let status = unauthenticated("TOKEN_INVALID", "the token names no organisation");
-            return Err(refused("TOKEN_INVALID", status));
+            let status = unauthenticated(reason::TOKEN_INVALID, "the token names no organisation");
+            return Err(refused(reason::TOKEN_INVALID, status));
         }
         // Before the organisation is looked up, so a flood costs no lookups.
         self.limiter
@@ -125,8 +125,8 @@ impl Gate {
                     return Ok(());
                 }
                 Err((
-                    "OTHER_COURT",
-                    unauthenticated("OTHER_COURT", "the token names another court"),
+                    reason::OTHER_COURT,
+                    unauthenticated(reason::OTHER_COURT, "the token names another court"),
                 ))
             }
             Role::Bank => self.known_bank(&claims.org_id).await,
@@ -162,14 +162,14 @@ impl Gate {
                 Ok(())
             }
             Err(status) if status.code() == Code::NotFound => Err((
-                "UNKNOWN_ORGANISATION",
+                reason::UNKNOWN_ORGANISATION,
                 unauthenticated(
-                    "UNKNOWN_ORGANISATION",
+                    reason::UNKNOWN_ORGANISATION,
                     "the token names a bank that is not registered",
                 ),
             )),
             // Intake down or failing: the call could not be served anyway.
-            Err(status) => Err(("ORGANISATION_UNCHECKED", status)),
+            Err(status) => Err((reason::ORGANISATION_UNCHECKED, status)),
         }
     }
 
@@ -183,7 +183,7 @@ impl Gate {
         let fail = |reason: &'static str, message: &str| (reason, unauthenticated(reason, message));
         let Some(value) = request.metadata().get("authorization") else {
             return Err(fail(
-                "TOKEN_MISSING",
+                reason::TOKEN_MISSING,
                 "send `authorization: Bearer <token>`",
             ));
         };
@@ -195,7 +195,12 @@ impl Gate {
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             })
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| fail("TOKEN_INVALID", "the authorization is not `Bearer <token>`"))?;
+            .ok_or_else(|| {
+                fail(
+                    reason::TOKEN_INVALID,
+                    "the authorization is not `Bearer <token>`",
+                )
+            })?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -209,14 +214,14 @@ impl Gate {
             .cloned();
         if let Some(claims) = cached {
             if claims.exp.is_some_and(|exp| now >= exp) {
-                return Err(fail("TOKEN_EXPIRED", "the token expired"));
+                return Err(fail(reason::TOKEN_EXPIRED, "the token expired"));
             }
             return Ok(claims);
         }
         // The token itself is a credential: only the reason is logged.
         let claims = token::verify(&self.keys, bearer, now).map_err(|e| match e {
-            TokenError::Expired => fail("TOKEN_EXPIRED", "the token expired"),
-            _ => fail("TOKEN_INVALID", "the token is not valid"),
+            TokenError::Expired => fail(reason::TOKEN_EXPIRED, "the token expired"),
+            _ => fail(reason::TOKEN_INVALID, "the token is not valid"),
         })?;
         let mut verified = self
             .verified
@@ -291,10 +296,10 @@ impl RateLimiter {
         }
         let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate);
         drop(buckets);
-        self.refusals.refused(&shown(), "RATE_LIMITED");
+        self.refusals.refused(&shown(), reason::RATE_LIMITED);
         let mut details = ErrorDetails::new();
         details.set_error_info(
-            "RATE_LIMITED",
+            reason::RATE_LIMITED,
             ERROR_DOMAIN,
             HashMap::from([("limit_per_second".to_string(), format!("{}", self.rate))]),
         );
@@ -342,7 +347,7 @@ mod tests {
         // A token signed by another key is checked, not taken from what was remembered.
         let forged = token::mint(&SigningKey::generate("k1"), &claims);
         let (reason, _) = gate.authenticate(&bearer(&forged)).unwrap_err();
-        assert_eq!(reason, "TOKEN_INVALID");
+        assert_eq!(reason, reason::TOKEN_INVALID);
         // An expired token is refused every time (and never remembered).
         let expired = token::mint(
             &key,
@@ -353,7 +358,7 @@ mod tests {
         );
         for _ in 0..2 {
             let (reason, _) = gate.authenticate(&bearer(&expired)).unwrap_err();
-            assert_eq!(reason, "TOKEN_EXPIRED");
+            assert_eq!(reason, reason::TOKEN_EXPIRED);
         }
     }
 
@@ -368,7 +373,7 @@ mod tests {
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(
             status.get_error_details().error_info().unwrap().reason,
-            "RATE_LIMITED"
+            reason::RATE_LIMITED
         );
         // Another organisation has its own bucket.
         limiter.admit("b", shown).unwrap();

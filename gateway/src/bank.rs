@@ -2,6 +2,7 @@
 
 use futures::StreamExt;
 use sieve_kernel::Error;
+use sieve_kernel::error::reason;
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::gateway::v1::bank_api_service_server::BankApiService;
 use sieve_proto::gateway::v1::*;
@@ -40,7 +41,7 @@ door! {
                     }) => h,
                     Some(_) => {
                         return Err(Error::bad_request(
-                            "HEADER_FIRST",
+                            reason::HEADER_FIRST,
                             "the first message of a batch must be its header",
                         )
                         .with_violation("request.item", "expected header")
@@ -48,7 +49,7 @@ door! {
                     }
                     None => {
                         return Err(Error::bad_request(
-                            "BATCH_EMPTY",
+                            reason::BATCH_EMPTY,
                             "the stream ended before the batch header",
                         )
                         .into());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use sieve_kernel::error::ERROR_DOMAIN;
+use sieve_kernel::error::{ERROR_DOMAIN, reason};
 use sieve_kernel::internal::InternalChannel;
 use sieve_kernel::{Error, ErrorCode};
 use sieve_proto::bad_debt_check::v1 as bdc;
@@ -123,7 +123,7 @@ impl Backend {
 pub fn not_deployed(backend: Backend) -> Status {
     let mut details = ErrorDetails::new();
     details.set_error_info(
-        "SERVICE_NOT_DEPLOYED",
+        reason::SERVICE_NOT_DEPLOYED,
         ERROR_DOMAIN,
         HashMap::from([("service".to_string(), backend.name().to_string())]),
     );
@@ -148,7 +148,7 @@ pub fn own_bank_id(caller: &Caller, bank_id: &mut String, field: &str) -> Result
     }
     Err(Error::new(
         ErrorCode::PermissionDenied,
-        "BANK_MISMATCH",
+        reason::BANK_MISMATCH,
         format!("{field} must be the calling bank's own id, or empty"),
     )
     .with_violation(field, "not the calling bank")

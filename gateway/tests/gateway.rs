@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use sieve_gateway::token::{self, Claims, Role, SigningKey};
 use sieve_kernel::Settings;
+use sieve_kernel::error::reason;
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::gateway::v1::bank_api_service_client::BankApiServiceClient;
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
@@ -250,7 +251,7 @@ async fn callers_without_a_valid_token_or_of_the_wrong_role_are_refused() {
 
     let status = court.list_banks(list_banks()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    assert_eq!(reason(&status), "TOKEN_MISSING");
+    assert_eq!(reason(&status), reason::TOKEN_MISSING);
 
     let mut not_bearer = Request::new(list_banks());
     not_bearer
@@ -258,7 +259,7 @@ async fn callers_without_a_valid_token_or_of_the_wrong_role_are_refused() {
         .insert("authorization", "Basic dXNlcjpwdw==".parse().unwrap());
     let status = court.list_banks(not_bearer).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    assert_eq!(reason(&status), "TOKEN_INVALID");
+    assert_eq!(reason(&status), reason::TOKEN_INVALID);
 
     // A bank token whose payload was rewritten to claim the court role.
     let bank_token = suite.token("bank-x", Role::Bank);
@@ -270,7 +271,7 @@ async fn callers_without_a_valid_token_or_of_the_wrong_role_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    assert_eq!(reason(&status), "TOKEN_INVALID");
+    assert_eq!(reason(&status), reason::TOKEN_INVALID);
 
     let stranger = token::mint(
         &SigningKey::generate("test"),
@@ -299,14 +300,14 @@ async fn callers_without_a_valid_token_or_of_the_wrong_role_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    assert_eq!(reason(&status), "TOKEN_EXPIRED");
+    assert_eq!(reason(&status), reason::TOKEN_EXPIRED);
 
     let status = court
         .list_banks(authed(list_banks(), &bank_token))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert_eq!(reason(&status), "WRONG_ROLE");
+    assert_eq!(reason(&status), reason::WRONG_ROLE);
 
     let status = suite
         .bank_client()
@@ -496,7 +497,7 @@ async fn a_bank_sees_only_its_own_cases_and_the_court_sees_all() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert_eq!(reason(&status), "BANK_MISMATCH");
+    assert_eq!(reason(&status), reason::BANK_MISMATCH);
 
     // The court sees every bank's cases, and a dossier assembled from intake.
     let mut court = suite.court_client();
@@ -638,7 +639,7 @@ async fn a_batch_streams_through_the_gateway() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert_eq!(reason(&status), "BANK_MISMATCH");
+    assert_eq!(reason(&status), reason::BANK_MISMATCH);
 
     // Chunks before the header are refused too.
     let headless = tokio_stream::iter(vec![BankApiServiceSubmitBatchRequest {
@@ -653,7 +654,7 @@ async fn a_batch_streams_through_the_gateway() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(reason(&status), "HEADER_FIRST");
+    assert_eq!(reason(&status), reason::HEADER_FIRST);
 
     // Intake's batch rules still apply through the gateway: fewer cases than declared.
     let status = bank
@@ -685,7 +686,7 @@ async fn each_organisation_is_held_to_its_rate_limit() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
-    assert_eq!(reason(&status), "RATE_LIMITED");
+    assert_eq!(reason(&status), reason::RATE_LIMITED);
     assert!(status.get_error_details().retry_info().is_some());
 
     // Another organisation has its own allowance.
@@ -719,7 +720,7 @@ async fn signed_tokens_of_unknown_organisations_or_another_court_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-    assert_eq!(reason(&status), "UNKNOWN_ORGANISATION");
+    assert_eq!(reason(&status), reason::UNKNOWN_ORGANISATION);
     // Signed by the same key, naming another court.
     let status = suite
         .court_client()
@@ -730,7 +731,7 @@ async fn signed_tokens_of_unknown_organisations_or_another_court_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-    assert_eq!(reason(&status), "OTHER_COURT");
+    assert_eq!(reason(&status), reason::OTHER_COURT);
     // A registered bank and this court pass, the bank also on its second call (remembered).
     let bank = suite.register_bank("KNOWN").await;
     for _ in 0..2 {
@@ -751,7 +752,7 @@ async fn calls_of_services_not_deployed_yet_say_so() {
     let expect = |status: Status, service: &str| {
         assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
         assert!(status.message().contains(service), "{status:?}");
-        assert_eq!(reason(&status), "SERVICE_NOT_DEPLOYED");
+        assert_eq!(reason(&status), reason::SERVICE_NOT_DEPLOYED);
     };
     let bank = suite.register_bank("LATER").await;
     let bank_token = suite.token(&bank, Role::Bank);
@@ -1050,7 +1051,7 @@ async fn rulings_stream_through_the_court_door() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(reason(&status), "HEADER_FIRST");
+    assert_eq!(reason(&status), reason::HEADER_FIRST);
 
     // Only the court imports.
     let status = suite
@@ -1066,7 +1067,7 @@ async fn rulings_stream_through_the_court_door() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert_eq!(reason(&status), "WRONG_ROLE");
+    assert_eq!(reason(&status), reason::WRONG_ROLE);
 }
 
 #[tokio::test]
@@ -1121,7 +1122,7 @@ async fn certificates_are_issued_to_and_seen_by_their_own_bank() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert_eq!(reason(&status), "BANK_MISMATCH");
+    assert_eq!(reason(&status), reason::BANK_MISMATCH);
     let rows = bank
         .apply_certificates(authed(apply("", vec![cases[0].clone()], "b-2"), &token_b))
         .await
@@ -1414,7 +1415,7 @@ async fn the_public_door_needs_no_token_and_limits_each_address() {
     }
     let status = public.verify_certificate(unknown()).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
-    assert_eq!(reason(&status), "RATE_LIMITED");
+    assert_eq!(reason(&status), reason::RATE_LIMITED);
 
     // Organisations keep their own allowance.
     suite

@@ -4,6 +4,7 @@
 //! one, and the floods run one after the other so each reads only its own lines.
 
 use sieve_gateway::token::SigningKey;
+use sieve_kernel::error::reason;
 use sieve_kernel::internal::{self, testing};
 use sieve_kernel::refusals::testing::{Captured, subscriber};
 use sieve_kernel::server::{Access, Server};
@@ -67,7 +68,7 @@ async fn internal_port_without_the_credential(captured: &Captured) {
         .filter(|l| l.contains("internal call refused"))
         .collect();
     assert!(
-        refusals[0].contains("INTERNAL_CREDENTIAL_MISSING"),
+        refusals[0].contains(reason::INTERNAL_CREDENTIAL_MISSING),
         "{text}"
     );
     // Every refusal is counted, and what was not logged is reported as suppressed.
@@ -155,7 +156,7 @@ async fn gateway_doors(captured: &Captured) {
     );
     assert!(text.lines().count() <= 40, "{text}");
     let refused = lines_about(text, "call refused");
-    assert!(refused[0].contains("TOKEN_INVALID"), "{text}");
+    assert!(refused[0].contains(reason::TOKEN_INVALID), "{text}");
     let last = refused.last().copied().unwrap_or_default();
     assert!(last.contains(&format!("total={CALLS}")), "{text}");
     assert!(!last.contains("suppressed=0"), "{text}");

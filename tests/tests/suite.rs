@@ -14,6 +14,7 @@ use sieve_cli::{
 };
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
+use sieve_kernel::error::reason;
 use sieve_proto::bad_debt_check::v1::Certificate;
 use sieve_proto::common::v1::{PageRequest, Stage};
 use sieve_proto::gateway::v1::BankApiServiceListCasesRequest;
@@ -258,7 +259,7 @@ async fn status_shows_the_case_masked_and_its_timeline() {
             .get_error_details()
             .error_info()
             .map(|i| i.reason.as_str()),
-        Some("NOT_FOUND")
+        Some(reason::NOT_FOUND)
     );
     assert!(err.to_string().contains("reason: NOT_FOUND"), "{err}");
 

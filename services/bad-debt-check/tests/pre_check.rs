@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
+use sieve_kernel::error::reason;
 use sieve_kernel::internal::InternalChannel as Channel;
 use sieve_kernel::rules::resident_id::check_character;
 use sieve_proto::bad_debt_check::v1 as bdc;
@@ -1020,7 +1021,7 @@ async fn the_pre_check_answers_only_callers_with_the_internal_credential() {
     let err = outsider.get_certificate(request()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     let info = err.get_error_details().error_info().cloned().unwrap();
-    assert_eq!(info.reason, "INTERNAL_CREDENTIAL_MISSING");
+    assert_eq!(info.reason, reason::INTERNAL_CREDENTIAL_MISSING);
     assert_eq!(info.domain, sieve_kernel::error::ERROR_DOMAIN);
     let mut guessed = tonic::Request::new(request());
     guessed.metadata_mut().insert(
@@ -1031,7 +1032,7 @@ async fn the_pre_check_answers_only_callers_with_the_internal_credential() {
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "INTERNAL_CREDENTIAL_INVALID"
+        reason::INTERNAL_CREDENTIAL_INVALID
     );
     // The signing keys are as closed as the certificates.
     let err = PreCheckServiceClient::new(plain)

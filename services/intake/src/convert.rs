@@ -284,7 +284,7 @@ pub fn row_pb(r: store::RowRecord) -> sieve_kernel::error::Result<pb::BatchRow> 
             // Read as strictly as the refusals: a corrupt list is an error, not "no change".
             let differing_fields: Vec<String> =
                 serde_json::from_str(&m.differing_fields).map_err(|e| {
-                    Error::internal(format!("{whose}: the stored differing fields do not parse: {e}"))
+                    sieve_kernel::Error::internal(format!("{whose}: the stored differing fields do not parse: {e}"))
                 })?;
             pb::BatchRow {
                 differing_fields,

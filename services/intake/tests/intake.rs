@@ -9,6 +9,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use sieve_kernel::Settings;
 use sieve_kernel::clock::{ManualClock, SharedClock};
 use sieve_kernel::db::Target;
+use sieve_kernel::error::reason;
 use sieve_kernel::internal::InternalChannel as Channel;
 use sieve_kernel::outbox::{self, NewMessage, Relay};
 use sieve_proto::common::v1::{Actor, Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
@@ -531,7 +532,7 @@ async fn an_illegal_transition_is_refused_naming_from_and_to() {
         err.message()
     );
     let info = err.get_error_details().error_info().cloned().unwrap();
-    assert_eq!(info.reason, "ILLEGAL_TRANSITION");
+    assert_eq!(info.reason, reason::ILLEGAL_TRANSITION);
     assert_eq!(info.metadata["from"], "BAD_DEBT_CHECK");
     assert_eq!(info.metadata["to"], "CERTIFIED");
 
@@ -549,7 +550,7 @@ async fn an_illegal_transition_is_refused_naming_from_and_to() {
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "STAGE_MISMATCH"
+        reason::STAGE_MISMATCH
     );
 
     let case = app
@@ -772,7 +773,7 @@ async fn bad_batches_get_precise_errors_and_leave_nothing() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "BATCH_EMPTY"
+        reason::BATCH_EMPTY
     );
 
     // Over the limit: refused before anything is stored.
@@ -784,7 +785,7 @@ async fn bad_batches_get_precise_errors_and_leave_nothing() {
         .unwrap_err();
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "BATCH_TOO_LARGE"
+        reason::BATCH_TOO_LARGE
     );
     assert_eq!(
         err.get_error_details()
@@ -805,7 +806,7 @@ async fn bad_batches_get_precise_errors_and_leave_nothing() {
         .unwrap_err();
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "BATCH_SHORTER_THAN_DECLARED"
+        reason::BATCH_SHORTER_THAN_DECLARED
     );
     assert_eq!(count_cases(&mut app, &bank).await, 0);
 
@@ -819,7 +820,7 @@ async fn bad_batches_get_precise_errors_and_leave_nothing() {
         .unwrap_err();
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "BATCH_LONGER_THAN_DECLARED"
+        reason::BATCH_LONGER_THAN_DECLARED
     );
     assert_eq!(count_cases(&mut app, &bank).await, 0);
 
@@ -831,7 +832,7 @@ async fn bad_batches_get_precise_errors_and_leave_nothing() {
         .unwrap_err();
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "HEADER_FIRST"
+        reason::HEADER_FIRST
     );
 
     // Unknown bank.
@@ -906,7 +907,7 @@ async fn a_malformed_message_mid_stream_aborts_the_batch() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "MALFORMED_MESSAGE"
+        reason::MALFORMED_MESSAGE
     );
     assert_eq!(
         count_cases(&mut app, &bank).await,
@@ -1388,7 +1389,7 @@ async fn intake_answers_only_callers_with_the_internal_credential() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     let info = err.get_error_details().error_info().cloned().unwrap();
-    assert_eq!(info.reason, "INTERNAL_CREDENTIAL_MISSING");
+    assert_eq!(info.reason, reason::INTERNAL_CREDENTIAL_MISSING);
     assert_eq!(info.domain, sieve_kernel::error::ERROR_DOMAIN);
     let mut guessed = tonic::Request::new(pb::ListBanksRequest::default());
     guessed.metadata_mut().insert(
@@ -1398,7 +1399,7 @@ async fn intake_answers_only_callers_with_the_internal_credential() {
     let err = outsider.list_banks(guessed).await.unwrap_err();
     assert_eq!(
         err.get_error_details().error_info().unwrap().reason,
-        "INTERNAL_CREDENTIAL_INVALID"
+        reason::INTERNAL_CREDENTIAL_INVALID
     );
     // With the credential (the test client's channel carries it) the same call is served.
     let banks = app

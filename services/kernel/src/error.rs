@@ -11,6 +11,70 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The domain of every `ErrorInfo` Sieve sends.
 pub const ERROR_DOMAIN: &str = "sieve.court";
 
+/// Every `ErrorInfo` reason Sieve sends, in one place: stable UPPER_SNAKE codes a program
+/// matches on (servers, the CLI and tests use these constants). Never rename one.
+pub mod reason {
+    // Any service.
+    /// A single field of the request is wrong (`Error::invalid_field`).
+    pub const INVALID_FIELD: &str = "INVALID_FIELD";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// Something broke on our side; the message carries only a reference.
+    pub const INTERNAL: &str = "INTERNAL";
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
+    /// The request's protobuf does not decode.
+    pub const MALFORMED_MESSAGE: &str = "MALFORMED_MESSAGE";
+    pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+    /// The caller cancelled its stream.
+    pub const STREAM_CANCELLED: &str = "STREAM_CANCELLED";
+    /// An internal server was called without the internal credential, or with a wrong one.
+    pub const INTERNAL_CREDENTIAL_MISSING: &str = "INTERNAL_CREDENTIAL_MISSING";
+    pub const INTERNAL_CREDENTIAL_INVALID: &str = "INTERNAL_CREDENTIAL_INVALID";
+
+    // Uploads (a bank's batch, the registry's import): a header, then rows in order.
+    pub const HEADER_FIRST: &str = "HEADER_FIRST";
+    pub const HEADER_TWICE: &str = "HEADER_TWICE";
+    pub const ROWS_OUT_OF_ORDER: &str = "ROWS_OUT_OF_ORDER";
+    pub const BATCH_EMPTY: &str = "BATCH_EMPTY";
+    pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
+    /// The same request id is being received by another call.
+    pub const BATCH_IN_PROGRESS: &str = "BATCH_IN_PROGRESS";
+    pub const BATCH_LONGER_THAN_DECLARED: &str = "BATCH_LONGER_THAN_DECLARED";
+    pub const BATCH_SHORTER_THAN_DECLARED: &str = "BATCH_SHORTER_THAN_DECLARED";
+    /// The batch was given up while being received; nothing was kept.
+    pub const BATCH_LEASE_LOST: &str = "BATCH_LEASE_LOST";
+    pub const BATCH_NOT_COMPLETED: &str = "BATCH_NOT_COMPLETED";
+    pub const IMPORT_EMPTY: &str = "IMPORT_EMPTY";
+    pub const IMPORT_SIZE: &str = "IMPORT_SIZE";
+    pub const IMPORT_IN_PROGRESS: &str = "IMPORT_IN_PROGRESS";
+    pub const IMPORT_LONGER_THAN_DECLARED: &str = "IMPORT_LONGER_THAN_DECLARED";
+    pub const IMPORT_SHORTER_THAN_DECLARED: &str = "IMPORT_SHORTER_THAN_DECLARED";
+
+    // Intake: banks and the chain.
+    pub const INVALID_BANK: &str = "INVALID_BANK";
+    pub const ILLEGAL_TRANSITION: &str = "ILLEGAL_TRANSITION";
+    pub const STAGE_MISMATCH: &str = "STAGE_MISMATCH";
+    pub const CONCURRENT_TRANSITION: &str = "CONCURRENT_TRANSITION";
+    pub const TOO_MANY_OUTCOMES: &str = "TOO_MANY_OUTCOMES";
+    pub const EVENT_ID_REUSED: &str = "EVENT_ID_REUSED";
+
+    // The pre-check.
+    pub const TOO_MANY_CASES: &str = "TOO_MANY_CASES";
+
+    // The gateway: who may call which door.
+    pub const TOKEN_MISSING: &str = "TOKEN_MISSING";
+    pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
+    pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
+    pub const WRONG_ROLE: &str = "WRONG_ROLE";
+    pub const OTHER_COURT: &str = "OTHER_COURT";
+    pub const UNKNOWN_ORGANISATION: &str = "UNKNOWN_ORGANISATION";
+    /// Intake could not say whether the token's bank exists (logged, not sent: the caller
+    /// sees intake's own status).
+    pub const ORGANISATION_UNCHECKED: &str = "ORGANISATION_UNCHECKED";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const SERVICE_NOT_DEPLOYED: &str = "SERVICE_NOT_DEPLOYED";
+    pub const BANK_MISMATCH: &str = "BANK_MISMATCH";
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// The request itself is wrong; fixing it is the caller's job.
@@ -85,7 +149,7 @@ impl Error {
     pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
         let field = field.into();
         let description = description.into();
-        Self::bad_request("INVALID_FIELD", format!("{field}: {description}"))
+        Self::bad_request(reason::INVALID_FIELD, format!("{field}: {description}"))
             .with_violation(field, description)
     }
 
@@ -95,7 +159,7 @@ impl Error {
         let id = crate::rules::mask::excerpt(&id.into(), crate::wire::MAX_ID_BYTES);
         Self::new(
             ErrorCode::NotFound,
-            "NOT_FOUND",
+            reason::NOT_FOUND,
             format!("{what} {id} does not exist"),
         )
         .with_meta("kind", what)
@@ -113,13 +177,13 @@ impl Error {
     /// Something broke on our side. The source is logged under a reference; the caller sees
     /// only the reference.
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        let mut e = Self::new(ErrorCode::Internal, "INTERNAL", "internal error");
+        let mut e = Self::new(ErrorCode::Internal, reason::INTERNAL, "internal error");
         e.source = Some(source.into());
         e
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unavailable, "UNAVAILABLE", message)
+        Self::new(ErrorCode::Unavailable, reason::UNAVAILABLE, message)
     }
 
     pub fn with_violation(
@@ -190,12 +254,12 @@ mod tests {
 
     #[test]
     fn bad_request_carries_field_violations_and_reason() {
-        let status: Status = Error::bad_request("BATCH_EMPTY", "the batch has no cases")
+        let status: Status = Error::bad_request(reason::BATCH_EMPTY, "the batch has no cases")
             .with_violation("header.expected_cases", "must be at least 1")
             .into();
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
-        assert_eq!(details.error_info().unwrap().reason, "BATCH_EMPTY");
+        assert_eq!(details.error_info().unwrap().reason, reason::BATCH_EMPTY);
         let v = &details.bad_request().unwrap().field_violations[0];
         assert_eq!(v.field, "header.expected_cases");
     }

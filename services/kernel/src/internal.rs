@@ -14,7 +14,7 @@ use tonic::body::Body;
 use tower::{Layer, Service};
 
 use crate::config::{ServerSettings, Settings};
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, reason};
 use crate::refusals::RefusalLog;
 
 /// The metadata header carrying the credential.
@@ -23,9 +23,6 @@ pub const HEADER: &str = "x-sieve-internal-credential";
 pub const DEV_CREDENTIAL_FILE: &str = "internal-dev.credential";
 /// Calls under this path prefix need no credential: load balancers and kubelets probe them.
 const EXEMPT_PREFIX: &str = "/grpc.health.v1.Health/";
-
-pub const REASON_MISSING: &str = "INTERNAL_CREDENTIAL_MISSING";
-pub const REASON_INVALID: &str = "INTERNAL_CREDENTIAL_INVALID";
 
 /// What internal services share: the credential (never shown by `Debug`), and, when
 /// configured, the certificates for mutual TLS.
@@ -235,8 +232,8 @@ where
         let refusal = match req.headers().get(HEADER) {
             _ if req.uri().path().starts_with(EXEMPT_PREFIX) => None,
             Some(presented) if trust.admits(presented) => None,
-            Some(_) => Some(REASON_INVALID),
-            None => Some(REASON_MISSING),
+            Some(_) => Some(reason::INTERNAL_CREDENTIAL_INVALID),
+            None => Some(reason::INTERNAL_CREDENTIAL_MISSING),
         };
         let Some(reason) = refusal else {
             return Box::pin(self.inner.call(req));
@@ -244,7 +241,7 @@ where
         self.refusals
             .refused(&crate::refusals::peer(remote_addr(&req)), reason);
         let message = match reason {
-            REASON_MISSING => {
+            reason::INTERNAL_CREDENTIAL_MISSING => {
                 "this service answers only the gateway and the other Sieve services; call the gateway"
             }
             _ => "the internal credential does not match",
@@ -546,8 +543,8 @@ mod tests {
         let plain = crate::server::channel(&url, &settings.server).unwrap();
         use tonic_types::StatusExt;
         for (credential, reason) in [
-            (None, REASON_MISSING),
-            (Some("x".repeat(40)), REASON_INVALID),
+            (None, reason::INTERNAL_CREDENTIAL_MISSING),
+            (Some("x".repeat(40)), reason::INTERNAL_CREDENTIAL_INVALID),
         ] {
             let err = testing::list_services(plain.clone(), credential.as_deref())
                 .await

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use tower::{Layer, Service};
 
-use crate::error::Error;
+use crate::error::{Error, reason};
 
 /// The start of the message tonic-prost gives a decode failure (prost's `DecodeError`).
 const DECODE_FAILURE: &str = "failed to decode Protobuf message";
@@ -59,7 +59,7 @@ where
                 && status.message().starts_with(DECODE_FAILURE)
             {
                 Error::bad_request(
-                    "MALFORMED_MESSAGE",
+                    reason::MALFORMED_MESSAGE,
                     format!("the request could not be read ({})", status.message()),
                 )
                 .into()
@@ -80,6 +80,7 @@ where
 mod tests {
     use tonic_health::pb::HealthCheckResponse;
 
+    use crate::error::reason;
     use crate::wire::RawCodec;
 
     async fn call(addr: std::net::SocketAddr, bytes: Vec<u8>) -> Result<i32, tonic::Status> {
@@ -110,7 +111,7 @@ mod tests {
         use tonic_types::StatusExt;
         assert_eq!(
             err.get_error_details().error_info().unwrap().reason,
-            "MALFORMED_MESSAGE"
+            reason::MALFORMED_MESSAGE
         );
         assert!(err.message().contains("failed to decode"), "{err:?}");
         // Over the size limit (health's default 4 MiB): RESOURCE_EXHAUSTED naming the limit.
@@ -126,7 +127,7 @@ mod tests {
         let err = call(addr, big).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
         let info = err.get_error_details().error_info().unwrap().clone();
-        assert_eq!(info.reason, "MESSAGE_TOO_LARGE");
+        assert_eq!(info.reason, reason::MESSAGE_TOO_LARGE);
         assert_eq!(info.metadata["limit_bytes"], (4usize << 20).to_string());
         // A well-formed request is answered as before.
         let fine = call(addr, Vec::new()).await.unwrap();

@@ -216,22 +216,23 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::reason;
 
     #[test]
     fn a_flood_from_one_source_is_counted_not_logged_call_by_call() {
         // The lines themselves are counted in tests/tests/flood.rs, with a subscriber of its own.
         let log = RefusalLog::new("test refusal");
         for _ in 0..10_000 {
-            log.refused("peer:1", "TOKEN_INVALID");
+            log.refused("peer:1", reason::TOKEN_INVALID);
         }
-        log.refused("peer:2", "TOKEN_INVALID");
+        log.refused("peer:2", reason::TOKEN_INVALID);
         assert_eq!(log.total(), 10_001);
         let entries = log.lock();
-        let one = &entries[&("peer:1".to_string(), "TOKEN_INVALID")];
+        let one = &entries[&("peer:1".to_string(), reason::TOKEN_INVALID)];
         // The first was logged; the rest wait for the next summary.
         assert_eq!((one.total, one.suppressed), (10_000, 9_999));
         assert_eq!(
-            entries[&("peer:2".to_string(), "TOKEN_INVALID")].suppressed,
+            entries[&("peer:2".to_string(), reason::TOKEN_INVALID)].suppressed,
             0
         );
     }

@@ -1,6 +1,6 @@
 //! Small translations every service's API layer needs, kept in one place.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, reason};
 
 /// Longest id a caller may send (ids, request ids, event ids).
 pub const MAX_ID_BYTES: usize = 128;
@@ -41,11 +41,11 @@ pub fn stream_error(status: &tonic::Status, what: &str, kept: &str) -> Error {
     }
     match status.code() {
         tonic::Code::Cancelled => Error::bad_request(
-            "STREAM_CANCELLED",
+            reason::STREAM_CANCELLED,
             format!("the caller cancelled the {what}; {kept}"),
         ),
         _ => Error::bad_request(
-            "MALFORMED_MESSAGE",
+            reason::MALFORMED_MESSAGE,
             format!(
                 "a message of the {what} could not be read ({}); {kept}",
                 status.message()
@@ -74,7 +74,7 @@ pub fn too_large(status: &tonic::Status) -> Option<Error> {
     Some(
         Error::new(
             crate::ErrorCode::TooLarge,
-            "MESSAGE_TOO_LARGE",
+            reason::MESSAGE_TOO_LARGE,
             format!(
                 "{whose} of {found} bytes is over the limit of {limit} bytes; send smaller messages (fewer cases per chunk)"
             ),
@@ -156,7 +156,7 @@ mod tests {
         );
         let e = too_large(&status).unwrap();
         assert_eq!(e.code, crate::ErrorCode::TooLarge);
-        assert_eq!(e.reason, "MESSAGE_TOO_LARGE");
+        assert_eq!(e.reason, reason::MESSAGE_TOO_LARGE);
         let status: tonic::Status = stream_error(&status, "batch", "nothing was kept").into();
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         use tonic_types::StatusExt;

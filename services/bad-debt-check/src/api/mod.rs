@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Datelike;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use sieve_kernel::SharedClock;
-use sieve_kernel::error::{Error, Result};
+use sieve_kernel::error::{Error, Result, reason};
 use sieve_kernel::outbox::{self, NewMessage};
 use sieve_kernel::rules::{StoredViolation, violation};
 use sieve_proto::bad_debt_check::v1 as pb;

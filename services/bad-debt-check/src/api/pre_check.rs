@@ -114,7 +114,7 @@ impl PreCheckService for PreCheckApi {
         sieve_kernel::wire::require_id("request_id", &r.request_id)?;
         if r.cases.len() > MAX_CASES_PER_CALL {
             return Err(Error::bad_request(
-                "TOO_MANY_CASES",
+                reason::TOO_MANY_CASES,
                 format!("at most {MAX_CASES_PER_CALL} cases per call"),
             )
             .with_violation("cases", r.cases.len().to_string())

@@ -228,7 +228,7 @@ impl RegistryService for PreCheckApi {
             })) => h,
             Ok(Some(_)) => {
                 return Err(Error::bad_request(
-                    "HEADER_FIRST",
+                    reason::HEADER_FIRST,
                     "the first message of an import must be its header",
                 )
                 .with_violation("item", "expected header")
@@ -236,7 +236,7 @@ impl RegistryService for PreCheckApi {
             }
             Ok(None) => {
                 return Err(Error::bad_request(
-                    "IMPORT_EMPTY",
+                    reason::IMPORT_EMPTY,
                     "the stream ended before the import header",
                 )
                 .into());
@@ -246,7 +246,7 @@ impl RegistryService for PreCheckApi {
         sieve_kernel::wire::require_id("header.request_id", &header.request_id)?;
         if header.expected_rulings < 1 || header.expected_rulings > MAX_IMPORT_RULINGS {
             return Err(Error::bad_request(
-                "IMPORT_SIZE",
+                reason::IMPORT_SIZE,
                 format!("an import declares 1 to {MAX_IMPORT_RULINGS} rulings"),
             )
             .with_violation(
@@ -282,7 +282,7 @@ impl RegistryService for PreCheckApi {
             }
             OpenedImport::Busy(b) => {
                 return Err(Error::conflict(
-                    "IMPORT_IN_PROGRESS",
+                    reason::IMPORT_IN_PROGRESS,
                     format!("import {} is being received right now", b.id),
                 )
                 .into());
@@ -303,7 +303,7 @@ impl RegistryService for PreCheckApi {
                                 position += 1;
                                 if position > header.expected_rulings {
                                     return Err(Error::bad_request(
-                                        "IMPORT_LONGER_THAN_DECLARED",
+                                        reason::IMPORT_LONGER_THAN_DECLARED,
                                         format!(
                                             "the header declared {} rulings but more arrived",
                                             header.expected_rulings
@@ -313,7 +313,7 @@ impl RegistryService for PreCheckApi {
                                 let row = if r.row > 0 { r.row } else { last_row + 1 };
                                 if row <= last_row {
                                     return Err(Error::bad_request(
-                                        "ROWS_OUT_OF_ORDER",
+                                        reason::ROWS_OUT_OF_ORDER,
                                         format!("row {row} follows row {last_row}"),
                                     ));
                                 }
@@ -323,7 +323,7 @@ impl RegistryService for PreCheckApi {
                         }
                         _ => {
                             return Err(Error::bad_request(
-                                "HEADER_TWICE",
+                                reason::HEADER_TWICE,
                                 "an import has one header, first",
                             ));
                         }
@@ -339,7 +339,7 @@ impl RegistryService for PreCheckApi {
             }
             if position < header.expected_rulings {
                 return Err(Error::bad_request(
-                    "IMPORT_SHORTER_THAN_DECLARED",
+                    reason::IMPORT_SHORTER_THAN_DECLARED,
                     format!(
                         "the header declared {} rulings but {position} arrived",
                         header.expected_rulings

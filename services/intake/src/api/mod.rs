@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sieve_kernel::SharedClock;
-use sieve_kernel::error::{Error, Result};
+use sieve_kernel::error::{Error, Result, reason};
 use sieve_kernel::rules::mask;
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::intake_service_server::IntakeService;
@@ -109,7 +109,7 @@ impl IntakeApi {
         match recorded {
             Err(sea_orm::DbErr::RecordNotFound(_)) => Err(Error::not_found("case", case_id)),
             Err(sea_orm::DbErr::RecordNotUpdated) => Err(Error::conflict(
-                "CONCURRENT_TRANSITION",
+                reason::CONCURRENT_TRANSITION,
                 "the case changed while this outcome was recorded; retry",
             )),
             Err(e) => Err(e.into()),
@@ -131,7 +131,8 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::RegisterBankResponse>, Status> {
         let r = request.into_inner();
         let code = r.code.trim();
-        let mut err = Error::bad_request("INVALID_BANK", "the bank registration is incomplete");
+        let mut err =
+            Error::bad_request(reason::INVALID_BANK, "the bank registration is incomplete");
         if code.is_empty()
             || code.len() > 32
             || !code
@@ -231,7 +232,7 @@ impl IntakeService for IntakeApi {
             })) => h,
             Ok(Some(_)) => {
                 return Err(Error::bad_request(
-                    "HEADER_FIRST",
+                    reason::HEADER_FIRST,
                     "the first message of a batch must be its header",
                 )
                 .with_violation("item", "expected header")
@@ -239,7 +240,7 @@ impl IntakeService for IntakeApi {
             }
             Ok(None) => {
                 return Err(Error::bad_request(
-                    "BATCH_EMPTY",
+                    reason::BATCH_EMPTY,
                     "the stream ended before the batch header",
                 )
                 .into());
@@ -266,7 +267,7 @@ impl IntakeService for IntakeApi {
                 })) => Some((Ok(c.cases), s)),
                 Ok(Some(_)) => Some((
                     Err(
-                        Error::bad_request("HEADER_TWICE", "a batch has one header, first")
+                        Error::bad_request(reason::HEADER_TWICE, "a batch has one header, first")
                             .with_violation("item", "expected a chunk of cases"),
                     ),
                     s,
@@ -299,7 +300,7 @@ impl IntakeService for IntakeApi {
         let r = request.into_inner();
         if r.cases.len() > MAX_UNARY_CASES {
             return Err(Error::bad_request(
-                "BATCH_TOO_LARGE",
+                reason::BATCH_TOO_LARGE,
                 format!("SubmitCases takes at most {MAX_UNARY_CASES} cases; stream larger batches with SubmitBatch"),
             )
             .with_violation("cases", format!("{} > {MAX_UNARY_CASES}", r.cases.len()))
@@ -375,7 +376,7 @@ impl IntakeService for IntakeApi {
         // batch kept none.
         if batch.status != store::BATCH_COMPLETED {
             return Err(Error::precondition(
-                "BATCH_NOT_COMPLETED",
+                reason::BATCH_NOT_COMPLETED,
                 format!(
                     "batch {} is {}: its rows are listed once it completes",
                     batch.id,
@@ -501,7 +502,7 @@ impl IntakeService for IntakeApi {
         let outcomes = request.into_inner().outcomes;
         if outcomes.len() > MAX_OUTCOMES_PER_CALL {
             return Err(Error::bad_request(
-                "TOO_MANY_OUTCOMES",
+                reason::TOO_MANY_OUTCOMES,
                 format!("at most {MAX_OUTCOMES_PER_CALL} outcomes per call"),
             )
             .with_violation(
@@ -541,7 +542,7 @@ impl IntakeService for IntakeApi {
             .await
             .map_err(|e| match e {
                 sea_orm::DbErr::RecordNotUpdated => Error::conflict(
-                    "CONCURRENT_TRANSITION",
+                    reason::CONCURRENT_TRANSITION,
                     "a case changed while these outcomes were recorded; retry",
                 ),
                 e => e.into(),
@@ -662,7 +663,7 @@ fn check_transition(
     if let Some(prev) = previous {
         if prev.case_id != case_id || prev.to_stage != to.as_str() {
             return Err(Error::bad_request(
-                "EVENT_ID_REUSED",
+                reason::EVENT_ID_REUSED,
                 format!("event {event_id} was already recorded for another outcome"),
             )
             .with_violation("event_id", "already used for a different case or stage"));
@@ -678,7 +679,7 @@ fn check_transition(
     let from = from.unwrap_or(current_stage);
     if current_stage != from {
         return Err(Error::precondition(
-            "STAGE_MISMATCH",
+            reason::STAGE_MISMATCH,
             format!("case {} is in {current_stage}, not {from}", current.id),
         )
         .with_meta("current", current_stage.as_str())
@@ -687,7 +688,7 @@ fn check_transition(
     }
     if !chain::allows(from, to) {
         return Err(Error::precondition(
-            "ILLEGAL_TRANSITION",
+            reason::ILLEGAL_TRANSITION,
             format!("the chain has no transition from {from} to {to}"),
         )
         .with_meta("from", from.as_str())

@@ -28,14 +28,14 @@ impl IntakeApi {
         sieve_kernel::wire::require_id("header.request_id", &header.request_id)?;
         if header.expected_cases < 1 {
             return Err(Error::bad_request(
-                "BATCH_EMPTY",
+                reason::BATCH_EMPTY,
                 "the batch declares no cases / 批次为空",
             )
             .with_violation("header.expected_cases", "must be at least 1"));
         }
         if header.expected_cases > MAX_BATCH_CASES {
             return Err(Error::bad_request(
-                "BATCH_TOO_LARGE",
+                reason::BATCH_TOO_LARGE,
                 format!("a batch holds at most {MAX_BATCH_CASES} cases; split it / 单批最多 {MAX_BATCH_CASES} 件"),
             )
             .with_violation("header.expected_cases", format!("{} > {MAX_BATCH_CASES}", header.expected_cases)));
@@ -62,7 +62,7 @@ impl IntakeApi {
         match opened {
             Opened::Completed(b) => Ok(Err(b)),
             Opened::Busy(b) => Err(Error::conflict(
-                "BATCH_IN_PROGRESS",
+                reason::BATCH_IN_PROGRESS,
                 format!(
                     "batch {} with this request id is being received right now; retry when it ends",
                     b.id
@@ -95,7 +95,7 @@ impl IntakeApi {
         r.position += 1;
         if r.position > r.expected {
             return Err(Error::bad_request(
-                "BATCH_LONGER_THAN_DECLARED",
+                reason::BATCH_LONGER_THAN_DECLARED,
                 format!("the header declared {} cases but more arrived", r.expected),
             )
             .with_violation(
@@ -106,7 +106,7 @@ impl IntakeApi {
         r.row = if input.row > 0 {
             if input.row <= r.row {
                 return Err(Error::bad_request(
-                    "ROWS_OUT_OF_ORDER",
+                    reason::ROWS_OUT_OF_ORDER,
                     format!(
                         "row {} follows row {}; row numbers must increase",
                         input.row, r.row
@@ -235,7 +235,7 @@ impl IntakeApi {
             }
             if receipt.position < receipt.expected {
                 return Err(Error::bad_request(
-                    "BATCH_SHORTER_THAN_DECLARED",
+                    reason::BATCH_SHORTER_THAN_DECLARED,
                     format!(
                         "the header declared {} cases but only {} arrived; nothing was kept",
                         receipt.expected, receipt.position
@@ -311,7 +311,7 @@ fn batch_error(e: store::BatchError) -> Error {
     match e {
         store::BatchError::Db(e) => e.into(),
         store::BatchError::LeaseLost(id) => Error::conflict(
-            "BATCH_LEASE_LOST",
+            reason::BATCH_LEASE_LOST,
             format!(
                 "batch {id} was given up while it was being received (no rows for {} s); nothing \
                  was kept: send it again",
