@@ -3,7 +3,6 @@
 //! `sieve1.<kid>.<payload>` under the key `kid`. The key id lets several keys verify at once,
 //! so keys can be rotated without a flag day.
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use base64::Engine;
@@ -189,33 +188,15 @@ pub fn verify(keys: &[SigningKey], token: &str, now_unix: i64) -> Result<Claims,
 /// development key `sieve up` uses when no keys are configured.
 pub fn dev_key(data_dir: &Path) -> std::io::Result<SigningKey> {
     let path = data_dir.join(DEV_KEY_FILE);
-    std::fs::create_dir_all(data_dir)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(&path) {
-        Ok(mut file) => {
-            let key = SigningKey::generate(DEV_KEY_ID);
-            writeln!(file, "{}", key.secret_base64())?;
-            file.sync_all()?;
-            Ok(key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mut text = String::new();
-            std::fs::File::open(&path)?.read_to_string(&mut text)?;
-            SigningKey::from_base64(DEV_KEY_ID, &text).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            })
-        }
-        Err(e) => Err(e),
-    }
+    let secret = sieve_kernel::secret_file::load_or_create(&path, || {
+        SigningKey::generate(DEV_KEY_ID).secret_base64()
+    })?;
+    SigningKey::from_base64(DEV_KEY_ID, &secret.text).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })
 }
 
 #[cfg(test)]

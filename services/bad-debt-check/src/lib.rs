@@ -52,23 +52,16 @@ pub fn signing_key(settings: &Settings) -> Result<CourtKey, BuildError> {
     dev_key(&path)
 }
 
+/// Loads the development key kept in `path` or makes it (mode 0600 from the start).
 fn dev_key(path: &Path) -> Result<CourtKey, BuildError> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return CourtKey::from_secret_base64(DEV_KEY_ID, text.trim())
-            .map_err(|e| config_error(format!("{}: {e}", path.display())));
+    let secret = sieve_kernel::secret_file::load_or_create(path, || {
+        CourtKey::generate(DEV_KEY_ID).secret_base64()
+    })?;
+    if secret.created {
+        tracing::warn!(file = %path.display(), "no bad_debt_check.signing_key configured: made a development signing key");
     }
-    let key = CourtKey::generate(DEV_KEY_ID);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, format!("{}\n", key.secret_base64()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    tracing::warn!(file = %path.display(), "no bad_debt_check.signing_key configured: made a development signing key");
-    Ok(key)
+    CourtKey::from_secret_base64(DEV_KEY_ID, &secret.text)
+        .map_err(|e| config_error(format!("{}: {e}", path.display())))
 }
 
 impl Application {

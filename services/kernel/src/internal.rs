@@ -5,7 +5,6 @@
 //! exempt: probes carry no secrets. Clients get the credential from [`channel`], the one way
 //! a service calls another, so no call can leave without it.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -132,42 +131,22 @@ impl Trust {
 /// Loads `<data_dir>/internal-dev.credential` or creates it (64 hex digits, mode 0600).
 fn dev_credential(data_dir: &Path) -> std::io::Result<String> {
     let path = data_dir.join(DEV_CREDENTIAL_FILE);
-    std::fs::create_dir_all(data_dir)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    let secret = crate::secret_file::load_or_create(&path, || {
+        rand::random::<[u8; 32]>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })?;
+    if secret.text.len() < crate::config::InternalSettings::MIN_CREDENTIAL_CHARS {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} holds no credential; remove it to make a new one",
+                path.display()
+            ),
+        ));
     }
-    match options.open(&path) {
-        Ok(mut file) => {
-            let credential: String = rand::random::<[u8; 32]>()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            writeln!(file, "{credential}")?;
-            file.sync_all()?;
-            Ok(credential)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mut text = String::new();
-            std::fs::File::open(&path)?.read_to_string(&mut text)?;
-            let text = text.trim().to_string();
-            if text.len() < crate::config::InternalSettings::MIN_CREDENTIAL_CHARS {
-                // Another process may be between creating the file and writing it.
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "{} holds no credential; remove it to make a new one",
-                        path.display()
-                    ),
-                ));
-            }
-            Ok(text)
-        }
-        Err(e) => Err(e),
-    }
+    Ok(secret.text)
 }
 
 /// Refuses calls without the credential on internal servers; see the module's comment.

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod refusals;
 pub mod request_id;
 pub mod rules;
+pub mod secret_file;
 pub mod server;
 pub mod telemetry;
 pub mod wire;
