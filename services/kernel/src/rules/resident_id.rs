@@ -258,5 +258,4 @@ pub fn violation(field: &'static str, raw: &str, error: &IdNumberError) -> Viola
 }
 
 #[cfg(test)]
-#[path = "resident_id_tests.rs"]
 mod tests;
