@@ -34,6 +34,7 @@ use sieve_gateway::token::{self, Claims, Role, SigningKey};
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
 use sieve_kernel::internal::InternalChannel;
+use sieve_kernel::rules::resident_id::numbered as id_number;
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
 use sieve_proto::gateway::v1::BankApiServiceGetCaseRequest;
 use sieve_proto::gateway::v1::bank_api_service_client::BankApiServiceClient;
@@ -103,14 +104,6 @@ fn pinned_runtime(cpu: usize, name: &str) -> tokio::runtime::Runtime {
 
 // ---------------------------------------------------------------------------------------------
 // Input
-
-fn id_number(i: usize) -> String {
-    let birth =
-        19600101 + (i % 28) as u32 + ((i / 28) % 12) as u32 * 100 + ((i / 336) % 40) as u32 * 10000;
-    let first17 = format!("230722{birth:08}{:03}", i % 1000);
-    let check = sieve_kernel::rules::resident_id::check_character(&first17).unwrap_or('0');
-    format!("{first17}{check}")
-}
 
 fn case_input(prefix: &str, i: usize) -> pb::CaseInput {
     pb::CaseInput {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use sieve_gateway::token::{self, Claims, Role, SigningKey};
 use sieve_kernel::Settings;
 use sieve_kernel::error::reason;
+use sieve_kernel::rules::resident_id::numbered as id_number;
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::gateway::v1::bank_api_service_client::BankApiServiceClient;
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
@@ -160,14 +161,6 @@ fn reason(status: &Status) -> String {
         .error_info()
         .map(|i| i.reason.clone())
         .unwrap_or_default()
-}
-
-/// A valid GB 11643 resident ID of division 230722 for index `i`.
-fn id_number(i: usize) -> String {
-    let birth =
-        19600101 + (i % 28) as u32 + ((i / 28) % 12) as u32 * 100 + ((i / 336) % 40) as u32 * 10000;
-    let first17 = format!("230722{birth:08}{:03}", i % 1000);
-    sieve_kernel::rules::resident_id::with_check_character(&first17).expect("17 digits")
 }
 
 fn case(prefix: &str, i: usize) -> pb::CaseInput {

@@ -10,17 +10,10 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use sieve_intake::store::{self, case};
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
+use sieve_kernel::rules::resident_id::numbered as id_number;
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
-
-fn id_number(i: usize) -> String {
-    let birth =
-        19600101 + (i % 28) as u32 + ((i / 28) % 12) as u32 * 100 + ((i / 336) % 40) as u32 * 10000;
-    let first17 = format!("230722{birth:08}{:03}", i % 1000);
-    let check = sieve_kernel::rules::resident_id::check_character(&first17).unwrap_or('0');
-    format!("{first17}{check}")
-}
 
 fn case_input(i: usize) -> pb::CaseInput {
     pb::CaseInput {

@@ -12,6 +12,7 @@ use sieve_kernel::db::Target;
 use sieve_kernel::error::reason;
 use sieve_kernel::internal::InternalChannel as Channel;
 use sieve_kernel::outbox::{self, NewMessage, Relay};
+use sieve_kernel::rules::resident_id::numbered as id_number;
 use sieve_proto::common::v1::{Actor, Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
@@ -106,15 +107,6 @@ async fn register_bank_with(client: &mut IntakeServiceClient<Channel>, code: &st
         .bank
         .unwrap()
         .bank_id
-}
-
-/// A valid resident ID of division 230722 for index `i`.
-fn id_number(i: usize) -> String {
-    let birth =
-        19600101 + (i % 28) as u32 + ((i / 28) % 12) as u32 * 100 + ((i / 336) % 40) as u32 * 10000;
-    let first17 = format!("230722{birth:08}{:03}", i % 1000);
-    let check = sieve_kernel::rules::resident_id::check_character(&first17).unwrap();
-    format!("{first17}{check}")
 }
 
 fn valid_case(i: usize) -> pb::CaseInput {

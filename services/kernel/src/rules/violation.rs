@@ -162,6 +162,34 @@ pub fn row_refusal(row: i64, reference: &str, v: StoredViolation) -> common::Row
     }
 }
 
+/// For the tests of every place that reads stored refusals.
+pub mod testing {
+    /// Stored refusals that do not parse: cut short, empty, not a list, not JSON.
+    pub const CORRUPT_JSON: [&str; 4] = ["[{\"field\":", "", "{\"field\":\"x\"}", "not json"];
+
+    /// Asserts that `read` answers each of [`CORRUPT_JSON`] with an internal error (a
+    /// reference shown, the cause logged), never with an empty list of refusals.
+    pub fn assert_corruption_is_internal<T: std::fmt::Debug>(
+        read: impl Fn(&str) -> Result<T, crate::Error>,
+    ) {
+        for corrupt in CORRUPT_JSON {
+            match read(corrupt) {
+                Ok(v) => panic!("{corrupt:?} was read as {v:?}"),
+                Err(e) => {
+                    assert_eq!(e.code, crate::ErrorCode::Internal, "{corrupt:?}");
+                    let status: tonic::Status = e.into();
+                    assert_eq!(status.code(), tonic::Code::Internal, "{corrupt:?}");
+                    assert!(
+                        status.message().contains("reference"),
+                        "{}",
+                        status.message()
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +220,7 @@ mod tests {
         let v: StoredViolation = required("name", NAME).into();
         let json = encode(std::slice::from_ref(&v)).expect("encodes");
         assert_eq!(decode(&json, "row 1").expect("decodes"), vec![v.clone()]);
+        testing::assert_corruption_is_internal(|json| decode(json, "row 1"));
         let e = decode("[{\"field\":", "batch b row 7").expect_err("corrupt");
         assert_eq!(e.code, crate::ErrorCode::Internal);
         let source = std::error::Error::source(&e).map(ToString::to_string);

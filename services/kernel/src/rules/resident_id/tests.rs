@@ -236,3 +236,11 @@ fn violations_mask_the_number() {
     );
     assert!(!v.description.contains("230722199001012220"));
 }
+
+#[test]
+fn numbered_ids_are_valid_and_distinct() {
+    let ids: std::collections::HashSet<String> = (0..2000).map(numbered).collect();
+    assert_eq!(ids.len(), 2000);
+    assert!(ids.iter().all(|id| parse(id, issued()).is_ok()));
+    assert_eq!(numbered(0), with_check("23072219600101000"));
+}
