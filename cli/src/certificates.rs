@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sieve_bad_debt_check::domain::certificate::{self as cert, DocumentProof};
+use sieve_kernel::rules::dates::{date_from_pb, iso};
 use sieve_kernel::rules::money::{Claim, format_yuan};
 use sieve_proto::bad_debt_check::v1::{
     self as bdc, ApplyCertificatesRequest, Certificate, GetCertificateDocumentRequest,
@@ -448,10 +449,7 @@ pub fn render_verification(v: &Verification) -> String {
             "as issued: {} to {} on {}; debtor {} (ID {}); claim {} yuan; rulings {}",
             c.certificate_number,
             c.bank_name,
-            c.issued_on.as_ref().map_or_else(
-                || "-".to_owned(),
-                |d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-            ),
+            date_from_pb(c.issued_on.as_ref()).map_or_else(|| "-".to_owned(), iso),
             sieve_kernel::rules::mask::name(&c.debtor_name),
             sieve_kernel::rules::mask::id_number(&c.debtor_id_number),
             format_yuan(claim),

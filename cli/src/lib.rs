@@ -298,12 +298,7 @@ pub async fn demo_batch(
         .iter()
         .filter(|r| {
             r.standing
-                && r.input.terminated_on.as_ref().is_some_and(|d| {
-                    chrono::NaiveDate::from_ymd_opt(
-                        d.year,
-                        u32::try_from(d.month).unwrap_or(0),
-                        u32::try_from(d.day).unwrap_or(0),
-                    )
+                && sieve_kernel::rules::dates::date_from_pb(r.input.terminated_on.as_ref())
                     .is_some_and(|t| {
                         sieve_bad_debt_check::domain::ruling::within_window(
                             t,
@@ -311,7 +306,6 @@ pub async fn demo_batch(
                             options.recency_window_months,
                         )
                     })
-                })
         })
         .count();
     let revoked_rulings = rulings.iter().filter(|r| !r.standing).count();

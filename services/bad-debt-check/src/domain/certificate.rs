@@ -17,6 +17,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use qrcode::{EcLevel, QrCode};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
+use sieve_kernel::rules::dates::iso;
 use sieve_kernel::rules::money::{Claim, format_yuan};
 
 /// The number format used when the court configures none: `(2025)黑0722预查废第000123号`.
@@ -196,7 +197,7 @@ fn field_values(c: &CertificateContent) -> [String; 16] {
         c.penalty_fen.to_string(),
         c.fees_fen.to_string(),
         rulings.join(&RULING_SEPARATOR.to_string()),
-        c.issued_on.format("%Y-%m-%d").to_string(),
+        iso(c.issued_on),
         escape(&c.key_id),
     ]
 }
@@ -703,7 +704,7 @@ pub fn render_html(
         ""
     };
     let issued_zh = chinese_date(content.issued_on);
-    let issued_iso = content.issued_on.format("%Y-%m-%d");
+    let issued_iso = iso(content.issued_on);
     let canonical_text = e(&String::from_utf8_lossy(canonical));
     let name = e(&content.debtor_name);
     let id_number = e(&content.debtor_id_number);
