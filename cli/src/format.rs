@@ -111,22 +111,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn yuan_is_exact_from_fen() {
-        // Amounts are shown by the kernel's formatter, as the court's documents show them.
-        use sieve_kernel::rules::money::format_yuan as yuan;
-        assert_eq!(yuan(3_267_620), "32,676.20");
-        assert_eq!(yuan(0), "0.00");
-        assert_eq!(yuan(5), "0.05");
-        assert_eq!(yuan(100), "1.00");
-        assert_eq!(yuan(99_999), "999.99");
-        assert_eq!(yuan(100_000), "1,000.00");
-        assert_eq!(yuan(10_000_001), "100,000.01");
-        assert_eq!(yuan(-105), "-1.05");
-        assert_eq!(yuan(i64::MAX), "92,233,720,368,547,758.07");
-        assert_eq!(yuan(i64::MIN), "-92,233,720,368,547,758.08");
-    }
-
-    #[test]
     fn times_are_shown_in_shanghai() {
         // 2025-03-01 17:00:00 UTC.
         let ts = prost_types::Timestamp {

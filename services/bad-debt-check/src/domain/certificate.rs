@@ -1081,15 +1081,8 @@ mod tests {
     }
 
     #[test]
-    fn yuan_and_dates_for_print() {
-        assert_eq!(format_yuan(0), "0.00");
-        assert_eq!(format_yuan(5), "0.05");
-        assert_eq!(format_yuan(10_000_001), "100,000.01");
-        assert_eq!(format_yuan(-123_456), "-1,234.56");
-        assert_eq!(
-            format_yuan(i128::from(i64::MAX) * 4),
-            "368,934,881,474,191,032.28"
-        );
+    fn dates_for_print() {
+        // Amounts print by the kernel's format_yuan, tested there.
         assert_eq!(chinese_date(day(2025, 3, 1)), "2025年3月1日");
         assert_eq!(chinese_date(day(2024, 12, 31)), "2024年12月31日");
     }

@@ -260,10 +260,17 @@ mod tests {
 
     #[test]
     fn yuan_is_grouped_with_two_decimals() {
+        // What screening, the registry, certificates and the CLI asserted of their copies.
         assert_eq!(format_yuan(0), "0.00");
         assert_eq!(format_yuan(5), "0.05");
+        assert_eq!(format_yuan(100), "1.00");
+        assert_eq!(format_yuan(99_999), "999.99");
+        assert_eq!(format_yuan(100_000), "1,000.00");
+        assert_eq!(format_yuan(3_267_620), "32,676.20");
         assert_eq!(format_yuan(10_000_001), "100,000.01");
         assert_eq!(format_yuan(-105), "-1.05");
+        assert_eq!(format_yuan(-123_456), "-1,234.56");
+        assert_eq!(format_yuan(-123_456_789), "-1,234,567.89");
         assert_eq!(format_yuan(i64::MAX), "92,233,720,368,547,758.07");
         assert_eq!(format_yuan(i64::MIN), "-92,233,720,368,547,758.08");
         assert_eq!(
