@@ -284,7 +284,9 @@ pub fn row_pb(r: store::RowRecord) -> sieve_kernel::error::Result<pb::BatchRow> 
             // Read as strictly as the refusals: a corrupt list is an error, not "no change".
             let differing_fields: Vec<String> =
                 serde_json::from_str(&m.differing_fields).map_err(|e| {
-                    sieve_kernel::Error::internal(format!("{whose}: the stored differing fields do not parse: {e}"))
+                    sieve_kernel::Error::internal(format!(
+                        "{whose}: the stored differing fields do not parse: {e}"
+                    ))
                 })?;
             pb::BatchRow {
                 differing_fields,
@@ -339,6 +341,19 @@ mod tests {
             outcome: store::ROW_REFUSED.into(),
             case_id: None,
             refusals: refusals.into(),
+            differing_fields: store::NO_DIFFERENCES.into(),
+        })
+    }
+
+    fn existing_row(differing_fields: &str) -> store::RowRecord {
+        store::RowRecord::Other(store::batch_row::Model {
+            batch_id: "b1".into(),
+            row: 8,
+            bank_case_ref: "JY-8".into(),
+            outcome: store::ROW_EXISTING.into(),
+            case_id: Some("c1".into()),
+            refusals: "[]".into(),
+            differing_fields: differing_fields.into(),
         })
     }
 
@@ -357,5 +372,13 @@ mod tests {
     #[test]
     fn corrupt_stored_refusals_are_an_internal_error_not_an_empty_list() {
         violation::testing::assert_corruption_is_internal(|json| row_pb(refused_row(json)));
+    }
+
+    #[test]
+    fn corrupt_differing_fields_are_an_internal_error_not_no_difference() {
+        let row = row_pb(existing_row(r#"["debtor.name"]"#)).expect("parses");
+        assert_eq!(row.differing_fields, ["debtor.name"]);
+        let e = row_pb(existing_row("[\"debtor.na")).expect_err("corrupt");
+        assert_eq!(e.code, sieve_kernel::ErrorCode::Internal);
     }
 }
