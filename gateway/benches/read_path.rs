@@ -21,7 +21,7 @@
 //!
 //! `SIEVE_BENCH_CASES` changes the batch of (c). For profiling one part alone:
 //! `SIEVE_BENCH_ONLY` (`a`, `b`, `c` or a list such as `a,b`) and `SIEVE_BENCH_DB` (`sqlite` or
-//! `postgres`).
+//! `postgres`); `SIEVE_BENCH_READ_CONNECTIONS` sizes SQLite's reader pool.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -239,6 +239,13 @@ fn settings(data_dir: &std::path::Path, key: &SigningKey) -> Settings {
     // The bench's 512 concurrent streams, each call also fanning out behind the gateway.
     s.server.concurrency_limit = 4096;
     s.database.data_dir = data_dir.to_path_buf();
+    // For experiments: SQLite's reader pool (default `database.read_connections`).
+    if let Some(n) = std::env::var("SIEVE_BENCH_READ_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.database.read_connections = n;
+    }
     s.gateway
         .signing_keys
         .insert(key.kid.clone(), key.secret_base64());
