@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::forward::{
-    Context, door, own_bank_id, own_batch, own_case, own_certificate, pass_through,
+    Context, door, inner, own_bank_id, own_batch, own_case, own_certificate, pass_through,
     public_verification, stage_records,
 };
 use crate::token::Role;
@@ -81,7 +81,7 @@ door! {
             request: Request<BankApiServiceSubmitCasesRequest>,
         ) -> Result<Response<BankApiServiceSubmitCasesResponse>, Status> {
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let mut r = r.request.unwrap_or_default();
+                let mut r = inner(r.request)?;
                 own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
                 let response = intake.submit_cases(r).await?.into_inner();
                 Ok(BankApiServiceSubmitCasesResponse { response: Some(response) })
@@ -94,7 +94,7 @@ door! {
             request: Request<BankApiServiceGetBatchRequest>,
         ) -> Result<Response<BankApiServiceGetBatchResponse>, Status> {
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let r = r.request.unwrap_or_default();
+                let r = inner(r.request)?;
                 let batch = own_batch(&mut intake, &caller, &r.batch_id).await?;
                 Ok(BankApiServiceGetBatchResponse {
                     response: Some(intake::GetBatchResponse { batch: Some(batch) }),
@@ -108,7 +108,7 @@ door! {
             request: Request<BankApiServiceListBatchRowsRequest>,
         ) -> Result<Response<BankApiServiceListBatchRowsResponse>, Status> {
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let r = r.request.unwrap_or_default();
+                let r = inner(r.request)?;
                 own_batch(&mut intake, &caller, &r.batch_id).await?;
                 let response = intake.list_batch_rows(r).await?.into_inner();
                 Ok(BankApiServiceListBatchRowsResponse { response: Some(response) })
@@ -141,7 +141,7 @@ door! {
             request: Request<BankApiServiceListCasesRequest>,
         ) -> Result<Response<BankApiServiceListCasesResponse>, Status> {
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let mut r = r.request.unwrap_or_default();
+                let mut r = inner(r.request)?;
                 own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
                 let response = intake.list_cases(r).await?.into_inner();
                 Ok(BankApiServiceListCasesResponse { response: Some(response) })
@@ -154,7 +154,7 @@ door! {
             request: Request<BankApiServiceGetTimelineRequest>,
         ) -> Result<Response<BankApiServiceGetTimelineResponse>, Status> {
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let r = r.request.unwrap_or_default();
+                let r = inner(r.request)?;
                 // Fetched together; the timeline is shown only once the case proves the
                 // caller's.
                 let mut timeline_client = intake.clone();
@@ -172,7 +172,7 @@ door! {
             request: Request<BankApiServiceWithdrawCaseRequest>,
         ) -> Result<Response<BankApiServiceWithdrawCaseResponse>, Status> {
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let r = r.request.unwrap_or_default();
+                let r = inner(r.request)?;
                 own_case(&mut intake, &caller, &r.case_id).await?;
                 let response = intake.withdraw_case(r).await?.into_inner();
                 Ok(BankApiServiceWithdrawCaseResponse { response: Some(response) })
@@ -186,7 +186,7 @@ door! {
         ) -> Result<Response<BankApiServiceApplyCertificatesResponse>, Status> {
             let mut pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |caller, _, r| async move {
-                let mut r = r.request.unwrap_or_default();
+                let mut r = inner(r.request)?;
                 // The pre-check refuses, row by row, cases that are not this bank's.
                 own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
                 let response = pre_check.apply_certificates(r).await?.into_inner();
@@ -201,7 +201,7 @@ door! {
         ) -> Result<Response<BankApiServiceGetCertificateResponse>, Status> {
             let mut pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |caller, _, r| async move {
-                let key = r.request.unwrap_or_default().key;
+                let key = inner(r.request)?.key;
                 let certificate = own_certificate(&mut pre_check, &caller, key).await?;
                 Ok(BankApiServiceGetCertificateResponse {
                     response: Some(bdc::GetCertificateResponse {
@@ -220,7 +220,7 @@ door! {
             use bdc::get_certificate_request::Key;
             let mut pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |caller, _, r| async move {
-                let r = r.request.unwrap_or_default();
+                let r = inner(r.request)?;
                 let key = match &r.key {
                     Some(DocumentKey::CertificateId(v)) => Some(Key::CertificateId(v.clone())),
                     Some(DocumentKey::CertificateNumber(v)) => {
@@ -253,7 +253,7 @@ door! {
             let mut pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |caller, _, r| async move {
                 let answer = pre_check
-                    .verify_certificate(r.request.unwrap_or_default())
+                    .verify_certificate(inner(r.request)?)
                     .await?
                     .into_inner();
                 // The bank's own certificate in full; another's as anyone may see it.
@@ -272,7 +272,7 @@ door! {
             request: Request<BankApiServiceReportSettlementRequest>,
         ) -> Result<Response<BankApiServiceReportSettlementResponse>, Status> {
             self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
-                let r = r.request.unwrap_or_default();
+                let r = inner(r.request)?;
                 own_case(&mut intake, &caller, &r.case_id).await?;
                 let response = intake.report_settlement(r).await?.into_inner();
                 Ok(BankApiServiceReportSettlementResponse { response: Some(response) })

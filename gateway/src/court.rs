@@ -8,7 +8,7 @@ use sieve_proto::intake::v1 as intake;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use crate::forward::{Context, door, pass_through, stage_records};
+use crate::forward::{Context, door, inner, pass_through, stage_records};
 use crate::token::Role;
 
 const ROLE: Role = Role::Court;
@@ -63,7 +63,7 @@ door! {
             request: Request<CourtApiServiceListCasesRequest>,
         ) -> Result<Response<CourtApiServiceListCasesResponse>, Status> {
             self.ctx.call(request, ROLE, |_, mut intake, r| async move {
-                let response = intake.list_cases(r.request.unwrap_or_default()).await?;
+                let response = intake.list_cases(inner(r.request)?).await?;
                 Ok(CourtApiServiceListCasesResponse { response: Some(response.into_inner()) })
             })
             .await
@@ -74,7 +74,7 @@ door! {
             request: Request<CourtApiServiceGetTimelineRequest>,
         ) -> Result<Response<CourtApiServiceGetTimelineResponse>, Status> {
             self.ctx.call(request, ROLE, |_, mut intake, r| async move {
-                let response = intake.get_timeline(r.request.unwrap_or_default()).await?;
+                let response = intake.get_timeline(inner(r.request)?).await?;
                 Ok(CourtApiServiceGetTimelineResponse { response: Some(response.into_inner()) })
             })
             .await
@@ -85,7 +85,7 @@ door! {
             request: Request<CourtApiServiceRegisterBankRequest>,
         ) -> Result<Response<CourtApiServiceRegisterBankResponse>, Status> {
             self.ctx.call(request, ROLE, |_, mut intake, r| async move {
-                let response = intake.register_bank(r.request.unwrap_or_default()).await?;
+                let response = intake.register_bank(inner(r.request)?).await?;
                 Ok(CourtApiServiceRegisterBankResponse { response: Some(response.into_inner()) })
             })
             .await
@@ -124,7 +124,7 @@ door! {
             let mut registry = self.ctx.registry.clone();
             self.ctx.call(request, ROLE, |_, _, r| async move {
                 let response = registry
-                    .list_import_refusals(r.request.unwrap_or_default())
+                    .list_import_refusals(inner(r.request)?)
                     .await?;
                 Ok(CourtApiServiceListImportRefusalsResponse {
                     response: Some(response.into_inner()),
@@ -139,7 +139,7 @@ door! {
         ) -> Result<Response<CourtApiServiceRevokeRulingResponse>, Status> {
             let mut registry = self.ctx.registry.clone();
             self.ctx.call(request, ROLE, |_, _, r| async move {
-                let response = registry.revoke_ruling(r.request.unwrap_or_default()).await?;
+                let response = registry.revoke_ruling(inner(r.request)?).await?;
                 Ok(CourtApiServiceRevokeRulingResponse { response: Some(response.into_inner()) })
             })
             .await
@@ -151,7 +151,7 @@ door! {
         ) -> Result<Response<CourtApiServiceGetRulingResponse>, Status> {
             let mut registry = self.ctx.registry.clone();
             self.ctx.call(request, ROLE, |_, _, r| async move {
-                let response = registry.get_ruling(r.request.unwrap_or_default()).await?;
+                let response = registry.get_ruling(inner(r.request)?).await?;
                 Ok(CourtApiServiceGetRulingResponse { response: Some(response.into_inner()) })
             })
             .await
@@ -163,7 +163,7 @@ door! {
         ) -> Result<Response<CourtApiServiceGetCertificateResponse>, Status> {
             let mut pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |_, _, r| async move {
-                let response = pre_check.get_certificate(r.request.unwrap_or_default()).await?;
+                let response = pre_check.get_certificate(inner(r.request)?).await?;
                 Ok(CourtApiServiceGetCertificateResponse { response: Some(response.into_inner()) })
             })
             .await
@@ -176,7 +176,7 @@ door! {
             let mut pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |_, _, r| async move {
                 let response = pre_check
-                    .get_certificate_document(r.request.unwrap_or_default())
+                    .get_certificate_document(inner(r.request)?)
                     .await?;
                 Ok(CourtApiServiceGetCertificateDocumentResponse {
                     response: Some(response.into_inner()),
@@ -191,7 +191,7 @@ door! {
         ) -> Result<Response<CourtApiServiceVerifyCertificateResponse>, Status> {
             let mut pre_check = self.ctx.pre_check.clone();
             self.ctx.call(request, ROLE, |_, _, r| async move {
-                let response = pre_check.verify_certificate(r.request.unwrap_or_default()).await?;
+                let response = pre_check.verify_certificate(inner(r.request)?).await?;
                 Ok(CourtApiServiceVerifyCertificateResponse {
                     response: Some(response.into_inner()),
                 })
@@ -204,7 +204,7 @@ door! {
             request: Request<CourtApiServiceListBanksRequest>,
         ) -> Result<Response<CourtApiServiceListBanksResponse>, Status> {
             self.ctx.call(request, ROLE, |_, mut intake, r| async move {
-                let response = intake.list_banks(r.request.unwrap_or_default()).await?;
+                let response = intake.list_banks(inner(r.request)?).await?;
                 Ok(CourtApiServiceListBanksResponse { response: Some(response.into_inner()) })
             })
             .await

@@ -175,6 +175,18 @@ pub async fn own_case(
     }
 }
 
+/// A door's inner request: a call that leaves it out is refused, not forwarded as an empty
+/// request the backend would answer as if the caller had asked for defaults.
+pub fn inner<T>(request: Option<T>) -> Result<T, Status> {
+    request.ok_or_else(|| {
+        Error::invalid_field(
+            "request",
+            "missing: send the backend's request in `request`",
+        )
+        .into()
+    })
+}
+
 /// The batch, if it is the calling bank's (NotFound otherwise, as for cases).
 pub async fn own_batch(
     intake: &mut IntakeClient,

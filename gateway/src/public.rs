@@ -5,7 +5,7 @@ use sieve_proto::gateway::v1::public_api_service_server::PublicApiService;
 use sieve_proto::gateway::v1::*;
 use tonic::{Request, Response, Status};
 
-use crate::forward::{Context, public_verification};
+use crate::forward::{Context, inner, public_verification};
 
 pub struct PublicApi {
     pub(crate) ctx: Context,
@@ -18,7 +18,7 @@ impl PublicApiService for PublicApi {
         request: Request<PublicApiServiceVerifyCertificateRequest>,
     ) -> Result<Response<PublicApiServiceVerifyCertificateResponse>, Status> {
         self.ctx.gate.admit_anonymous(request.remote_addr())?;
-        let r = request.into_inner().request.unwrap_or_default();
+        let r = inner(request.into_inner().request)?;
         let answer = self
             .ctx
             .pre_check

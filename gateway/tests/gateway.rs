@@ -305,7 +305,9 @@ async fn callers_without_a_valid_token_or_of_the_wrong_role_are_refused() {
     let status = suite
         .bank_client()
         .list_cases(authed(
-            BankApiServiceListCasesRequest::default(),
+            BankApiServiceListCasesRequest {
+                request: Some(Default::default()),
+            },
             &suite.court_token(),
         ))
         .await
@@ -667,7 +669,9 @@ async fn each_organisation_is_held_to_its_rate_limit() {
     let bank = suite.register_bank("RATE").await;
     let bank_token = suite.token(&bank, Role::Bank);
     let mut banks = suite.bank_client();
-    let list_cases = || BankApiServiceListCasesRequest::default();
+    let list_cases = || BankApiServiceListCasesRequest {
+        request: Some(Default::default()),
+    };
     for _ in 0..3 {
         banks
             .list_cases(authed(list_cases(), &bank_token))
@@ -686,7 +690,9 @@ async fn each_organisation_is_held_to_its_rate_limit() {
     suite
         .court_client()
         .list_banks(authed(
-            CourtApiServiceListBanksRequest::default(),
+            CourtApiServiceListBanksRequest {
+                request: Some(Default::default()),
+            },
             &suite.court_token(),
         ))
         .await
@@ -707,7 +713,9 @@ async fn signed_tokens_of_unknown_organisations_or_another_court_are_refused() {
     let status = suite
         .bank_client()
         .list_cases(authed(
-            BankApiServiceListCasesRequest::default(),
+            BankApiServiceListCasesRequest {
+                request: Some(Default::default()),
+            },
             &suite.token("no-such-bank", Role::Bank),
         ))
         .await
@@ -718,7 +726,9 @@ async fn signed_tokens_of_unknown_organisations_or_another_court_are_refused() {
     let status = suite
         .court_client()
         .list_banks(authed(
-            CourtApiServiceListBanksRequest::default(),
+            CourtApiServiceListBanksRequest {
+                request: Some(Default::default()),
+            },
             &suite.token("黑0721 另一法院", Role::Court),
         ))
         .await
@@ -731,12 +741,45 @@ async fn signed_tokens_of_unknown_organisations_or_another_court_are_refused() {
         suite
             .bank_client()
             .list_cases(authed(
-                BankApiServiceListCasesRequest::default(),
+                BankApiServiceListCasesRequest {
+                    request: Some(Default::default()),
+                },
                 &suite.token(&bank, Role::Bank),
             ))
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_door_call_without_its_inner_request_is_refused_not_forwarded_empty() {
+    let suite = start(200).await;
+    let bank = suite.register_bank("INNER").await;
+    let status = suite
+        .bank_client()
+        .list_cases(authed(
+            BankApiServiceListCasesRequest { request: None },
+            &suite.token(&bank, Role::Bank),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(reason(&status), reason::INVALID_FIELD);
+    let fields: Vec<String> = status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["request"]);
+    let status = suite
+        .court_client()
+        .list_banks(authed(
+            CourtApiServiceListBanksRequest { request: None },
+            &suite.court_token(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 }
 
 #[tokio::test]
@@ -822,7 +865,9 @@ async fn the_development_key_is_used_when_none_is_configured() {
     // Authenticated, so the call reaches the (deliberately absent) intake: Unavailable.
     let status = CourtApiServiceClient::new(channel)
         .list_banks(authed(
-            CourtApiServiceListBanksRequest::default(),
+            CourtApiServiceListBanksRequest {
+                request: Some(Default::default()),
+            },
             &court_token,
         ))
         .await
@@ -1414,7 +1459,9 @@ async fn the_public_door_needs_no_token_and_limits_each_address() {
     suite
         .court_client()
         .list_banks(authed(
-            CourtApiServiceListBanksRequest::default(),
+            CourtApiServiceListBanksRequest {
+                request: Some(Default::default()),
+            },
             &suite.court_token(),
         ))
         .await

@@ -105,7 +105,9 @@ async fn gateway_doors(captured: &Captured) {
     let calls = (0..CALLS).map(|i| {
         let mut court = court.clone();
         async move {
-            let mut request = tonic::Request::new(CourtApiServiceListBanksRequest::default());
+            let mut request = tonic::Request::new(CourtApiServiceListBanksRequest {
+                request: Some(Default::default()),
+            });
             let garbage = format!("Bearer sieve1.test.e30.garbage{i}");
             request
                 .metadata_mut()

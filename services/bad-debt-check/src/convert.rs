@@ -233,23 +233,31 @@ pub fn content_of(c: &certificate::Model) -> Option<CertificateContent> {
     cert::parse_canonical(&c.canonical).ok()
 }
 
-pub fn certificate_pb(c: certificate::Model) -> pb::Certificate {
-    let content = content_of(&c);
-    let (debtor_name, debtor_id_number, bank_case_ref, claim) = match &content {
-        Some(k) => (
-            k.debtor_name.clone(),
-            k.debtor_id_number.clone(),
-            k.bank_case_ref.clone(),
-            Some(k.claim().to_pb()),
-        ),
-        None => Default::default(),
-    };
-    let court_name = content
-        .as_ref()
-        .map(|k| k.court_name.clone())
-        .unwrap_or_default();
-    let ruling_numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).unwrap_or_default();
-    pb::Certificate {
+/// A stored certificate as callers see it. Its content comes from the signed canonical text
+/// and its bases from the stored ruling numbers; either failing to parse is corruption, an
+/// internal error — never a certificate shown with blank names or no bases.
+pub fn certificate_pb(c: certificate::Model) -> Result<pb::Certificate, sieve_kernel::Error> {
+    let content = content_of(&c).ok_or_else(|| {
+        sieve_kernel::Error::internal(format!(
+            "certificate {}: the stored canonical content does not parse",
+            c.id
+        ))
+    })?;
+    let ruling_numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).map_err(|e| {
+        sieve_kernel::Error::internal(format!(
+            "certificate {}: the stored ruling numbers do not parse: {e}",
+            c.id
+        ))
+    })?;
+    let claim = Some(content.claim().to_pb());
+    let CertificateContent {
+        debtor_name,
+        debtor_id_number,
+        bank_case_ref,
+        court_name,
+        ..
+    } = content;
+    Ok(pb::Certificate {
         certificate_id: c.id,
         certificate_number: c.number,
         court: Some(common::Court {
@@ -284,7 +292,7 @@ pub fn certificate_pb(c: certificate::Model) -> pb::Certificate {
         } as i32,
         revoked_at: c.revoked_at_ms.map(timestamp),
         check_id: c.check_id,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -322,5 +330,65 @@ mod tests {
         violation::testing::assert_corruption_is_internal(|json| {
             import_refusals_pb(vec![refused_row("[]"), refused_row(json)])
         });
+    }
+
+    fn stored_certificate(canonical: Vec<u8>, ruling_numbers: &str) -> certificate::Model {
+        certificate::Model {
+            id: "cert-1".into(),
+            number: "(2025)黑0722预查废第000123号".into(),
+            court_code: "黑0722".into(),
+            year: 2025,
+            sequence: 123,
+            case_id: "case-1".into(),
+            check_id: "check-1".into(),
+            bank_id: "bank-1".into(),
+            bank_name: "嘉荫农村商业银行".into(),
+            ruling_numbers: ruling_numbers.into(),
+            issued_on: "2025-03-01".into(),
+            issued_at_ms: 0,
+            canonical,
+            key_id: "k1".into(),
+            signature: vec![],
+            revoked_at_ms: None,
+            revocation_reason: String::new(),
+        }
+    }
+
+    fn canonical_text() -> Vec<u8> {
+        cert::canonical(&CertificateContent {
+            number: "(2025)黑0722预查废第000123号".into(),
+            court_name: "嘉荫县人民法院".into(),
+            court_code: "黑0722".into(),
+            bank_name: "嘉荫农村商业银行".into(),
+            bank_id: "bank-1".into(),
+            case_id: "case-1".into(),
+            bank_case_ref: "JY-1".into(),
+            debtor_name: "徐敏".into(),
+            debtor_id_number: "23072219851102174X".into(),
+            principal_fen: 100,
+            interest_fen: 0,
+            penalty_fen: 0,
+            fees_fen: 0,
+            ruling_numbers: vec!["(2024)黑0722执300号之一".into()],
+            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("date"),
+            key_id: "k1".into(),
+        })
+    }
+
+    #[test]
+    fn a_corrupt_stored_certificate_is_an_internal_error_not_blank_fields() {
+        let good = certificate_pb(stored_certificate(
+            canonical_text(),
+            r#"["(2024)黑0722执300号之一"]"#,
+        ))
+        .expect("parses");
+        assert_eq!(good.debtor_name, "徐敏");
+        assert_eq!(good.ruling_numbers, ["(2024)黑0722执300号之一"]);
+        let e = certificate_pb(stored_certificate(canonical_text(), "[\"(2024)"))
+            .expect_err("corrupt ruling numbers");
+        assert_eq!(e.code, sieve_kernel::ErrorCode::Internal);
+        let e = certificate_pb(stored_certificate(b"garbage".to_vec(), "[]"))
+            .expect_err("corrupt content");
+        assert_eq!(e.code, sieve_kernel::ErrorCode::Internal);
     }
 }

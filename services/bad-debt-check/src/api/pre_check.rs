@@ -237,7 +237,7 @@ impl PreCheckService for PreCheckApi {
                     row,
                     case_id: case_id.clone(),
                     outcome: common::RowOutcome::Existing as i32,
-                    certificate: cert.map(convert::certificate_pb),
+                    certificate: cert.map(convert::certificate_pb).transpose()?,
                     refusals: vec![],
                 });
                 continue;
@@ -351,7 +351,7 @@ impl PreCheckService for PreCheckApi {
                 row,
                 case_id: case_id.clone(),
                 outcome: common::RowOutcome::Accepted as i32,
-                certificate: Some(convert::certificate_pb(model)),
+                certificate: Some(convert::certificate_pb(model)?),
                 refusals: vec![],
             });
         }
@@ -405,7 +405,7 @@ impl PreCheckService for PreCheckApi {
                 Error::not_found("certificate", id.or(number).or(case).unwrap_or_default())
             })?;
         Ok(Response::new(pb::GetCertificateResponse {
-            certificate: Some(convert::certificate_pb(found)),
+            certificate: Some(convert::certificate_pb(found)?),
         }))
     }
 
@@ -509,7 +509,7 @@ impl PreCheckService for PreCheckApi {
                 .as_ref()
                 .map(|i| i.revocation_reason.clone())
                 .unwrap_or_default(),
-            certificate: issued.map(convert::certificate_pb),
+            certificate: issued.map(convert::certificate_pb).transpose()?,
         }))
     }
 
