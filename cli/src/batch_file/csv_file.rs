@@ -1,0 +1,88 @@
+//! CSV batch files: UTF-8, optional BOM, header row; and the line numbers that locate what
+//! cannot be read.
+
+use super::cell::Cell;
+use super::columns::Columns;
+use super::{BatchFile, FileError, FileRow};
+
+/// Reads a CSV held in memory (UTF-8, optional BOM, header row).
+pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+
+    let (header_line, header) = match records.next() {
+        None => return Err(FileError::NoHeader),
+        Some(record) => {
+            let record = record.map_err(csv_error)?;
+            let line = record.position().map_or(1, |p| record_line(text, p));
+            (line, record.iter().map(str::to_owned).collect::<Vec<_>>())
+        }
+    };
+    let columns = Columns::from_header(&header)?;
+
+    let mut rows = Vec::new();
+    for record in records {
+        let record = record.map_err(csv_error)?;
+        let line = record
+            .position()
+            .map_or(header_line + 1, |p| record_line(text, p));
+        let row = line.saturating_sub(header_line);
+        let cells: Vec<Cell> = record.iter().map(|s| Cell::Text(s.to_owned())).collect();
+        if cells.iter().all(Cell::is_blank) {
+            continue;
+        }
+        rows.push(FileRow {
+            row,
+            result: columns.case_from_cells(row, &cells),
+        });
+    }
+    Ok(BatchFile { rows })
+}
+
+/// The line a CSV record is on. The reader places a record at the end of the one before, so
+/// empty lines it skipped in between would count as the record's own: they are stepped over.
+pub(crate) fn record_line(text: &str, position: &csv::Position) -> u64 {
+    let mut line = position.line();
+    let mut rest = usize::try_from(position.byte())
+        .ok()
+        .and_then(|b| text.get(b..))
+        .unwrap_or_default();
+    loop {
+        if let Some(r) = rest.strip_prefix("\r\n") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('\n').or_else(|| rest.strip_prefix('\r')) {
+            rest = r;
+        } else {
+            return line;
+        }
+        line += 1;
+    }
+}
+
+pub(crate) fn utf8_error(bytes: &[u8], valid_up_to: usize) -> FileError {
+    let before = &bytes[..valid_up_to];
+    let newlines = before.iter().filter(|&&b| b == b'\n').count();
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    FileError::InvalidUtf8 {
+        line: newlines as u64 + 1,
+        byte_offset: valid_up_to as u64,
+        column_byte: (valid_up_to - line_start) as u64 + 1,
+    }
+}
+
+pub(crate) fn csv_error(e: csv::Error) -> FileError {
+    let line = e.position().map(|p| p.line());
+    FileError::Csv {
+        line,
+        message: e.to_string(),
+    }
+}
