@@ -1,0 +1,202 @@
+//! Batches: submitting one (streamed or in one call), and reading it and its rows back. The
+//! receiving itself is `receive`'s.
+
+use sieve_kernel::error::{Error, Result, reason};
+use sieve_proto::intake::v1 as pb;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::receive::malformed;
+use super::{IntakeApi, MAX_UNARY_CASES, page};
+use crate::{convert, store};
+
+pub(super) async fn submit_batch(
+    api: &IntakeApi,
+    request: Request<Streaming<pb::SubmitBatchRequest>>,
+) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+    let mut stream = request.into_inner();
+    let header = match stream.message().await {
+        Ok(Some(pb::SubmitBatchRequest {
+            item: Some(pb::submit_batch_request::Item::Header(h)),
+        })) => h,
+        Ok(Some(_)) => {
+            return Err(Error::bad_request(
+                reason::HEADER_FIRST,
+                "the first message of a batch must be its header",
+            )
+            .with_violation("item", "expected header")
+            .into());
+        }
+        Ok(None) => {
+            return Err(Error::bad_request(
+                reason::BATCH_EMPTY,
+                "the stream ended before the batch header",
+            )
+            .into());
+        }
+        Err(s) => return Err(malformed(&s).into()),
+    };
+    let receipt = match api.open(&header).await? {
+        Err(done) => {
+            let refusals = api.first_refusals(&done.id).await?;
+            return Ok(Response::new(pb::SubmitBatchResponse {
+                batch: Some(convert::batch_pb(done)),
+                refusals,
+                replayed: true,
+            }));
+        }
+        Ok(r) => r,
+    };
+    let batch_id = receipt.batch.id.clone();
+    tracing::info!(batch = %batch_id, expected = header.expected_cases, "receiving batch");
+    let chunks = futures::stream::unfold(stream, |mut s| async move {
+        match s.message().await {
+            Ok(Some(pb::SubmitBatchRequest {
+                item: Some(pb::submit_batch_request::Item::Chunk(c)),
+            })) => Some((Ok(c.cases), s)),
+            Ok(Some(_)) => Some((
+                Err(
+                    Error::bad_request(reason::HEADER_TWICE, "a batch has one header, first")
+                        .with_violation("item", "expected a chunk of cases"),
+                ),
+                s,
+            )),
+            Ok(None) => None,
+            Err(status) => Some((Err(malformed(&status)), s)),
+        }
+    });
+    // Receive on a task of its own: if the caller goes away mid-batch, the abort still
+    // runs to the end and nothing half-written stays.
+    let owned = api.clone();
+    let request_id = sieve_kernel::request_id::current().unwrap_or_default();
+    let task = tokio::spawn(sieve_kernel::request_id::scope(request_id, async move {
+        owned.receive(receipt, Box::pin(chunks)).await
+    }));
+    let batch = task.await.map_err(Error::internal)??;
+    let refusals = api.first_refusals(&batch.id).await?;
+    tracing::info!(batch = %batch.id, accepted = batch.accepted_cases, existing = batch.existing_cases, refused = batch.refused_cases, "batch received");
+    Ok(Response::new(pb::SubmitBatchResponse {
+        batch: Some(convert::batch_pb(batch)),
+        refusals,
+        replayed: false,
+    }))
+}
+
+pub(super) async fn submit_cases(
+    api: &IntakeApi,
+    request: Request<pb::SubmitCasesRequest>,
+) -> Result<Response<pb::SubmitCasesResponse>, Status> {
+    let r = request.into_inner();
+    if r.cases.len() > MAX_UNARY_CASES {
+        return Err(Error::bad_request(
+            reason::BATCH_TOO_LARGE,
+            format!("SubmitCases takes at most {MAX_UNARY_CASES} cases; stream larger batches with SubmitBatch"),
+        )
+        .with_violation("cases", format!("{} > {MAX_UNARY_CASES}", r.cases.len()))
+        .into());
+    }
+    let header = pb::BatchHeader {
+        bank_id: r.bank_id,
+        request_id: r.request_id,
+        expected_cases: r.cases.len() as i64,
+        label: r.label,
+    };
+    let (batch, replayed) = match api.open(&header).await? {
+        Err(done) => (done, true),
+        Ok(receipt) => {
+            let chunks = futures::stream::iter([Ok(r.cases)]);
+            (api.receive(receipt, chunks).await?, false)
+        }
+    };
+    let rows = store::batch_rows(
+        api.inner.db.read(),
+        &batch.id,
+        0,
+        MAX_UNARY_CASES as u64,
+        false,
+    )
+    .await
+    .map_err(Error::from)?;
+    let rows = rows
+        .into_iter()
+        .map(convert::row_pb)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Response::new(pb::SubmitCasesResponse {
+        batch: Some(convert::batch_pb(batch)),
+        rows,
+        replayed,
+    }))
+}
+
+pub(super) async fn get_batch(
+    api: &IntakeApi,
+    request: Request<pb::GetBatchRequest>,
+) -> Result<Response<pb::GetBatchResponse>, Status> {
+    let id = &request.get_ref().batch_id;
+    sieve_kernel::wire::require_id("batch_id", id)?;
+    let batch = store::get_batch(api.inner.db.read(), id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::not_found("batch", id))?;
+    Ok(Response::new(pb::GetBatchResponse {
+        batch: Some(convert::batch_pb(batch)),
+    }))
+}
+
+pub(super) async fn list_batch_rows(
+    api: &IntakeApi,
+    request: Request<pb::ListBatchRowsRequest>,
+) -> Result<Response<pb::ListBatchRowsResponse>, Status> {
+    let r = request.into_inner();
+    sieve_kernel::wire::require_id("batch_id", &r.batch_id)?;
+    let (size, token) = page(r.page.as_ref())?;
+    let after: i64 = if token.is_empty() {
+        0
+    } else {
+        token.parse().map_err(|_| {
+            Error::invalid_field("page.page_token", "not a token this call returned")
+        })?
+    };
+    let batch = store::get_batch(api.inner.db.read(), &r.batch_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::not_found("batch", &r.batch_id))?;
+    // Rows of a batch still being received name cases that do not exist yet; an aborted
+    // batch kept none.
+    if batch.status != store::BATCH_COMPLETED {
+        return Err(Error::precondition(
+            reason::BATCH_NOT_COMPLETED,
+            format!(
+                "batch {} is {}: its rows are listed once it completes",
+                batch.id,
+                batch.status.to_lowercase()
+            ),
+        )
+        .with_meta("status", batch.status)
+        .into());
+    }
+    let rows = store::batch_rows(
+        api.inner.db.read(),
+        &r.batch_id,
+        after,
+        size,
+        r.refused_only,
+    )
+    .await
+    .map_err(Error::from)?;
+    let next = if rows.len() as u64 == size {
+        rows.last().map(|r| match r {
+            store::RowRecord::Accepted { row, .. } => row.to_string(),
+            store::RowRecord::Other(m) => m.row.to_string(),
+        })
+    } else {
+        None
+    };
+    let rows = rows
+        .into_iter()
+        .map(convert::row_pb)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Response::new(pb::ListBatchRowsResponse {
+        rows,
+        next_page_token: next.unwrap_or_default(),
+    }))
+}
