@@ -1,0 +1,116 @@
+//! A case's timeline after its admission: transitions along the chain, one event each,
+//! recorded once per event id.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
+};
+use sieve_kernel::db::Db;
+
+use super::{case, case_event, get_case};
+
+pub async fn events(
+    db: &DatabaseConnection,
+    case_id: &str,
+) -> Result<Vec<case_event::Model>, DbErr> {
+    case_event::Entity::find()
+        .filter(case_event::Column::CaseId.eq(case_id))
+        .order_by_asc(case_event::Column::Seq)
+        .all(db)
+        .await
+}
+
+/// A transition to record.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub event_id: String,
+    pub case_id: String,
+    pub from_stage: String,
+    pub to_stage: String,
+    pub actor: String,
+    pub reason: String,
+    pub source_record_id: String,
+    pub occurred_at_ms: i64,
+}
+
+/// What recording a transition did.
+#[derive(Debug)]
+pub enum Recorded {
+    Applied(case::Model),
+    /// The event id was recorded before (for this case): nothing changed.
+    Duplicate(case::Model),
+}
+
+/// The checks of the chain happen in `check`, inside the write transaction, against the case
+/// as it is now; an `Err` from it aborts without writing.
+pub async fn record_transition<E>(
+    db: &Db,
+    t: Transition,
+    now_ms: i64,
+    check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
+) -> Result<Result<Recorded, E>, DbErr> {
+    let txn = sieve_kernel::db::begin_write(db).await?;
+    let recorded = apply_transition(&txn, t, now_ms, check).await?;
+    txn.commit().await?;
+    Ok(recorded)
+}
+
+/// Records a transition inside the caller's transaction. Nothing is written unless `check`
+/// passes and the event is new.
+pub async fn apply_transition<C: ConnectionTrait, E>(
+    conn: &C,
+    t: Transition,
+    now_ms: i64,
+    check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
+) -> Result<Result<Recorded, E>, DbErr> {
+    let current = get_case(conn, &t.case_id).await?;
+    let previous =
+        sieve_kernel::db::by_key(case_event::Entity::find_by_id(t.event_id.clone()), conn).await?;
+    if let Err(e) = check(current.as_ref(), previous.as_ref()) {
+        return Ok(Err(e));
+    }
+    let Some(mut current) = current else {
+        return Err(DbErr::RecordNotFound(format!("case {}", t.case_id)));
+    };
+    if previous.is_some() {
+        return Ok(Ok(Recorded::Duplicate(current)));
+    }
+    let seq = current.version + 1;
+    // The version check makes a concurrent transition of the same case fail instead of
+    // silently overwriting it (PostgreSQL replicas; SQLite has one writer anyway). It runs
+    // before the event is written, so a failure leaves nothing behind.
+    let updated = case::Entity::update_many()
+        .filter(case::Column::Id.eq(t.case_id.clone()))
+        .filter(case::Column::Version.eq(current.version))
+        .col_expr(case::Column::Stage, Expr::value(t.to_stage.clone()))
+        .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms))
+        .col_expr(case::Column::Version, Expr::value(seq))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(DbErr::RecordNotUpdated);
+    }
+    current.stage = t.to_stage.clone();
+    current.stage_changed_at_ms = now_ms;
+    current.version = seq;
+    case_event::Entity::insert(
+        case_event::Model {
+            event_id: t.event_id,
+            case_id: t.case_id,
+            seq,
+            from_stage: t.from_stage,
+            to_stage: t.to_stage,
+            actor: t.actor,
+            reason: t.reason,
+            source_record_id: t.source_record_id,
+            occurred_at_ms: t.occurred_at_ms,
+            recorded_at_ms: now_ms,
+        }
+        .into_active_model()
+        .reset_all(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(Ok(Recorded::Applied(current)))
+}
