@@ -1,0 +1,234 @@
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use sea_orm::Statement;
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+use super::*;
+use crate::calendar::Calendar;
+use crate::clock::ManualClock;
+
+struct DeadlinesOnly;
+
+impl MigratorTrait for DeadlinesOnly {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(migration::Migration)]
+    }
+}
+
+async fn fresh() -> (crate::db::Db, crate::db::Target) {
+    let target = crate::db::testing::fresh_target("kernel-deadline");
+    let settings = crate::Settings::defaults().unwrap().database;
+    let db = crate::db::connect_and_migrate::<DeadlinesOnly>(&target, &settings)
+        .await
+        .unwrap();
+    // What a stage record would be: one row per fired deadline, a second one an error.
+    db.writer()
+        .execute_unprepared(
+            "CREATE TABLE fired (deadline_id VARCHAR PRIMARY KEY, subject VARCHAR NOT NULL)",
+        )
+        .await
+        .unwrap();
+    (db, target)
+}
+
+async fn drop_target(db: crate::db::Db, target: crate::db::Target) {
+    let _ = db.close().await;
+    if let crate::db::Target::Postgres { url, schema } = target {
+        let _ = crate::db::drop_schema(&url, &schema).await;
+    }
+}
+
+/// Writes its record in the sweep's transaction; refuses the subjects it is told to.
+#[derive(Default)]
+struct Record {
+    refuse: Mutex<HashSet<String>>,
+}
+
+#[async_trait]
+impl OnDue for Record {
+    async fn fire(&self, txn: &DatabaseTransaction, due: &DueDeadline) -> Result<(), String> {
+        if self.refuse.lock().unwrap().contains(&due.subject) {
+            return Err("not now".into());
+        }
+        let backend = txn.get_database_backend();
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                DatabaseBackend::Postgres => {
+                    "INSERT INTO fired (deadline_id, subject) VALUES ($1, $2)"
+                }
+                _ => "INSERT INTO fired (deadline_id, subject) VALUES (?, ?)",
+            },
+            [due.id.clone().into(), due.subject.clone().into()],
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+async fn fired(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT subject FROM fired ORDER BY subject",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "subject").unwrap())
+        .collect()
+}
+
+fn start() -> chrono::DateTime<Utc> {
+    // 10:00 Beijing time, Monday 2026-03-02.
+    Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap()
+}
+
+#[tokio::test]
+async fn a_deadline_fires_once_its_period_ends_by_the_clock_and_not_before() {
+    let (db, target) = fresh().await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let calendar = Calendar::built_in();
+    let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    // 30 days from 03-02: 04-01, a Wednesday; due at 24:00 that day, Beijing time.
+    let period = calendar.days("test.thirty_days", served, 30);
+    let txn = crate::db::begin_write(&db).await.unwrap();
+    schedule(&txn, "order.objection", "order-1", &period, 0)
+        .await
+        .unwrap();
+    // Scheduling again changes nothing.
+    schedule(
+        &txn,
+        "order.objection",
+        "order-1",
+        &calendar.days("x", served, 1),
+        0,
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    let row = find(db.read(), "order.objection", "order-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            row.end_date.as_str(),
+            row.rule.as_str(),
+            row.period.as_str()
+        ),
+        ("2026-04-01", "test.thirty_days", "30d")
+    );
+
+    let sweeper = Sweeper::new(db.clone(), Arc::new(Record::default()), clock.clone());
+    assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
+    // The last minute of 04-01 in Beijing: not yet.
+    clock.set(Utc.with_ymd_and_hms(2026, 4, 1, 15, 59, 59).unwrap());
+    assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
+    clock.set(Utc.with_ymd_and_hms(2026, 4, 1, 16, 0, 0).unwrap());
+    assert_eq!(sweeper.run_once().await.unwrap().fired, 1);
+    assert_eq!(fired(db.read()).await, ["order-1"]);
+    // Fired once: the next sweep and a restarted sweeper find nothing.
+    assert_eq!(sweeper.run_once().await.unwrap().fired, 0);
+    let again = Sweeper::new(db.clone(), Arc::new(Record::default()), clock.clone());
+    assert_eq!(again.run_once().await.unwrap().fired, 0);
+    let row = find(db.read(), "order.objection", "order-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, FIRED);
+    drop_target(db, target).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_deadline_never_fires_and_a_failing_handler_holds_back_only_its_own() {
+    let (db, target) = fresh().await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let calendar = Calendar::built_in();
+    let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let txn = crate::db::begin_write(&db).await.unwrap();
+    for s in ["a", "b", "c"] {
+        schedule(&txn, "k", s, &calendar.days("r", served, 15), 0)
+            .await
+            .unwrap();
+    }
+    assert!(cancel(&txn, "k", "a", 1).await.unwrap());
+    txn.commit().await.unwrap();
+    let record = Arc::new(Record::default());
+    record.refuse.lock().unwrap().insert("b".into());
+    let sweeper = Sweeper::new(db.clone(), record.clone(), clock.clone());
+    clock.advance(chrono::Duration::days(31));
+    let pass = sweeper.run_once().await.unwrap();
+    assert_eq!((pass.fired, pass.failed), (1, 1));
+    assert_eq!(fired(db.read()).await, ["c"]);
+    let b = find(db.read(), "k", "b").await.unwrap().unwrap();
+    assert_eq!((b.status.as_str(), b.attempts), (PENDING, 1));
+    assert_eq!(b.last_error.as_deref(), Some("not now"));
+    // After its backoff, once the handler works again, it fires.
+    record.refuse.lock().unwrap().clear();
+    assert_eq!(
+        sweeper.run_once().await.unwrap().fired,
+        0,
+        "waits for its backoff"
+    );
+    clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(sweeper.run_once().await.unwrap().fired, 1);
+    assert_eq!(fired(db.read()).await, ["b", "c"]);
+    assert!(
+        !cancel(db.writer(), "k", "b", 2).await.unwrap(),
+        "a fired deadline stays fired"
+    );
+    drop_target(db, target).await;
+}
+
+#[tokio::test]
+async fn two_sweepers_on_one_database_never_fire_a_deadline_twice() {
+    let (db, target) = fresh().await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let calendar = Calendar::built_in();
+    let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let txn = crate::db::begin_write(&db).await.unwrap();
+    for i in 0..600 {
+        schedule(
+            &txn,
+            "k",
+            &format!("s{i:04}"),
+            &calendar.days("r", served, 1 + i % 40),
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
+    clock.advance(chrono::Duration::days(60));
+    // A second connection pool, as a second replica has.
+    let settings = crate::Settings::defaults().unwrap().database;
+    let other = crate::db::connect(&target, &settings).await.unwrap();
+    let record = Arc::new(Record::default());
+    let sweep = |db: crate::db::Db| {
+        let sweeper = Sweeper::new(db, record.clone(), clock.clone()).batch_size(25);
+        tokio::spawn(async move {
+            let mut fired = 0;
+            loop {
+                let pass = sweeper.run_once().await.expect("no sweep fails");
+                assert_eq!(
+                    pass.failed, 0,
+                    "a second firing would fail on the record's key"
+                );
+                if pass.fired == 0 {
+                    return fired;
+                }
+                fired += pass.fired;
+            }
+        })
+    };
+    let (a, b) = (sweep(db.clone()), sweep(other.clone()));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert_eq!(a + b, 600);
+    assert_eq!(fired(db.read()).await.len(), 600);
+    let _ = other.close().await;
+    drop_target(db, target).await;
+}
