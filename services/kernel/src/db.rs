@@ -32,6 +32,8 @@ pub struct Db {
     reader: DatabaseConnection,
     /// False when the readers are the writer's own pool (PostgreSQL, in-memory SQLite).
     separate_reader: bool,
+    /// How many connections reads may hold at once.
+    readers: usize,
 }
 
 impl Db {
@@ -59,6 +61,15 @@ impl Db {
 
     pub fn backend(&self) -> DatabaseBackend {
         self.writer.get_database_backend()
+    }
+
+    /// Limits for a [`crate::lookup::Batched`] lookup on these readers: as many queries at
+    /// once as there are reader connections.
+    pub fn lookup_limits(&self) -> crate::lookup::Limits {
+        crate::lookup::Limits {
+            in_flight: self.readers.max(1),
+            ..Default::default()
+        }
     }
 
     pub async fn close(self) -> Result<(), DbErr> {
@@ -215,10 +226,16 @@ async fn with_readers(
     let url = match target {
         Target::Sqlite(url) if !in_memory(url) && settings.read_connections > 0 => url,
         _ => {
+            let readers = match target {
+                // Half the pool, so lookups never hold every connection writes need.
+                Target::Postgres { .. } => (settings.max_connections as usize / 2).max(1),
+                Target::Sqlite(_) => 1,
+            };
             return Ok(Db {
                 reader: writer.clone(),
                 writer,
                 separate_reader: false,
+                readers,
             });
         }
     };
@@ -240,6 +257,7 @@ async fn with_readers(
         writer,
         reader,
         separate_reader: true,
+        readers: settings.read_connections as usize,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod internal;
+pub mod lookup;
 pub mod malformed;
 pub mod outbox;
 pub mod refusals;

@@ -10,6 +10,7 @@ use chrono::Datelike;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use sieve_kernel::SharedClock;
 use sieve_kernel::error::{Error, Result, reason};
+use sieve_kernel::lookup::Batched;
 use sieve_kernel::outbox::{self, NewMessage};
 use sieve_kernel::rules::{StoredViolation, violation};
 use sieve_proto::bad_debt_check::v1 as pb;
@@ -55,6 +56,8 @@ struct Inner {
     relay: Option<Arc<tokio::sync::Notify>>,
     /// Woken after cases are taken.
     matcher: Option<Arc<tokio::sync::Notify>>,
+    /// `GetCheck` by case (the gateway's lookups): concurrent lookups share their queries.
+    checks_by_case: Batched<store::CheckRecord>,
 }
 
 fn refusal(
@@ -85,6 +88,11 @@ impl PreCheckApi {
         matcher: Option<Arc<tokio::sync::Notify>>,
     ) -> Self {
         let intake = intake::intake_service_client::IntakeServiceClient::new(intake);
+        let readers = db.read().clone();
+        let checks_by_case = Batched::spawn("check", db.lookup_limits(), move |case_ids| {
+            let readers = readers.clone();
+            async move { store::check_records_by_case(&readers, case_ids).await }
+        });
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -93,6 +101,7 @@ impl PreCheckApi {
                 intake,
                 relay,
                 matcher,
+                checks_by_case,
             }),
         }
     }

@@ -139,10 +139,12 @@ impl PreCheckService for PreCheckApi {
             Some(Key::CaseId(c)) => (None, Some(c)),
             None => return Err(Error::invalid_field("key", "check_id or case_id").into()),
         };
-        let found = store::get_check(self.inner.db.read(), id.as_deref(), case.as_deref())
-            .await
-            .map_err(Error::from)?
-            .ok_or_else(|| Error::not_found("check", id.or(case).unwrap_or_default()))?;
+        let found = match (&id, &case) {
+            (None, Some(case)) => self.inner.checks_by_case.get(case).await,
+            _ => store::get_check(self.inner.db.read(), id.as_deref(), case.as_deref()).await,
+        }
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::not_found("check", id.or(case).unwrap_or_default()))?;
         Ok(Response::new(pb::GetCheckResponse {
             check: Some(convert::check_pb(found)),
         }))

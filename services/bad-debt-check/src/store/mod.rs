@@ -538,6 +538,20 @@ pub async fn checks_by_case<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// The records of the checks of `case_ids`, each with its case id, for a batched lookup
+/// (`GetCheck` by case): the same three queries however many cases.
+pub async fn check_records_by_case<C: ConnectionTrait>(
+    conn: &C,
+    case_ids: Vec<String>,
+) -> Result<Vec<(String, CheckRecord)>, DbErr> {
+    let checks = checks_by_case(conn, case_ids).await?;
+    Ok(check_records(conn, checks)
+        .await?
+        .into_iter()
+        .map(|r| (r.check.case_id.clone(), r))
+        .collect())
+}
+
 pub async fn get_check(
     db: &impl ConnectionTrait,
     by_id: Option<&str>,

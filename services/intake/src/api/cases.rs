@@ -13,7 +13,10 @@ pub(super) async fn get_case(
 ) -> Result<Response<pb::GetCaseResponse>, Status> {
     let id = &request.get_ref().case_id;
     sieve_kernel::wire::require_id("case_id", id)?;
-    let case = store::get_case(api.inner.db.read(), id)
+    let case = api
+        .inner
+        .cases
+        .get(id)
         .await
         .map_err(Error::from)?
         .ok_or_else(|| Error::not_found("case", id))?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sieve_kernel::SharedClock;
 use sieve_kernel::error::{Error, Result, reason};
+use sieve_kernel::lookup::Batched;
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::intake_service_server::IntakeService;
 use tokio::sync::mpsc;
@@ -44,6 +45,8 @@ struct Inner {
     scope: ScopeConfig,
     /// Holds the leases of the batches this process receives.
     receiver: store::Receiver,
+    /// `GetCase`'s reads: concurrent lookups share a query.
+    cases: Batched<store::case::Model>,
 }
 
 impl IntakeApi {
@@ -53,12 +56,18 @@ impl IntakeApi {
         scope: ScopeConfig,
         receiver: store::Receiver,
     ) -> Self {
+        let readers = db.read().clone();
+        let cases = Batched::spawn("case", db.lookup_limits(), move |ids| {
+            let readers = readers.clone();
+            async move { store::cases_by_id(&readers, ids).await }
+        });
         Self {
             inner: Arc::new(Inner {
                 db,
                 clock,
                 scope,
                 receiver,
+                cases,
             }),
         }
     }

@@ -35,6 +35,22 @@ pub async fn get_case(db: &impl ConnectionTrait, id: &str) -> Result<Option<case
     .await
 }
 
+/// The cases of `ids` whose batches completed, for a batched lookup (`GetCase`).
+pub async fn cases_by_id(
+    db: &impl ConnectionTrait,
+    ids: Vec<String>,
+) -> Result<Vec<(String, case::Model)>, DbErr> {
+    Ok(case::Entity::find()
+        .inner_join(batch::Entity)
+        .filter(batch::Column::Status.eq(BATCH_COMPLETED))
+        .filter(case::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect())
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct CaseFilter {
     pub bank_id: Option<String>,

@@ -15,7 +15,7 @@ pub use batches::{
     ABANDONED, BatchError, Opened, Receiver, RowRecord, abort_abandoned_batches, abort_batch,
     batch_rows, complete_batch, find_batch, get_batch, open_batch, renew_lease,
 };
-pub use cases::{CaseFilter, cases_in_rows, get_case, list_cases};
+pub use cases::{CaseFilter, cases_by_id, cases_in_rows, get_case, list_cases};
 pub use chunks::{
     Chunk, ChunkOutcome, NO_DIFFERENCES, RULE_IN_UNFINISHED_BATCH, differing_fields, write_chunk,
 };
