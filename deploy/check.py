@@ -37,10 +37,16 @@ ROOT = DEPLOY.parent
 K8S_VERSIONS = ("1.30.0", "1.37.0")
 
 DEFAULTS = tomllib.loads((ROOT / "services/kernel/src/defaults.toml").read_text())
+# Each service's section [services.<key>] has its defaults in its own crate.
+DEFAULTS["services"] = {
+    "gateway": tomllib.loads((ROOT / "gateway/src/defaults.toml").read_text()),
+    "intake": tomllib.loads((ROOT / "services/intake/src/defaults.toml").read_text()),
+    "bad_debt_check": tomllib.loads((ROOT / "services/bad-debt-check/src/defaults.toml").read_text()),
+}
 PORTS = {
-    "gateway": DEFAULTS["services"]["gateway_port"],
-    "intake": DEFAULTS["services"]["intake_port"],
-    "bad-debt-check": DEFAULTS["services"]["bad_debt_check_port"],
+    "gateway": DEFAULTS["services"]["gateway"]["port"],
+    "intake": DEFAULTS["services"]["intake"]["port"],
+    "bad-debt-check": DEFAULTS["services"]["bad_debt_check"]["port"],
 }
 DRAIN_SECS = DEFAULTS["server"]["shutdown_grace_secs"]
 SERVICES = tuple(PORTS)
@@ -48,7 +54,7 @@ SERVICES = tuple(PORTS)
 INTERNAL = ("intake", "bad-debt-check")
 # Services that keep tables: DATABASE_URL from a required Secret key, always PostgreSQL.
 DATABASE_SERVICES = ("intake", "bad-debt-check")
-# Who calls whom (each caller finds the callee at SIEVE__SERVICES__<CALLEE>_URL): the gateway
+# Who calls whom (each caller finds the callee at SIEVE__SERVICES__<CALLEE>__URL): the gateway
 # forwards to both; intake's relay delivers cases to bad-debt-check; bad-debt-check reports
 # outcomes to intake.
 CALLS = {
@@ -61,7 +67,7 @@ CALLS = {
 ONLY_FROM = {"bad-debt-check": {"gateway", "intake"}}
 NAME_LABEL = "app.kubernetes.io/name"
 # bad-debt-check's court signing key: both or neither, else a development key under data_dir.
-COURT_KEY_VARS = ("SIEVE__BAD_DEBT_CHECK__SIGNING_KEY_ID", "SIEVE__BAD_DEBT_CHECK__SIGNING_KEY_SECRET")
+COURT_KEY_VARS = ("SIEVE__SERVICES__BAD_DEBT_CHECK__SIGNING_KEY_ID", "SIEVE__SERVICES__BAD_DEBT_CHECK__SIGNING_KEY_SECRET")
 NAMESPACE = "sieve"
 # Expected replicas per kustomization (None: not fixed by the overlay).
 REPLICAS = {"base": None, "dev": 1, "production": 3}
@@ -102,13 +108,20 @@ def config_key_ok(name: str) -> bool:
     parts = name.split("__")
     if parts[0] != "SIEVE" or len(parts) < 3:
         return False
-    section_name, key = parts[1].lower(), parts[2].lower()
-    table = DEFAULTS.get(section_name)
-    if not isinstance(table, dict) or key not in table:
-        return False
-    if isinstance(table[key], dict):  # a map such as gateway.signing_keys.<kid>
-        return len(parts) == 4 and re.fullmatch(r"[A-Za-z0-9_-]+", parts[3]) is not None
-    return len(parts) == 3
+    # A service's own section is one level deeper: SIEVE__SERVICES__<SERVICE>__<KEY>.
+    table = DEFAULTS
+    depth = 1
+    while depth < len(parts):
+        name = parts[depth].lower()
+        if not isinstance(table, dict) or name not in table:
+            return False
+        table = table[name]
+        depth += 1
+        if not isinstance(table, dict):
+            return depth == len(parts)
+        if depth >= 3 and not table:  # a map such as services.gateway.signing_keys.<kid>
+            return len(parts) == depth + 1 and re.fullmatch(r"[A-Za-z0-9_-]+", parts[depth]) is not None
+    return False
 
 
 def signing_key_ok(value: str) -> bool:
@@ -127,8 +140,8 @@ def court_key_ok(value: str) -> bool:
 
 
 def url_var(service: str) -> str:
-    """The variable naming where `service` answers: SIEVE__SERVICES__BAD_DEBT_CHECK_URL."""
-    return f"SIEVE__SERVICES__{service.replace('-', '_').upper()}_URL"
+    """The variable naming where `service` answers: SIEVE__SERVICES__BAD_DEBT_CHECK__URL."""
+    return f"SIEVE__SERVICES__{service.replace('-', '_').upper()}__URL"
 
 
 def database_url_kind(url: str) -> str:
@@ -454,7 +467,7 @@ def check_kubernetes(name: str, objects: list[dict]) -> None:
                   and credential.isprintable() and " " not in credential,
                   f"{wname}: internal credential of at least {MIN_CREDENTIAL_CHARS} visible characters")
         if svc == "gateway":
-            keys = {k: v for k, v in env.items() if k.startswith("SIEVE__GATEWAY__SIGNING_KEYS__")}
+            keys = {k: v for k, v in env.items() if k.startswith("SIEVE__SERVICES__GATEWAY__SIGNING_KEYS__")}
             if any(r.get("secretRef", {}).get("name") in external for r in c.get("envFrom", [])):
                 pass  # created outside git (see the overlay)
             elif name == "base":
@@ -634,7 +647,7 @@ def check_compose() -> None:
     check(re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}", secret) is not None,
           f"compose: bad-debt-check's court signing key is a required variable ({COURT_KEY_VARS[1]}: ${{VAR:?...}})")
     gw_env = env_map(gateway.get("environment"))
-    check(any(k.startswith("SIEVE__GATEWAY__SIGNING_KEYS__") for k in gw_env),
+    check(any(k.startswith("SIEVE__SERVICES__GATEWAY__SIGNING_KEYS__") for k in gw_env),
           "compose: gateway has a signing key")
     # The internal credential: the same required variable in every service, never a literal.
     credentials = {env_map(svcs.get(svc, {}).get("environment")).get(INTERNAL_CREDENTIAL, "")

@@ -78,11 +78,14 @@ impl Gateway {
         })
     }
 
-    /// `http://127.0.0.1:<gateway_port>` unless `url` is given.
+    /// `http://127.0.0.1:<services.gateway.port>` unless `url` is given.
     pub fn default_url(url: Option<&str>, settings: &Settings) -> String {
+        let port = sieve_kernel::service::register::<sieve_gateway::Application>()
+            .endpoint(settings)
+            .map_or(50050, |e| e.port);
         match url {
             Some(u) => u.to_owned(),
-            None => format!("http://127.0.0.1:{}", settings.services.gateway_port),
+            None => format!("http://127.0.0.1:{port}"),
         }
     }
 
@@ -264,7 +267,8 @@ fn now_unix() -> i64 {
 /// The newest configured key (greatest key id, e.g. `k2025` over `k2024`), else the
 /// development key when its file exists.
 pub fn local_key(settings: &Settings) -> Result<Option<(SigningKey, KeySource)>, CliError> {
-    if let Some((kid, secret)) = settings.gateway.signing_keys.iter().next_back() {
+    let configured = crate::gateway_settings(settings)?.signing_keys;
+    if let Some((kid, secret)) = configured.iter().next_back() {
         let key = SigningKey::from_base64(kid, secret).map_err(|e| CliError::Key(e.to_string()))?;
         return Ok(Some((key, KeySource::Configured)));
     }

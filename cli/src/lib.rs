@@ -26,7 +26,7 @@ use sieve_kernel::Settings;
 pub use args::{CertificatesCommand, Cli, Command, RegistryCommand};
 pub use client::{BankSpec, Credentials, Gateway};
 pub use error::CliError;
-pub use suite::{Launch, Service, Suite};
+pub use suite::{Launch, Suite};
 
 /// How many refusals `sieve demo` lists.
 const DEMO_REFUSALS_SHOWN: usize = 5;
@@ -35,7 +35,7 @@ const DEMO_REFUSALS_SHOWN: usize = 5;
 pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
     match cli.command {
         Command::Up => up(&settings).await,
-        Command::Serve { service } => serve(&settings, service).await,
+        Command::Serve { service } => serve(&settings, &service).await,
         Command::Submit(a) => {
             let gateway = gateway(a.gateway.gateway.as_deref(), &settings)?;
             let credentials = Credentials::load(&settings, a.gateway.token)?;
@@ -77,7 +77,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     progress: true,
                     ..registry::ImportOptions::new(registry::CourtSpec::from_settings(&settings))
                 },
-                recency_window_months: recency_window(&settings),
+                recency_window_months: recency_window(&settings)?,
             };
             let follow = follow::FollowOptions {
                 wait: Duration::from_secs(a.wait_secs),
@@ -170,11 +170,11 @@ fn gateway(url: Option<&str>, settings: &Settings) -> Result<Gateway, CliError> 
 
 /// `sieve up`: every service in this process until Ctrl-C or SIGTERM.
 pub async fn up(settings: &Settings) -> Result<(), CliError> {
-    let suite = Suite::start(settings, Service::ALL, &Launch::default()).await?;
+    let suite = Suite::start(settings, &suite::names(), &Launch::default()).await?;
     // A token is a credential: shown to a person at a terminal, never written into a file or
     // a log collector that stdout may be.
     use std::io::IsTerminal;
-    let dev_key = settings.gateway.signing_keys.is_empty();
+    let dev_key = gateway_settings(settings)?.signing_keys.is_empty();
     let token = if dev_key && std::io::stdout().is_terminal() {
         match dev_court_token(settings) {
             Ok(token) => token.map(suite::DevToken::Shown),
@@ -193,7 +193,7 @@ pub async fn up(settings: &Settings) -> Result<(), CliError> {
 }
 
 /// `sieve serve NAME`: one service alone, as a container runs it.
-pub async fn serve(settings: &Settings, service: Service) -> Result<(), CliError> {
+pub async fn serve(settings: &Settings, service: &str) -> Result<(), CliError> {
     let suite = Suite::start(settings, &[service], &Launch::default()).await?;
     print!("{}", suite::render_started(&suite, None));
     suite
@@ -203,7 +203,7 @@ pub async fn serve(settings: &Settings, service: Service) -> Result<(), CliError
 
 /// A day's court token from the development key, when no signing keys are configured.
 pub fn dev_court_token(settings: &Settings) -> Result<Option<String>, CliError> {
-    if !settings.gateway.signing_keys.is_empty() {
+    if !gateway_settings(settings)?.signing_keys.is_empty() {
         return Ok(None);
     }
     let (key, source) = client::dev_key(&settings.database.data_dir)?;
@@ -223,9 +223,21 @@ pub fn demo_bank(code: &str) -> BankSpec {
 }
 
 /// The configured recency window of the pre-check, `None` when any ruling counts.
-pub fn recency_window(settings: &Settings) -> Option<u32> {
-    let months = settings.bad_debt_check.recency_window_months;
-    (months > 0).then_some(months)
+pub fn recency_window(settings: &Settings) -> Result<Option<u32>, CliError> {
+    sieve_bad_debt_check::PreCheckSettings::of(settings)
+        .map(|s| s.recency_window())
+        .map_err(|source| CliError::Build {
+            service: sieve_bad_debt_check::SERVICE,
+            source,
+        })
+}
+
+/// The gateway's section as configured.
+pub fn gateway_settings(settings: &Settings) -> Result<sieve_gateway::GatewaySettings, CliError> {
+    sieve_gateway::GatewaySettings::of(settings).map_err(|source| CliError::Build {
+        service: sieve_gateway::SERVICE,
+        source,
+    })
 }
 
 /// What `sieve demo` makes and how.

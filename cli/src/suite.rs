@@ -1,250 +1,192 @@
 //! Running services in this process: every one for `sieve up`, one for `sieve serve`.
 //!
-//! Services are built (each binding its port) in [`Service::ALL`] order, so each finds the
-//! ones it calls already bound and is given their actual addresses; calls back to a service
-//! built later (intake announcing cases to bad-debt-check) are wired once every service is
-//! bound, then all start serving. All stop together, each draining its calls. Adding a
-//! service is one variant, one entry in `ALL` and one arm in [`Suite::build`].
+//! [`registry`] lists the suite's services, each after those it calls. Services are built
+//! (each binding its port) in that order, so each finds the ones it calls already bound and
+//! is given their actual addresses; calls back to a service built later (intake announcing
+//! cases to bad-debt-check) are wired once every service is bound, then all start serving.
+//! All stop together, each draining its calls. Adding a service is one line in [`registry`].
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
+use sieve_kernel::service::{Bound, Peers, Registration, register};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::error::CliError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Service {
-    Intake,
-    BadDebtCheck,
-    Gateway,
+/// The suite: every service, in build order (a service after those it calls).
+pub fn registry() -> Vec<Registration> {
+    vec![
+        register::<sieve_intake::Application>(),
+        register::<sieve_bad_debt_check::Application>(),
+        register::<sieve_gateway::Application>(),
+    ]
 }
 
-impl Service {
-    /// Every service, in build order: a service comes after those it calls, except intake's
-    /// announcements to bad-debt-check, wired once both are bound.
-    pub const ALL: &[Service] = &[Service::Intake, Service::BadDebtCheck, Service::Gateway];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Intake => sieve_intake::SERVICE,
-            Service::BadDebtCheck => sieve_bad_debt_check::SERVICE,
-            Service::Gateway => sieve_gateway::SERVICE,
-        }
-    }
-
-    /// The port configured for the service.
-    pub fn configured_port(self, settings: &Settings) -> u16 {
-        match self {
-            Service::Intake => settings.services.intake_port,
-            Service::BadDebtCheck => settings.services.bad_debt_check_port,
-            Service::Gateway => settings.services.gateway_port,
-        }
-    }
-
-    /// The URL configured for reaching the service on another host, if any
-    /// (`services.intake_url`, `services.bad_debt_check_url`).
-    fn configured_url(self, settings: &Settings) -> Option<&str> {
-        let url = match self {
-            Service::Intake => settings.services.intake_url.trim(),
-            Service::BadDebtCheck => settings.services.bad_debt_check_url.trim(),
-            Service::Gateway => "",
-        };
-        (!url.is_empty()).then_some(url)
-    }
+/// The names of the suite's services, in build order.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|r| r.name).collect()
 }
 
-/// A service built and bound, not yet serving.
-enum Built {
-    Intake(sieve_intake::Application),
-    BadDebtCheck(sieve_bad_debt_check::Application),
-    Gateway(sieve_gateway::Application),
+fn registration(name: &str) -> Result<Registration, CliError> {
+    registry()
+        .into_iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "no service `{name}`: the services are {}",
+                names().join(", ")
+            ))
+        })
 }
 
 /// How to start services beyond what the settings say.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Launch {
     /// Bind every service to port 0 (any free port), as tests do.
     pub any_port: bool,
-    /// Storage per service instead of the configured one (tests use fresh databases).
-    pub targets: HashMap<Service, Target>,
+    /// Storage per service (by name) instead of the configured one (tests use fresh
+    /// databases).
+    pub targets: HashMap<&'static str, Target>,
+    /// The clock every service reads (tests and demos: a manual one).
+    pub clock: Option<sieve_kernel::SharedClock>,
 }
-
-/// A service serving until its shutdown future completes.
-type Running = Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;
 
 /// Services running in this process.
 pub struct Suite {
-    addrs: Vec<(Service, SocketAddr)>,
-    tasks: JoinSet<(Service, Result<(), tonic::transport::Error>)>,
+    addrs: Vec<(&'static str, SocketAddr)>,
+    tasks: JoinSet<(&'static str, Result<(), tonic::transport::Error>)>,
     stop: watch::Sender<bool>,
 }
 
 impl Suite {
-    /// Builds and starts `services` in order. If one fails to start, those already running
-    /// are stopped before the error is returned.
+    /// Builds and starts the services named, in registry order. Every section of the
+    /// settings is checked first; if a service fails to start, those already built are
+    /// dropped unstarted, releasing their ports, before the error is returned.
     pub async fn start(
         settings: &Settings,
-        services: &[Service],
+        services: &[&str],
         launch: &Launch,
     ) -> Result<Self, CliError> {
+        let registry = registry();
+        sieve_kernel::service::check_sections(settings, &registry).map_err(|source| {
+            CliError::Build {
+                service: "suite",
+                source,
+            }
+        })?;
+        for name in services {
+            registration(name)?;
+        }
+        let ordered: Vec<Registration> = registry
+            .into_iter()
+            .filter(|r| services.contains(&r.name))
+            .collect();
+        for r in &ordered {
+            r.check(settings).map_err(|source| CliError::Build {
+                service: r.name,
+                source,
+            })?;
+        }
         let (stop, _) = watch::channel(false);
         let mut suite = Suite {
             addrs: Vec::new(),
             tasks: JoinSet::new(),
             stop,
         };
-        let mut ordered: Vec<Service> = services.to_vec();
-        ordered.sort_by_key(|s| Service::ALL.iter().position(|a| a == s));
-        ordered.dedup();
-        // Every service binds before any serves; one that fails to build drops the others
-        // unstarted, releasing their ports.
         let mut built = Vec::with_capacity(ordered.len());
-        for service in ordered {
-            let app = suite.build(service, settings, launch).await?;
-            built.push(app);
+        for r in &ordered {
+            let app = suite.build(r, settings, launch).await?;
+            built.push((r.name, app));
         }
-        for app in built {
-            suite.spawn(app, settings)?;
+        let peers = suite.peers(settings);
+        for (name, app) in built {
+            let app = app.connect_late(&peers).map_err(|source| CliError::Build {
+                service: name,
+                source,
+            })?;
+            let mut stopped = suite.stop.subscribe();
+            let shutdown = Box::pin(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            });
+            let run = app.run(shutdown);
+            suite.tasks.spawn(async move { (name, run.await) });
         }
         Ok(suite)
     }
 
-    /// Builds `service`, bound to its port and recorded in [`Suite::addrs`], not serving.
+    /// Builds `r`, bound to its port and recorded in [`Suite::addrs`], not serving.
     async fn build(
         &mut self,
-        service: Service,
+        r: &Registration,
         settings: &Settings,
         launch: &Launch,
-    ) -> Result<Built, CliError> {
-        let port = if launch.any_port {
-            0
-        } else {
-            service.configured_port(settings)
-        };
+    ) -> Result<Box<dyn Bound>, CliError> {
         let failed = |source| CliError::Build {
-            service: service.name(),
+            service: r.name,
             source,
         };
-        let target = || {
-            launch
-                .targets
-                .get(&service)
-                .cloned()
-                .unwrap_or_else(|| Target::for_service(&settings.database, service.name()))
-        };
-        let (addr, app) = match service {
-            Service::Intake => {
-                let app = sieve_intake::Application::build(
-                    settings,
-                    &target(),
-                    sieve_kernel::clock::system(),
-                    port,
-                )
-                .await
-                .map_err(failed)?;
-                (app.local_addr(), Built::Intake(app))
-            }
-            Service::BadDebtCheck => {
-                let intake = self.url_of(Service::Intake, settings);
-                let app = sieve_bad_debt_check::Application::build(
-                    settings,
-                    &target(),
-                    sieve_kernel::clock::system(),
-                    port,
-                    &intake,
-                )
-                .await
-                .map_err(failed)?;
-                (app.local_addr(), Built::BadDebtCheck(app))
-            }
-            Service::Gateway => {
-                let intake = self.url_of(Service::Intake, settings);
-                let bad_debt_check = self.url_of(Service::BadDebtCheck, settings);
-                let app =
-                    sieve_gateway::Application::build(settings, &intake, &bad_debt_check, port)
-                        .await
-                        .map_err(failed)?;
-                (app.local_addr(), Built::Gateway(app))
-            }
-        };
-        self.addrs.push((service, addr));
+        let mut ctx = r
+            .context(settings)
+            .map_err(failed)?
+            .with_peers(self.peers(settings));
+        if launch.any_port {
+            ctx = ctx.any_port();
+        }
+        if let Some(target) = launch.targets.get(r.name) {
+            ctx = ctx.with_target(target.clone());
+        }
+        if let Some(clock) = &launch.clock {
+            ctx = ctx.with_clock(clock.clone());
+        }
+        let app = r.build(ctx).await.map_err(failed)?;
+        self.addrs.push((r.name, app.local_addr()));
         Ok(app)
     }
 
-    /// Starts a built service serving until the suite stops.
-    fn spawn(&mut self, app: Built, settings: &Settings) -> Result<(), CliError> {
-        let mut stopped = self.stop.subscribe();
-        let shutdown = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        let (service, run) = match app {
-            Built::Intake(app) => {
-                // Every service is bound by now, so bad-debt-check's address is known when it
-                // runs here.
-                let bad_debt_check = self.url_of(Service::BadDebtCheck, settings);
-                let app = app
-                    .deliver_to_bad_debt_check(&bad_debt_check)
-                    .map_err(|source| CliError::Build {
-                        service: Service::Intake.name(),
-                        source,
-                    })?;
-                (
-                    Service::Intake,
-                    Box::pin(app.run_until(shutdown)) as Running,
-                )
+    /// Where every service of the suite answers, as far as is known now.
+    fn peers(&self, settings: &Settings) -> Peers {
+        let mut peers = Peers::new();
+        for r in registry() {
+            if let Some(url) = self.url_of(r.name, settings) {
+                peers.insert(r.name, url);
             }
-            Built::BadDebtCheck(app) => (
-                Service::BadDebtCheck,
-                Box::pin(app.run_until(shutdown)) as Running,
-            ),
-            Built::Gateway(app) => (
-                Service::Gateway,
-                Box::pin(app.run_until(shutdown)) as Running,
-            ),
-        };
-        self.tasks.spawn(async move { (service, run.await) });
-        Ok(())
+        }
+        peers
     }
 
     /// The services and the addresses they are bound to, in start order.
-    pub fn addrs(&self) -> &[(Service, SocketAddr)] {
+    pub fn addrs(&self) -> &[(&'static str, SocketAddr)] {
         &self.addrs
     }
 
-    pub fn addr(&self, service: Service) -> Option<SocketAddr> {
+    pub fn addr(&self, service: &str) -> Option<SocketAddr> {
         self.addrs
             .iter()
             .find(|(s, _)| *s == service)
             .map(|(_, a)| *a)
     }
 
-    /// Where `service` answers: its bound address when it runs here, else the configured
-    /// URL (`services.intake_url`, `services.bad_debt_check_url`) or this host's configured
-    /// port.
-    pub fn url_of(&self, service: Service, settings: &Settings) -> String {
+    /// Where `service` answers: its bound address when it runs here, else its configured
+    /// `url` (`services.<name>.url`) or this host's configured port. `None` for a service
+    /// the suite does not know or whose section does not parse.
+    pub fn url_of(&self, service: &str, settings: &Settings) -> Option<String> {
         if let Some(addr) = self.addr(service) {
-            return url(addr);
+            return Some(url(addr));
         }
-        if let Some(configured) = service.configured_url(settings) {
-            return configured.to_owned();
+        let endpoint = registration(service).ok()?.endpoint(settings).ok()?;
+        let configured = endpoint.url.trim();
+        if !configured.is_empty() {
+            return Some(configured.to_owned());
         }
-        let host = match settings.server.host.parse::<IpAddr>() {
-            Ok(ip) => ip,
-            Err(_) => {
-                return format!(
-                    "http://{}:{}",
-                    settings.server.host,
-                    service.configured_port(settings)
-                );
-            }
-        };
-        url(SocketAddr::new(host, service.configured_port(settings)))
+        Some(match settings.server.host.parse::<IpAddr>() {
+            Ok(ip) => url(SocketAddr::new(ip, endpoint.port)),
+            Err(_) => format!("http://{}:{}", settings.server.host, endpoint.port),
+        })
     }
 
     /// Runs until `signal` (or until a service stops on its own), then stops every service.
@@ -254,11 +196,8 @@ impl Suite {
             ended = self.tasks.join_next() => ended,
         };
         let first = match early {
-            Some(Ok((service, Ok(())))) => Err(CliError::Stopped(service.name())),
-            Some(Ok((service, Err(source)))) => Err(CliError::Serve {
-                service: service.name(),
-                source,
-            }),
+            Some(Ok((service, Ok(())))) => Err(CliError::Stopped(service)),
+            Some(Ok((service, Err(source)))) => Err(CliError::Serve { service, source }),
             Some(Err(join)) => Err(CliError::Crashed(join.to_string())),
             None => Ok(()),
         };
@@ -274,10 +213,7 @@ impl Suite {
             if let Ok((service, Err(source))) = ended
                 && first.is_ok()
             {
-                first = Err(CliError::Serve {
-                    service: service.name(),
-                    source,
-                });
+                first = Err(CliError::Serve { service, source });
             }
         }
         first
@@ -309,7 +245,7 @@ pub fn render_started(suite: &Suite, court_dev_token: Option<&DevToken>) -> Stri
     let mut out = String::new();
     let _ = writeln!(out, "{:<16} address", "service");
     for (service, addr) in suite.addrs() {
-        let _ = writeln!(out, "{:<16} {addr}", service.name());
+        let _ = writeln!(out, "{service:<16} {addr}");
     }
     let _ = writeln!(
         out,
@@ -353,8 +289,26 @@ mod tests {
 
     #[test]
     fn all_services_are_listed_once_callers_last() {
-        let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["intake", "bad-debt-check", "gateway"]);
+        assert_eq!(names(), ["intake", "bad-debt-check", "gateway"]);
+        // Each service is built after those it calls (intake's announcements to the
+        // pre-check are wired once all are bound).
+        let registry = registry();
+        for (i, r) in registry.iter().enumerate() {
+            for called in r.calls {
+                let at = registry.iter().position(|o| o.name == *called);
+                assert!(at.is_some_and(|at| at < i), "{} calls {called}", r.name);
+            }
+        }
+        assert_eq!(
+            sieve_intake::PRE_CHECK_SERVICE,
+            sieve_bad_debt_check::SERVICE
+        );
+        assert_eq!(sieve_bad_debt_check::INTAKE_SERVICE, sieve_intake::SERVICE);
+        assert_eq!(sieve_gateway::INTAKE_SERVICE, sieve_intake::SERVICE);
+        assert_eq!(
+            sieve_gateway::PRE_CHECK_SERVICE,
+            sieve_bad_debt_check::SERVICE
+        );
     }
 
     #[test]
@@ -366,23 +320,39 @@ mod tests {
             tasks: JoinSet::new(),
             stop,
         };
+        let url = |settings: &Settings, name| suite.url_of(name, settings).expect("known");
+        assert_eq!(url(&settings, "bad-debt-check"), "http://127.0.0.1:50052");
+        assert_eq!(url(&settings, "intake"), "http://127.0.0.1:50051");
+        settings.set_service("bad_debt_check", "url", " http://bad-debt-check:50052 ");
+        settings.set_service("intake", "url", "http://intake:50051");
         assert_eq!(
-            suite.url_of(Service::BadDebtCheck, &settings),
-            "http://127.0.0.1:50052"
-        );
-        assert_eq!(
-            suite.url_of(Service::Intake, &settings),
-            "http://127.0.0.1:50051"
-        );
-        settings.services.bad_debt_check_url = " http://bad-debt-check:50052 ".into();
-        settings.services.intake_url = "http://intake:50051".into();
-        assert_eq!(
-            suite.url_of(Service::BadDebtCheck, &settings),
+            url(&settings, "bad-debt-check"),
             "http://bad-debt-check:50052"
         );
-        assert_eq!(
-            suite.url_of(Service::Intake, &settings),
-            "http://intake:50051"
+        assert_eq!(url(&settings, "intake"), "http://intake:50051");
+        assert_eq!(suite.url_of("nothing", &settings), None);
+    }
+
+    #[tokio::test]
+    async fn a_section_no_service_owns_and_a_bad_value_are_refused_before_anything_starts() {
+        let mut settings = Settings::defaults().expect("defaults");
+        settings.set_service("gatway", "rate_limit_per_second", 5);
+        let err = Suite::start(&settings, &names(), &Launch::default())
+            .await
+            .err()
+            .expect("a typo in a section name")
+            .to_string();
+        assert!(err.contains("services.gatway"), "{err}");
+        let mut settings = Settings::defaults().expect("defaults");
+        settings.set_service("gateway", "rate_limit_per_second", 0);
+        let err = Suite::start(&settings, &names(), &Launch::default())
+            .await
+            .err()
+            .expect("a rate limit of 0")
+            .to_string();
+        assert!(
+            err.contains("services.gateway.rate_limit_per_second"),
+            "{err}"
         );
     }
 }

@@ -23,6 +23,7 @@
 //! `SIEVE_BENCH_ONLY` (`a`, `b`, `c` or a list such as `a,b`) and `SIEVE_BENCH_DB` (`sqlite` or
 //! `postgres`); `SIEVE_BENCH_READ_CONNECTIONS` sizes SQLite's reader pool.
 
+use sieve_kernel::service::{Context, Service};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,6 +36,8 @@ use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
 use sieve_kernel::internal::InternalChannel;
 use sieve_kernel::rules::resident_id::numbered as id_number;
+use sieve_proto::bad_debt_check::v1 as bdc;
+use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
 use sieve_proto::gateway::v1::BankApiServiceGetCaseRequest;
 use sieve_proto::gateway::v1::bank_api_service_client::BankApiServiceClient;
@@ -246,20 +249,27 @@ fn settings(data_dir: &std::path::Path, key: &SigningKey) -> Settings {
     {
         s.database.read_connections = n;
     }
-    s.gateway
-        .signing_keys
-        .insert(key.kid.clone(), key.secret_base64());
+    s.set_service(
+        "gateway",
+        "signing_keys",
+        sieve_kernel::config::Map::from_iter([(key.kid.clone(), key.secret_base64())]),
+    );
     // One bank calls hundreds of thousands of times a second here: no rate limit.
-    s.gateway.rate_limit_per_second = u32::MAX;
+    s.set_service("gateway", "rate_limit_per_second", i64::from(u32::MAX));
     let court_key = sieve_bad_debt_check::domain::certificate::CourtKey::generate("bench");
-    s.bad_debt_check.signing_key_id = court_key.key_id().to_string();
-    s.bad_debt_check.signing_key_secret = court_key.secret_base64();
+    s.set_service("bad_debt_check", "signing_key_id", court_key.key_id());
+    s.set_service(
+        "bad_debt_check",
+        "signing_key_secret",
+        court_key.secret_base64(),
+    );
     s
 }
 
 /// Intake, the pre-check and the gateway, serving on the runtime this is called on.
 struct Suite {
     intake: SocketAddr,
+    pre_check: SocketAddr,
     gateway: SocketAddr,
     targets: Vec<Target>,
     stops: Vec<oneshot::Sender<()>>,
@@ -278,10 +288,10 @@ impl Suite {
     async fn start(settings: &Settings, make: &dyn Fn(&str) -> Target, gateway: bool) -> Self {
         let intake_target = make("intake");
         let intake = sieve_intake::Application::build(
-            settings,
-            &intake_target,
-            sieve_kernel::clock::system(),
-            0,
+            Context::of::<sieve_intake::Application>(settings)
+                .expect("intake's settings")
+                .with_target(intake_target.clone())
+                .any_port(),
         )
         .await
         .expect("build intake");
@@ -289,6 +299,7 @@ impl Suite {
         let intake_url = format!("http://{intake_addr}");
         let mut suite = Suite {
             intake: intake_addr,
+            pre_check: intake_addr,
             gateway: intake_addr,
             targets: vec![intake_target],
             stops: Vec::new(),
@@ -306,22 +317,29 @@ impl Suite {
         }
         let pre_check_target = make("bad-debt-check");
         let pre_check = sieve_bad_debt_check::Application::build(
-            settings,
-            &pre_check_target,
-            sieve_kernel::clock::system(),
-            0,
-            &intake_url,
+            Context::of::<sieve_bad_debt_check::Application>(settings)
+                .expect("the pre-check's settings")
+                .with_target(pre_check_target.clone())
+                .with_peer(sieve_intake::SERVICE, &intake_url)
+                .any_port(),
         )
         .await
         .expect("build bad-debt-check");
         suite.targets.push(pre_check_target);
+        suite.pre_check = pre_check.local_addr();
         let pre_check_url = format!("http://{}", pre_check.local_addr());
         let intake = intake
             .deliver_to_bad_debt_check(&pre_check_url)
             .expect("pre-check url");
-        let gw = sieve_gateway::Application::build(settings, &intake_url, &pre_check_url, 0)
-            .await
-            .expect("build gateway");
+        let gw = sieve_gateway::Application::build(
+            Context::of::<sieve_gateway::Application>(settings)
+                .expect("the gateway's settings")
+                .with_peer(sieve_intake::SERVICE, &intake_url)
+                .with_peer(sieve_bad_debt_check::SERVICE, &pre_check_url)
+                .any_port(),
+        )
+        .await
+        .expect("build gateway");
         suite.gateway = gw.local_addr();
         for (stop, task) in [
             serve(|rx| {
@@ -566,6 +584,23 @@ fn intake_get_case(ids: Arc<Vec<String>>) -> Call<InternalChannel> {
     })
 }
 
+fn pre_check_get_check(ids: Arc<Vec<String>>) -> Call<InternalChannel> {
+    Arc::new(move |channel, n| {
+        let case_id = ids[n as usize % ids.len()].clone();
+        Box::pin(async move {
+            let check = PreCheckServiceClient::new(channel)
+                .get_check(bdc::GetCheckRequest {
+                    key: Some(bdc::get_check_request::Key::CaseId(case_id)),
+                })
+                .await?
+                .into_inner()
+                .check;
+            assert!(check.is_some());
+            Ok(())
+        })
+    })
+}
+
 fn gateway_get_case(ids: Arc<Vec<String>>, bearer: String) -> Call<Channel> {
     let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
         format!("Bearer {bearer}").parse().expect("header");
@@ -746,11 +781,33 @@ fn main() {
             throughput(
                 public_connections(suite.gateway).await,
                 secs,
-                gateway_get_case(Arc::new(ids), bearer),
+                gateway_get_case(Arc::new(ids.clone()), bearer),
             )
             .await
         });
+        // What the gateway's call is made of, each called directly on the same servers.
+        let ids = Arc::new(ids);
+        let parts = client_rt.block_on(async {
+            (
+                throughput(
+                    internal_connections(suite.intake),
+                    secs,
+                    intake_get_case(ids.clone()),
+                )
+                .await,
+                throughput(
+                    internal_connections(suite.pre_check),
+                    secs,
+                    pre_check_get_check(ids.clone()),
+                )
+                .await,
+            )
+        });
         server_rt.block_on(suite.stop());
+        println!(
+            "{name:<10} (b) parts: intake GetCase {:>9.0} calls/s   pre-check GetCheck {:>9.0} calls/s",
+            parts.0, parts.1
+        );
         println!(
             "{name:<10} (b) gateway GetCase {gateway:>9.0} calls/s   bare tonic {echo:>9.0} calls/s   ratio {:.3} (goal >= 0.1)",
             gateway / echo

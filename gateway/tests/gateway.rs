@@ -2,6 +2,7 @@
 //! per test): tokens, roles, tenancy between banks, streaming batches and rulings,
 //! certificates, the public door and rate limits.
 
+use sieve_kernel::service::{Context, Service};
 use std::net::SocketAddr;
 
 use sieve_gateway::token::{self, Claims, Role, SigningKey};
@@ -28,39 +29,53 @@ struct Suite {
     _stops: Vec<oneshot::Sender<()>>,
 }
 
+/// The gateway's context on any port, forwarding to the services at these addresses.
+fn gateway_context(settings: &Settings, intake_url: &str, pre_check_url: &str) -> Context {
+    Context::of::<sieve_gateway::Application>(settings)
+        .expect("the gateway's settings")
+        .with_peer(sieve_intake::SERVICE, intake_url)
+        .with_peer(sieve_bad_debt_check::SERVICE, pre_check_url)
+        .any_port()
+}
+
 /// Intake on a fresh database and the gateway in front of it, each on an ephemeral port.
 async fn start(rate_limit_per_second: u32) -> Suite {
     sieve_kernel::telemetry::init_for_tests();
     let key = SigningKey::generate("test");
     let mut settings = sieve_kernel::internal::testing::settings();
     settings.server.shutdown_grace_secs = 1;
-    settings
-        .gateway
-        .signing_keys
-        .insert(key.kid.clone(), key.secret_base64());
-    settings.gateway.rate_limit_per_second = rate_limit_per_second;
+    settings.set_service(
+        "gateway",
+        "signing_keys",
+        sieve_kernel::config::Map::from_iter([(key.kid.clone(), key.secret_base64())]),
+    );
+    settings.set_service("gateway", "rate_limit_per_second", rate_limit_per_second);
 
     // A configured court key, so bad-debt-check writes no development key file.
     let court_key = sieve_bad_debt_check::domain::certificate::CourtKey::generate("court-test");
-    settings.bad_debt_check.signing_key_id = court_key.key_id().to_string();
-    settings.bad_debt_check.signing_key_secret = court_key.secret_base64();
+    settings.set_service("bad_debt_check", "signing_key_id", court_key.key_id());
+    settings.set_service(
+        "bad_debt_check",
+        "signing_key_secret",
+        court_key.secret_base64(),
+    );
 
     // Each calls the other: both bind first, then learn the other's address, then serve.
     let intake = sieve_intake::Application::build(
-        &settings,
-        &sieve_kernel::db::testing::fresh_target("intake"),
-        sieve_kernel::clock::system(),
-        0,
+        Context::of::<sieve_intake::Application>(&settings)
+            .expect("intake's settings")
+            .with_target(sieve_kernel::db::testing::fresh_target("intake"))
+            .any_port(),
     )
     .await
     .expect("build intake");
     let intake_url = format!("http://{}", intake.local_addr());
     let pre_check = sieve_bad_debt_check::Application::build(
-        &settings,
-        &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
-        sieve_kernel::clock::system(),
-        0,
-        &intake_url,
+        Context::of::<sieve_bad_debt_check::Application>(&settings)
+            .expect("the pre-check's settings")
+            .with_target(sieve_kernel::db::testing::fresh_target("bad-debt-check"))
+            .with_peer(sieve_intake::SERVICE, &intake_url)
+            .any_port(),
     )
     .await
     .expect("build bad-debt-check");
@@ -77,9 +92,10 @@ async fn start(rate_limit_per_second: u32) -> Suite {
         let _ = rx.await;
     }));
 
-    let gateway = sieve_gateway::Application::build(&settings, &intake_url, &pre_check_url, 0)
-        .await
-        .expect("build gateway");
+    let gateway =
+        sieve_gateway::Application::build(gateway_context(&settings, &intake_url, &pre_check_url))
+            .await
+            .expect("build gateway");
     let addr = gateway.local_addr();
     let (stop_gateway, rx) = oneshot::channel::<()>();
     tokio::spawn(gateway.run_until(async {
@@ -841,10 +857,13 @@ async fn the_development_key_is_used_when_none_is_configured() {
     let dir = std::env::temp_dir().join(format!("sieve-gateway-dev-{}", uuid_like(),));
     let mut settings = Settings::defaults().expect("defaults");
     settings.database.data_dir = dir.clone();
-    let gateway =
-        sieve_gateway::Application::build(&settings, "http://127.0.0.1:1", "http://127.0.0.1:1", 0)
-            .await
-            .expect("build gateway");
+    let gateway = sieve_gateway::Application::build(gateway_context(
+        &settings,
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:1",
+    ))
+    .await
+    .expect("build gateway");
     let addr = gateway.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(gateway.run_until(async {

@@ -8,6 +8,7 @@ use sieve_kernel::error::reason;
 use sieve_kernel::internal::{self, testing};
 use sieve_kernel::refusals::testing::{Captured, subscriber};
 use sieve_kernel::server::{Access, Server};
+use sieve_kernel::service::{Context, Service};
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
 use sieve_proto::gateway::v1::public_api_service_client::PublicApiServiceClient;
 use sieve_proto::gateway::v1::*;
@@ -80,16 +81,22 @@ async fn internal_port_without_the_credential(captured: &Captured) {
 async fn gateway_doors(captured: &Captured) {
     let mut settings = sieve_kernel::internal::testing::settings();
     let key = SigningKey::generate("test");
-    settings
-        .gateway
-        .signing_keys
-        .insert(key.kid.clone(), key.secret_base64());
-    settings.gateway.rate_limit_per_second = 200;
+    settings.set_service(
+        "gateway",
+        "signing_keys",
+        sieve_kernel::config::Map::from_iter([(key.kid.clone(), key.secret_base64())]),
+    );
+    settings.set_service("gateway", "rate_limit_per_second", 200);
     // No service behind it: every call here is refused at the gateway's own gate.
-    let gateway =
-        sieve_gateway::Application::build(&settings, "http://127.0.0.1:1", "http://127.0.0.1:1", 0)
-            .await
-            .unwrap();
+    let gateway = sieve_gateway::Application::build(
+        Context::of::<sieve_gateway::Application>(&settings)
+            .unwrap()
+            .with_peer(sieve_intake::SERVICE, "http://127.0.0.1:1")
+            .with_peer(sieve_bad_debt_check::SERVICE, "http://127.0.0.1:1")
+            .any_port(),
+    )
+    .await
+    .unwrap();
     let url = format!("http://{}", gateway.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(gateway.run_until(async {

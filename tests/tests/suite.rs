@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use sieve_cli::client::KeySource;
 use sieve_cli::submit::{self, SubmitOptions, SubmitReport};
 use sieve_cli::{
-    BankSpec, CliError, Credentials, Gateway, Launch, Service, Suite, certificates, format,
-    registry, status,
+    BankSpec, CliError, Credentials, Gateway, Launch, Suite, certificates, format, registry, status,
 };
 use sieve_kernel::Settings;
 use sieve_kernel::db::Target;
@@ -49,20 +48,23 @@ impl Running {
             any_port: true,
             targets: [
                 (
-                    Service::Intake,
+                    sieve_intake::SERVICE,
                     sieve_kernel::db::testing::fresh_target("intake"),
                 ),
                 (
-                    Service::BadDebtCheck,
+                    sieve_bad_debt_check::SERVICE,
                     sieve_kernel::db::testing::fresh_target("bad-debt-check"),
                 ),
             ]
             .into(),
+            ..Default::default()
         };
-        let suite = Suite::start(&settings, Service::ALL, &launch)
+        let suite = Suite::start(&settings, &sieve_cli::suite::names(), &launch)
             .await
             .expect("intake, bad-debt-check and gateway start");
-        let url = suite.url_of(Service::Gateway, &settings);
+        let url = suite
+            .url_of(sieve_gateway::SERVICE, &settings)
+            .expect("the gateway is registered");
         let gateway = Gateway::connect(&url, &settings).expect("gateway url");
         // The gateway created the development key when it started; the CLI only reads it.
         let credentials = Credentials::load(&settings, None).expect("credentials");
@@ -652,7 +654,8 @@ async fn the_demo_flows_through_the_pre_check_and_certifies_the_matches() {
         seed: 5,
         submit: SubmitOptions::new(sieve_cli::demo_bank("DEMO-BANK")),
         registry: import_options(&run),
-        recency_window_months: sieve_cli::recency_window(&run.settings),
+        recency_window_months: sieve_cli::recency_window(&run.settings)
+            .expect("pre-check settings"),
     };
     let report = sieve_cli::demo_batch(&run.gateway, &run.credentials, &options)
         .await

@@ -6,6 +6,7 @@
 //! each next to the same match as one SQL join in the same database in the same run. SQLite, and PostgreSQL when it
 //! answers. `SIEVE_BENCH_RULINGS` / `SIEVE_BENCH_CASES` change the sizes.
 
+use sieve_kernel::service::{Context, Service as _};
 use std::time::Instant;
 
 use sea_orm::{ConnectionTrait, EntityTrait};
@@ -115,11 +116,11 @@ struct Service {
 impl Service {
     async fn start(s: &Settings, target: &Target) -> Service {
         let app = sieve_bad_debt_check::Application::build(
-            s,
-            target,
-            sieve_kernel::clock::system(),
-            0,
-            "http://127.0.0.1:1",
+            Context::of::<sieve_bad_debt_check::Application>(s)
+                .expect("the pre-check's settings")
+                .with_target(target.clone())
+                .with_peer(sieve_intake::SERVICE, "http://127.0.0.1:1")
+                .any_port(),
         )
         .await
         .expect("build");
@@ -335,8 +336,8 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
 
     // 2. Matching alone, as the join runs alone: another million cases taken while the
     //    matcher waits, then runs of `max_cases_per_run` over them with nothing else going on.
-    s.bad_debt_check.run_delay_ms = 24 * 3_600_000;
-    s.bad_debt_check.max_cases_per_run = i64::MAX;
+    s.set_service("bad_debt_check", "run_delay_ms", 24 * 3_600_000i64);
+    s.set_service("bad_debt_check", "max_cases_per_run", i64::MAX);
     let mut service = Service::start(&s, &target).await;
     service.take(calls(cases, 2 * cases)).await;
     let db = service.stop().await;
@@ -347,9 +348,8 @@ async fn run(name: &str, target: Target, rulings: u64, cases: u64) {
         // SIEVE_BENCH_RUN_CASES measures another run size than the default.
         env_n(
             "SIEVE_BENCH_RUN_CASES",
-            Settings::defaults()
-                .expect("defaults")
-                .bad_debt_check
+            sieve_bad_debt_check::PreCheckSettings::of(&Settings::defaults().expect("defaults"))
+                .expect("the pre-check's defaults")
                 .max_cases_per_run as u64,
         ) as i64,
         std::time::Duration::ZERO,

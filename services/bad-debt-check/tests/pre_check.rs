@@ -1,6 +1,7 @@
 //! The pre-check with intake, both over real gRPC on ephemeral ports, each on a fresh
 //! database: SQLite by default, PostgreSQL when `SIEVE_TEST_DATABASE=postgres`.
 
+use sieve_kernel::service::{Context, Service};
 use std::time::Duration;
 
 use sieve_kernel::Settings;
@@ -31,7 +32,7 @@ fn settings(data_dir: &std::path::Path) -> Settings {
     s.outbox.poll_interval_ms = 50;
     s.outbox.base_backoff_ms = 50;
     s.outbox.max_backoff_secs = 1;
-    s.bad_debt_check.run_delay_ms = 50;
+    s.set_service("bad_debt_check", "run_delay_ms", 50);
     s.database.data_dir = data_dir.to_path_buf();
     s
 }
@@ -64,28 +65,54 @@ fn channel(addr: std::net::SocketAddr) -> Channel {
     sieve_kernel::internal::testing::channel(&format!("http://{addr}"))
 }
 
+type IntakeApp = sieve_intake::Application;
+
+/// Intake built and bound on a free port, not serving yet.
+async fn build_intake(s: &Settings, target: &Target, port: u16) -> IntakeApp {
+    let mut ctx = Context::of::<IntakeApp>(s)
+        .unwrap()
+        .with_target(target.clone());
+    ctx.port = port;
+    IntakeApp::build(ctx).await.unwrap()
+}
+
+fn run<S: Service>(app: S) -> (std::net::SocketAddr, Stop) {
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        app.run(Box::pin(async {
+            let _ = rx.await;
+        }))
+        .await
+        .unwrap();
+    });
+    (addr, (tx, task))
+}
+
 async fn start_intake(
     s: &Settings,
     target: &Target,
     port: u16,
     bdc_url: Option<String>,
 ) -> (std::net::SocketAddr, Stop) {
-    let mut app = sieve_intake::Application::build(s, target, sieve_kernel::clock::system(), port)
-        .await
-        .unwrap();
+    let mut app = build_intake(s, target, port).await;
     if let Some(url) = bdc_url {
         app = app.deliver_to_bad_debt_check(&url).unwrap();
     }
-    let addr = app.local_addr();
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        app.run_until(async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    (addr, (tx, task))
+    run(app)
+}
+
+async fn build_bdc(
+    s: &Settings,
+    target: &Target,
+    intake_url: &str,
+) -> sieve_bad_debt_check::Application {
+    let ctx = Context::of::<sieve_bad_debt_check::Application>(s)
+        .unwrap()
+        .with_target(target.clone())
+        .with_peer(sieve_intake::SERVICE, intake_url)
+        .any_port();
+    sieve_bad_debt_check::Application::build(ctx).await.unwrap()
 }
 
 async fn start_bdc(
@@ -93,25 +120,7 @@ async fn start_bdc(
     target: &Target,
     intake_url: &str,
 ) -> (std::net::SocketAddr, Stop) {
-    let app = sieve_bad_debt_check::Application::build(
-        s,
-        target,
-        sieve_kernel::clock::system(),
-        0,
-        intake_url,
-    )
-    .await
-    .unwrap();
-    let addr = app.local_addr();
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        app.run_until(async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    (addr, (tx, task))
+    run(build_bdc(s, target, intake_url).await)
 }
 
 /// Intake and the pre-check wired to each other, as `sieve up` does.
@@ -134,21 +143,17 @@ impl Suite {
         sieve_kernel::telemetry::init_for_tests();
         let mut s = settings(&temp_dir());
         configure(&mut s);
-        // Intake binds first; the pre-check learns its address, then intake learns the pre-check's.
+        // Intake binds first; the pre-check learns its address, then intake learns the
+        // pre-check's, before either serves (as `sieve up` wires them).
         let intake_target = sieve_kernel::db::testing::fresh_target("intake");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let intake_port = listener.local_addr().unwrap().port();
-        drop(listener);
+        let intake = build_intake(&s, &intake_target, 0).await;
         let bdc_target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
-        let (bdc_addr, bdc_stop) =
-            start_bdc(&s, &bdc_target, &format!("http://127.0.0.1:{intake_port}")).await;
-        let (intake_addr, intake_stop) = start_intake(
-            &s,
-            &intake_target,
-            intake_port,
-            Some(format!("http://{bdc_addr}")),
-        )
-        .await;
+        let bdc = build_bdc(&s, &bdc_target, &format!("http://{}", intake.local_addr())).await;
+        let intake = intake
+            .deliver_to_bad_debt_check(&format!("http://{}", bdc.local_addr()))
+            .unwrap();
+        let (bdc_addr, bdc_stop) = run(bdc);
+        let (intake_addr, intake_stop) = run(intake);
         Suite {
             intake: IntakeServiceClient::new(channel(intake_addr)),
             registry: RegistryServiceClient::new(channel(bdc_addr)),
@@ -758,7 +763,7 @@ async fn decided(client: &mut PreCheckServiceClient<Channel>, case_id: &str) -> 
 #[tokio::test]
 async fn a_taken_case_is_pending_until_its_run_and_no_certificate_is_issued_before() {
     // A long gathering delay keeps the run from starting while the test looks.
-    let mut s = Suite::start_with(|s| s.bad_debt_check.run_delay_ms = 3_000).await;
+    let mut s = Suite::start_with(|s| s.set_service("bad_debt_check", "run_delay_ms", 3_000)).await;
     let id = id_number(21, None);
     import(
         &mut s.registry,
@@ -796,8 +801,8 @@ async fn concurrent_deliveries_and_runs_decide_every_case_exactly_once() {
     sieve_kernel::telemetry::init_for_tests();
     let mut st = settings(&temp_dir());
     // Runs start as soon as cases are taken, so they interleave with the takers.
-    st.bad_debt_check.run_delay_ms = 0;
-    st.bad_debt_check.max_cases_per_run = 150;
+    st.set_service("bad_debt_check", "run_delay_ms", 0);
+    st.set_service("bad_debt_check", "max_cases_per_run", 150);
     let (addr, bdc_stop) = start_bdc(
         &st,
         &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
@@ -960,7 +965,7 @@ async fn cases_taken_before_a_stop_are_matched_after_the_restart() {
     sieve_kernel::telemetry::init_for_tests();
     let mut st = settings(&temp_dir());
     // No run before the stop: the cases are taken and wait.
-    st.bad_debt_check.run_delay_ms = 600_000;
+    st.set_service("bad_debt_check", "run_delay_ms", 600_000);
     let target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
     let (addr, first) = start_bdc(&st, &target, "http://127.0.0.1:1").await;
     let mut registry = RegistryServiceClient::new(channel(addr));
@@ -988,7 +993,7 @@ async fn cases_taken_before_a_stop_are_matched_after_the_restart() {
     assert_eq!(waiting.outcome, bdc::CheckOutcome::Pending as i32);
     stop(first).await;
 
-    st.bad_debt_check.run_delay_ms = 0;
+    st.set_service("bad_debt_check", "run_delay_ms", 0);
     let (addr, second) = start_bdc(&st, &target, "http://127.0.0.1:1").await;
     let mut client = PreCheckServiceClient::new(channel(addr));
     let mut outcomes = Vec::new();

@@ -4,6 +4,7 @@
 //!
 //! `SIEVE_BENCH_CASES` changes the batch size.
 
+use sieve_kernel::service::{Context, Service as _};
 use std::time::Instant;
 
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
@@ -106,9 +107,14 @@ async fn cleanup(target: &Target) {
 /// The whole path: gRPC stream, decoding, screening, chunked transactional writes.
 async fn submit_batch(target: &Target, cases: &[pb::CaseInput]) -> f64 {
     let s = settings();
-    let app = sieve_intake::Application::build(&s, target, sieve_kernel::clock::system(), 0)
-        .await
-        .expect("build");
+    let app = sieve_intake::Application::build(
+        Context::of::<sieve_intake::Application>(&s)
+            .expect("intake's settings")
+            .with_target(target.clone())
+            .any_port(),
+    )
+    .await
+    .expect("build");
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {

@@ -11,13 +11,16 @@ pub mod store;
 
 use std::net::SocketAddr;
 
-use sieve_kernel::db::Target;
+use futures::future::BoxFuture;
 use sieve_kernel::internal::Trust;
 use sieve_kernel::server::{Access, BoundServer, Server};
-use sieve_kernel::{BuildError, Settings, SharedClock};
+use sieve_kernel::service::{Context, Peers, Service};
+use sieve_kernel::{BuildError, SharedClock};
 use sieve_proto::intake::v1::intake_service_server::IntakeServiceServer;
 
 pub const SERVICE: &str = "intake";
+/// The service of the chain's first stage, which intake announces admitted cases to.
+pub const PRE_CHECK_SERVICE: &str = "bad-debt-check";
 
 /// The intake service, built and bound, not yet serving.
 pub struct Application {
@@ -30,19 +33,34 @@ pub struct Application {
     routes: Option<sieve_kernel::outbox::Routes>,
 }
 
-impl Application {
-    /// Connects to `target`, migrates, binds `port` (0: any free port) and clears the batches
-    /// a crashed receiver left: those whose lease lapsed, and those an earlier run bound to
-    /// this same address left (it is dead, since this process holds its port now).
-    pub async fn build(
-        settings: &Settings,
-        target: &Target,
-        clock: SharedClock,
-        port: u16,
-    ) -> Result<Self, BuildError> {
-        let trust = Trust::from_settings(settings)?;
-        let db = sieve_kernel::db::connect_and_migrate::<store::migration::Migrator>(
+/// Intake's own settings: none beyond its endpoint yet (screening reads `[court]`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {}
+
+impl sieve_kernel::service::Validate for IntakeSettings {}
+
+impl Service for Application {
+    const NAME: &'static str = SERVICE;
+    const KEY: &'static str = "intake";
+    const DEFAULTS: &'static str = include_str!("defaults.toml");
+    type Settings = IntakeSettings;
+
+    /// Connects to its storage, migrates, binds its port (0: any free port) and clears the
+    /// batches a crashed receiver left: those whose lease lapsed, and those an earlier run
+    /// bound to this same address left (it is dead, since this process holds its port now).
+    async fn build(ctx: Context) -> Result<Self, BuildError> {
+        let _: IntakeSettings = ctx.own()?;
+        let Context {
+            settings,
             target,
+            clock,
+            port,
+            ..
+        } = ctx;
+        let trust = Trust::from_settings(&settings)?;
+        let db = sieve_kernel::db::connect_and_migrate::<store::migration::Migrator>(
+            &target,
             &settings.database,
         )
         .await?;
@@ -78,15 +96,32 @@ impl Application {
         })
     }
 
+    fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The pre-check is built after intake (it calls intake), so cases entering it are
+    /// announced to it once every service is bound.
+    fn connect_late(self, peers: &Peers) -> Result<Self, BuildError> {
+        match peers.get(PRE_CHECK_SERVICE) {
+            Some(url) => self.deliver_to_bad_debt_check(url),
+            None => Ok(self),
+        }
+    }
+
+    async fn run(self, shutdown: BoxFuture<'static, ()>) -> Result<(), tonic::transport::Error> {
+        self.run_until(shutdown).await
+    }
+}
+
+impl Application {
     /// Announces cases entering the pre-check to bad-debt-check at `url`. Without it the
     /// announcements wait in intake's outbox until a receiver is configured.
     pub fn deliver_to_bad_debt_check(mut self, url: &str) -> Result<Self, BuildError> {
         let channel = sieve_kernel::internal::channel(url, &self.server_settings, &self.trust)
-            .map_err(|e| {
-                BuildError::Bind(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("bad-debt-check url `{url}`: {e}"),
-                ))
+            .map_err(|e| BuildError::Config {
+                key: "services.bad_debt_check.url".into(),
+                problem: format!("`{url}`: {e}"),
             })?;
         let routes = self
             .routes

@@ -1,6 +1,7 @@
 //! Intake over real gRPC on an ephemeral port, on a fresh database per test: SQLite by
 //! default, PostgreSQL when `SIEVE_TEST_DATABASE=postgres` (see `make test`).
 
+use sieve_kernel::service::{Context, Service};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,10 +59,13 @@ fn settings() -> Settings {
 
 async fn spawn_on(target: Target, port: u16) -> TestApp {
     sieve_kernel::telemetry::init_for_tests();
-    let app =
-        sieve_intake::Application::build(&settings(), &target, sieve_kernel::clock::system(), port)
-            .await
-            .expect("build intake");
+    let mut ctx = Context::of::<sieve_intake::Application>(&settings())
+        .expect("intake's settings")
+        .with_target(target.clone());
+    ctx.port = port;
+    let app = sieve_intake::Application::build(ctx)
+        .await
+        .expect("build intake");
     let addr = app.local_addr();
     let db = app.db().clone();
     let (tx, rx) = oneshot::channel();
@@ -977,12 +981,12 @@ impl Crashable {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let built = runtime.block_on(sieve_intake::Application::build(
-                &settings(),
-                &target,
-                clock,
-                port,
-            ));
+            let mut ctx = Context::of::<sieve_intake::Application>(&settings())
+                .expect("intake's settings")
+                .with_target(target.clone())
+                .with_clock(clock);
+            ctx.port = port;
+            let built = runtime.block_on(sieve_intake::Application::build(ctx));
             match built {
                 Ok(app) => {
                     let _ = ready.send(app.local_addr());

@@ -6,21 +6,51 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// A table of settings, as `Settings::set_service` takes one (e.g. `gateway`'s signing keys).
+pub use config::Map;
+
 /// The defaults, in the same TOML form an operator writes, so the file documents itself.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub database: DatabaseSettings,
     pub server: ServerSettings,
-    pub services: ServiceSettings,
     pub court: CourtSettings,
-    pub bad_debt_check: BadDebtCheckSettings,
     pub outbox: OutboxSettings,
-    pub gateway: GatewaySettings,
     pub internal: InternalSettings,
+    /// Each service's own section, `[services.<key>]`, as configured: the service's crate
+    /// holds its defaults and its types (`sieve_kernel::service`).
+    #[serde(default)]
+    pub services: std::collections::BTreeMap<String, config::Value>,
+}
+
+// A service's section may hold secrets (signing keys): only the keys it sets are shown.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let services: std::collections::BTreeMap<&str, Vec<String>> = self
+            .services
+            .iter()
+            .map(|(name, section)| {
+                let keys = match &section.kind {
+                    config::ValueKind::Table(t) => t.keys().cloned().collect(),
+                    _ => Vec::new(),
+                };
+                (name.as_str(), keys)
+            })
+            .collect();
+        f.debug_struct("Settings")
+            .field("telemetry", &self.telemetry)
+            .field("database", &self.database)
+            .field("server", &self.server)
+            .field("court", &self.court)
+            .field("outbox", &self.outbox)
+            .field("internal", &self.internal)
+            .field("services (keys set)", &services)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,18 +99,6 @@ pub struct ServerSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServiceSettings {
-    pub gateway_port: u16,
-    pub intake_port: u16,
-    /// Where intake answers, for services reporting stage outcomes; empty: this host.
-    pub intake_url: String,
-    pub bad_debt_check_port: u16,
-    /// Where the bad-debt pre-check answers; empty: this host.
-    pub bad_debt_check_url: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CourtSettings {
     pub name: String,
     /// The court's code in case numbers, e.g. 黑0722.
@@ -89,37 +107,6 @@ pub struct CourtSettings {
     pub divisions: Vec<String>,
     /// 10万元以下 includes 100,000.00 yuan (Civil Code 1259).
     pub loan_limit_fen: i64,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BadDebtCheckSettings {
-    /// e.g. `({year}){court}预查废第{seq:06}号`: unique per court and year.
-    pub certificate_number_format: String,
-    /// Only rulings terminated within this many months count; 0: any (RULES.md, local).
-    pub recency_window_months: u32,
-    /// Cases one matching run compares at most: larger runs cost less per case, but hold
-    /// the database's writer (SQLite) or the taking of cases (PostgreSQL) for longer.
-    pub max_cases_per_run: i64,
-    /// How long taken cases gather before a run matches them (unless a full run waits):
-    /// longer means fewer, larger runs; it adds at most this much to a case's pre-check.
-    pub run_delay_ms: u64,
-    /// The court's Ed25519 signing key; both empty: a development key kept in `data_dir`.
-    pub signing_key_id: String,
-    pub signing_key_secret: String,
-}
-
-impl std::fmt::Debug for BadDebtCheckSettings {
-    // The secret never reaches a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BadDebtCheckSettings")
-            .field("certificate_number_format", &self.certificate_number_format)
-            .field("recency_window_months", &self.recency_window_months)
-            .field("max_cases_per_run", &self.max_cases_per_run)
-            .field("run_delay_ms", &self.run_delay_ms)
-            .field("signing_key_id", &self.signing_key_id)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,31 +119,6 @@ pub struct OutboxSettings {
     pub max_backoff_secs: u64,
     /// Delivered messages are kept this long (for tracing what was sent), then removed.
     pub retention_hours: u64,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GatewaySettings {
-    /// Key id → base64 HMAC secret (at least 32 bytes) that bearer tokens are signed with.
-    /// Several keys let an old one keep verifying while a new one is rolled out. Empty: the
-    /// development key in `database.data_dir`, with a warning.
-    #[serde(default)]
-    pub signing_keys: std::collections::BTreeMap<String, String>,
-    /// Calls per second per organisation, with a burst of the same size.
-    pub rate_limit_per_second: u32,
-}
-
-// Secrets stay out of logs and panic messages: only the key ids are shown.
-impl std::fmt::Debug for GatewaySettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GatewaySettings")
-            .field(
-                "signing_keys",
-                &self.signing_keys.keys().collect::<Vec<_>>(),
-            )
-            .field("rate_limit_per_second", &self.rate_limit_per_second)
-            .finish()
-    }
 }
 
 /// How the internal services (all but the gateway's public port) recognise each other.
@@ -195,18 +157,6 @@ impl std::fmt::Debug for InternalSettings {
             .field("tls_ca", &self.tls_ca)
             .finish()
     }
-}
-
-/// The length of what standard base64 `s` decodes to, or `None` when it is not base64
-/// (checked here so that a bad key fails at start, without a base64 dependency in the kernel).
-fn base64_decoded_len(s: &str) -> Option<usize> {
-    let body = s.trim_end_matches('=');
-    let padding = s.len() - body.len();
-    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-    if !s.len().is_multiple_of(4) || padding > 2 || !body.bytes().all(alphabet) {
-        return None;
-    }
-    Some(s.len() / 4 * 3 - padding)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +221,20 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Sets `field` of service section `[services.<key>]`, as a file or variable would (tests
+    /// and tools that assemble settings by hand).
+    pub fn set_service(&mut self, key: &str, field: &str, value: impl Into<config::ValueKind>) {
+        let section = self.services.entry(key.to_string()).or_insert_with(|| {
+            config::Value::new(None, config::Map::<String, config::Value>::new())
+        });
+        if !matches!(section.kind, config::ValueKind::Table(_)) {
+            section.kind = config::ValueKind::Table(config::Map::new());
+        }
+        if let config::ValueKind::Table(table) = &mut section.kind {
+            table.insert(field.to_string(), config::Value::new(None, value));
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, problem: &str| ConfigError::Invalid {
             key,
@@ -310,27 +274,6 @@ impl Settings {
         if self.court.code.trim().is_empty() {
             return Err(invalid("court.code", "required, e.g. 黑0722"));
         }
-        let f = &self.bad_debt_check.certificate_number_format;
-        if !f.contains("{seq") || !f.contains("{year}") {
-            return Err(invalid(
-                "bad_debt_check.certificate_number_format",
-                "must contain {year} and {seq} (or {seq:0N}) so numbers are unique per year",
-            ));
-        }
-        if self.bad_debt_check.max_cases_per_run < 1 {
-            return Err(invalid(
-                "bad_debt_check.max_cases_per_run",
-                "must be at least 1",
-            ));
-        }
-        if self.bad_debt_check.signing_key_id.trim().is_empty()
-            != self.bad_debt_check.signing_key_secret.trim().is_empty()
-        {
-            return Err(invalid(
-                "bad_debt_check.signing_key_secret",
-                "set signing_key_id and signing_key_secret together (or neither, for the development key)",
-            ));
-        }
         if self.court.loan_limit_fen <= 0 {
             return Err(invalid("court.loan_limit_fen", "must be positive"));
         }
@@ -352,26 +295,6 @@ impl Settings {
                 "batch_size and lease_secs must be at least 1",
             ));
         }
-        for (kid, secret) in &self.gateway.signing_keys {
-            let kid_ok = !kid.is_empty()
-                && kid
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !kid_ok {
-                return Err(ConfigError::Invalid {
-                    key: "gateway.signing_keys",
-                    problem: format!("key id `{kid}` must be letters, digits, `-` or `_`"),
-                });
-            }
-            if base64_decoded_len(secret.trim()).is_none_or(|n| n < 32) {
-                return Err(ConfigError::Invalid {
-                    key: "gateway.signing_keys",
-                    problem: format!(
-                        "the secret of key `{kid}` must be standard base64 of at least 32 bytes"
-                    ),
-                });
-            }
-        }
         let credential = &self.internal.credential;
         if !credential.is_empty()
             && (credential.len() < InternalSettings::MIN_CREDENTIAL_CHARS
@@ -392,12 +315,6 @@ impl Settings {
             return Err(invalid(
                 "internal.tls_cert",
                 "set tls_cert, tls_key and tls_ca together (or none, for plain TCP)",
-            ));
-        }
-        if self.gateway.rate_limit_per_second == 0 {
-            return Err(invalid(
-                "gateway.rate_limit_per_second",
-                "must be at least 1",
             ));
         }
         Ok(())
@@ -430,30 +347,35 @@ mod tests {
         let file = dir.join("sieve.toml");
         std::fs::write(
             &file,
-            "[server]\nhost = \"0.0.0.0\"\n[services]\nintake_port = 6000\n",
+            "[server]\nhost = \"0.0.0.0\"\n[services.intake]\nport = 6000\n",
         )
         .unwrap();
         let s = Settings::load_from(
             Some(&file),
             env(&[
-                ("SIEVE__SERVICES__INTAKE_PORT", "7000"),
+                ("SIEVE__SERVICES__INTAKE__PORT", "7000"),
                 ("SIEVE__COURT__DIVISIONS", "230722,230721"),
                 ("DATABASE_URL", "postgres://postgres@127.0.0.1/test"),
             ]),
         )
         .unwrap();
         assert_eq!(s.server.host, "0.0.0.0");
-        assert_eq!(s.services.intake_port, 7000);
+        let intake = s.services["intake"].clone().into_table().unwrap();
+        assert_eq!(
+            intake["port"].clone().into_int().unwrap(),
+            7000,
+            "the variable wins over the file"
+        );
         assert_eq!(s.court.divisions, vec!["230722", "230721"]);
         assert_eq!(s.database.url, "postgres://postgres@127.0.0.1/test");
     }
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let err = Settings::load_from(None, env(&[("SIEVE__SERVICES__INTAKE_PORT", "seventy")]))
+        let err = Settings::load_from(None, env(&[("SIEVE__SERVER__CONCURRENCY_LIMIT", "many")]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("intake_port"), "{err}");
+        assert!(err.contains("concurrency_limit"), "{err}");
         let err = Settings::load_from(None, env(&[("SIEVE__COURT__DIVISIONS", "23072")]))
             .unwrap_err()
             .to_string();
@@ -465,25 +387,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database.url"), "{err}");
-    }
-
-    #[test]
-    fn gateway_keys_are_checked_at_start() {
-        let s = Settings::defaults().unwrap();
-        assert!(s.gateway.signing_keys.is_empty());
-        assert_eq!(s.gateway.rate_limit_per_second, 200);
-        let strong = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes
-        let s = Settings::load_from(None, env(&[("SIEVE__GATEWAY__SIGNING_KEYS__K1", strong)]))
-            .unwrap();
-        assert_eq!(s.gateway.signing_keys["k1"], strong);
-        assert!(!format!("{s:?}").contains(strong));
-        for bad in ["c2hvcnQ=", "not base64!"] {
-            let err = Settings::load_from(None, env(&[("SIEVE__GATEWAY__SIGNING_KEYS__K1", bad)]))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("gateway.signing_keys"), "{err}");
-            assert!(!err.contains(bad), "{err}");
-        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod request_id;
 pub mod rules;
 pub mod secret_file;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod wire;
 
@@ -28,9 +29,11 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Settings;
 pub use error::{Error, ErrorCode};
 
-/// Why a service could not be built: its storage, or its port.
+/// Why a service could not be built: its configuration, its storage, or its port.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[error("configuration key `{key}`: {problem}")]
+    Config { key: String, problem: String },
     #[error("storage: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("binding the port: {0}")]

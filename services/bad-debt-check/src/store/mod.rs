@@ -478,7 +478,13 @@ pub async fn check_records<C: ConnectionTrait>(
         .all(conn)
         .await?;
     let mut pairs: Vec<check_match::Model> = Vec::new();
-    let seqs: Vec<i64> = checks.iter().map(|c| c.seq).collect();
+    // Matches are written only by runs, and a run counts those it wrote: when the runs of
+    // these checks found none, there are none to read (the usual lookup, most cases).
+    let seqs: Vec<i64> = if runs.iter().any(|r| r.matches > 0) {
+        checks.iter().map(|c| c.seq).collect()
+    } else {
+        Vec::new()
+    };
     for part in seqs.chunks(1000) {
         pairs.extend(
             check_match::Entity::find()
