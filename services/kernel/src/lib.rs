@@ -24,6 +24,7 @@ pub mod server;
 pub mod service;
 pub mod telemetry;
 pub mod wire;
+pub mod worker;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Settings;
