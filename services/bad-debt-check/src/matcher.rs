@@ -14,6 +14,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveM
 use sieve_kernel::SharedClock;
 use sieve_kernel::db::Db;
 use sieve_kernel::outbox::{self, DeliveryError, IntakeOutcomes, NewMessage, OutboxMessage};
+use sieve_kernel::worker::{Pass, Work, Worker};
 use sieve_proto::intake::v1 as intake;
 use tokio::sync::Notify;
 
@@ -145,49 +146,69 @@ impl Matcher {
     /// second: the matcher lets them gather for `gather` (or until a full run waits) before
     /// it runs, so that one statement decides many calls' cases.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut gathered = false;
-        loop {
-            let waiting = match store::progress(self.db.read()).await {
-                Ok(p) => p.waiting(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "matcher cannot read the sequence");
-                    0
-                }
-            };
-            let pause = if waiting <= 0 {
-                gathered = false;
-                Some(POLL)
-            } else if waiting < self.max_cases_per_run && !gathered && !self.gather.is_zero() {
-                gathered = true;
-                Some(self.gather)
-            } else {
-                gathered = false;
-                match self.run_once().await {
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "matching run failed; it will be tried again");
-                        Some(POLL)
-                    }
-                }
-            };
-            match pause {
-                // While gathering, a wake-up (more cases) does not cut the wait short.
-                Some(d) if gathered => tokio::select! {
-                    () = &mut shutdown => return,
-                    () = tokio::time::sleep(d) => {}
+        Worker::new(POLL, self.wake.clone())
+            .run(
+                Matching {
+                    matcher: self,
+                    gathered: false,
                 },
-                Some(d) => tokio::select! {
-                    () = &mut shutdown => return,
-                    () = tokio::time::sleep(d) => {}
-                    () = self.wake.notified() => {}
-                },
-                None => {
-                    if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-                        return;
-                    }
-                }
+                shutdown,
+            )
+            .await;
+    }
+}
+
+/// The matcher as a worker: idle while no case waits; holds once for `gather` while fewer
+/// than a full run wait (a wake-up, more cases, does not cut the hold short); then runs.
+struct Matching {
+    matcher: Matcher,
+    gathered: bool,
+}
+
+/// Why a matcher's pass failed: the log line says which step.
+enum MatchFailed {
+    Sequence(DbErr),
+    Run(DbErr),
+}
+
+impl std::fmt::Display for MatchFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MatchFailed::Sequence(e) | MatchFailed::Run(e) => e.fmt(f),
+        }
+    }
+}
+
+#[async_trait]
+impl Work for Matching {
+    type Error = MatchFailed;
+
+    async fn pass(&mut self) -> Result<Pass, MatchFailed> {
+        let m = &self.matcher;
+        let waiting = match store::progress(m.db.read()).await {
+            Ok(p) => p.waiting(),
+            Err(e) => {
+                self.gathered = false;
+                return Err(MatchFailed::Sequence(e));
             }
+        };
+        if waiting <= 0 {
+            self.gathered = false;
+            return Ok(Pass::Idle);
+        }
+        if waiting < m.max_cases_per_run && !self.gathered && !m.gather.is_zero() {
+            self.gathered = true;
+            return Ok(Pass::Hold(m.gather));
+        }
+        self.gathered = false;
+        m.run_once().await.map_err(MatchFailed::Run)?;
+        Ok(Pass::Busy)
+    }
+
+    fn failed(&self, error: &MatchFailed) -> &'static str {
+        match error {
+            MatchFailed::Sequence(_) => "matcher cannot read the sequence",
+            MatchFailed::Run(_) => "matching run failed; it will be tried again",
         }
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 
 use crate::calendar::{self, DayKind, Period};
 use crate::clock::SharedClock;
+use crate::worker::{Pass, Work, Worker};
 
 pub const PENDING: &str = "PENDING";
 pub const FIRED: &str = "FIRED";
@@ -431,27 +432,27 @@ impl Sweeper {
     /// Runs until `shutdown` resolves, sweeping every poll, at once when woken, and again
     /// straight away while full batches keep coming.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let busy = match self.run_once().await {
-                Ok(pass) => pass.fired as u64 >= self.batch_size,
-                Err(e) => {
-                    tracing::warn!(error = %e, "deadline sweep failed");
-                    false
-                }
-            };
-            if busy {
-                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(self.poll) => {}
-                () = self.wake.notified() => {}
-            }
-        }
+        Worker::new(self.poll, self.wake.clone())
+            .run(self, shutdown)
+            .await;
+    }
+}
+
+#[async_trait]
+impl Work for Sweeper {
+    type Error = DbErr;
+
+    async fn pass(&mut self) -> Result<Pass, DbErr> {
+        let pass = self.run_once().await?;
+        Ok(if pass.fired as u64 >= self.batch_size {
+            Pass::Busy
+        } else {
+            Pass::Idle
+        })
+    }
+
+    fn failed(&self, _: &DbErr) -> &'static str {
+        "deadline sweep failed"
     }
 }
 

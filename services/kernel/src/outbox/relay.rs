@@ -14,6 +14,7 @@ use super::entity::{Column, Entity};
 use super::{Deliver, DeliveryError, OutboxMessage};
 use crate::clock::SharedClock;
 use crate::config::OutboxSettings;
+use crate::worker::{Pass, Work, Worker};
 
 /// Counts of one relay pass.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -206,37 +207,54 @@ impl Relay {
 
     /// Runs until `shutdown` resolves, polling every `poll_interval_ms` or when woken.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
         let poll = Duration::from_millis(self.settings.poll_interval_ms.max(10));
-        let mut last_purge = None::<std::time::Instant>;
-        loop {
-            if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
-                last_purge = Some(std::time::Instant::now());
-                match self.purge_delivered().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(
-                        purged = n,
-                        "delivered outbox messages past retention removed"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "outbox purge failed"),
-                }
-            }
-            let idle = match self.run_once().await {
-                Ok(pass) => pass.delivered + pass.failed == 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox relay pass failed");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    () = &mut shutdown => return,
-                    () = tokio::time::sleep(poll) => {}
-                    () = self.wake.notified() => {}
-                }
-            } else if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-                return;
+        Worker::new(poll, self.wake.clone())
+            .run(
+                Relaying {
+                    relay: self,
+                    last_purge: None,
+                },
+                shutdown,
+            )
+            .await;
+    }
+}
+
+/// The relay as a worker: an hourly purge, then a pass; busy while a pass delivered or
+/// failed something (more may wait behind a full batch).
+struct Relaying {
+    relay: Relay,
+    last_purge: Option<std::time::Instant>,
+}
+
+#[async_trait::async_trait]
+impl Work for Relaying {
+    type Error = DbErr;
+
+    async fn pass(&mut self) -> Result<Pass, DbErr> {
+        if self
+            .last_purge
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(3600))
+        {
+            self.last_purge = Some(std::time::Instant::now());
+            match self.relay.purge_delivered().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    purged = n,
+                    "delivered outbox messages past retention removed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "outbox purge failed"),
             }
         }
+        let pass = self.relay.run_once().await?;
+        Ok(if pass.delivered + pass.failed == 0 {
+            Pass::Idle
+        } else {
+            Pass::Busy
+        })
+    }
+
+    fn failed(&self, _: &DbErr) -> &'static str {
+        "outbox relay pass failed"
     }
 }
