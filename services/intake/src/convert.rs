@@ -129,13 +129,11 @@ pub fn stage_pb(s: &str) -> common::Stage {
 }
 
 pub fn stage_to_pb(s: Stage) -> common::Stage {
-    common::Stage::from_str_name(&format!("STAGE_{}", s.as_str()))
-        .unwrap_or(common::Stage::Unspecified)
+    s.pb()
 }
 
 pub fn stage_from_pb(v: i32) -> Option<Stage> {
-    let s = common::Stage::try_from(v).ok()?;
-    Stage::parse(s.as_str_name().strip_prefix("STAGE_")?)
+    Stage::from_pb(v)
 }
 
 /// A stage the caller must name: what is wrong with `v` when it names none.

@@ -22,6 +22,7 @@ pub mod rules;
 pub mod secret_file;
 pub mod server;
 pub mod service;
+pub mod stage;
 pub mod telemetry;
 pub mod wire;
 pub mod worker;

@@ -1,0 +1,149 @@
+//! The 1+X chain every stage service works along (DESIGN.md section 3), and what a stage
+//! service needs of intake, the router: its outcomes reported through the outbox
+//! ([`report`], event ids `<source>:<record>`), and the case and bank it acts for
+//! ([`IntakeClient`]).
+//!
+//! The chain itself is a pure transition table (no I/O): a stage service reports an outcome,
+//! and only a transition listed here moves the case. Intake applies it (and re-exports it as
+//! its `domain::chain`); a stage service reads it to know what it may report.
+
+use std::fmt;
+
+use sieve_proto::common::v1 as common;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Submitted,
+    Rejected,
+    BadDebtCheck,
+    Certifiable,
+    Certified,
+    Preservation,
+    Mediation,
+    JudicialConfirmation,
+    Notarization,
+    ResolvedByAgreement,
+    EnforcementReferred,
+    PaymentOrder,
+    Enforceable,
+    Litigation,
+    Judged,
+    Settled,
+    Withdrawn,
+}
+
+use Stage::*;
+
+impl Stage {
+    pub const ALL: [Stage; 17] = [
+        Submitted,
+        Rejected,
+        BadDebtCheck,
+        Certifiable,
+        Certified,
+        Preservation,
+        Mediation,
+        JudicialConfirmation,
+        Notarization,
+        ResolvedByAgreement,
+        EnforcementReferred,
+        PaymentOrder,
+        Enforceable,
+        Litigation,
+        Judged,
+        Settled,
+        Withdrawn,
+    ];
+
+    /// The name stored in the database and shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Submitted => "SUBMITTED",
+            Rejected => "REJECTED",
+            BadDebtCheck => "BAD_DEBT_CHECK",
+            Certifiable => "CERTIFIABLE",
+            Certified => "CERTIFIED",
+            Preservation => "PRESERVATION",
+            Mediation => "MEDIATION",
+            JudicialConfirmation => "JUDICIAL_CONFIRMATION",
+            Notarization => "NOTARIZATION",
+            ResolvedByAgreement => "RESOLVED_BY_AGREEMENT",
+            EnforcementReferred => "ENFORCEMENT_REFERRED",
+            PaymentOrder => "PAYMENT_ORDER",
+            Enforceable => "ENFORCEABLE",
+            Litigation => "LITIGATION",
+            Judged => "JUDGED",
+            Settled => "SETTLED",
+            Withdrawn => "WITHDRAWN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The protobuf enum value of this stage (`STAGE_` and the name).
+    pub fn pb(self) -> common::Stage {
+        common::Stage::from_str_name(&format!("STAGE_{}", self.as_str()))
+            .unwrap_or(common::Stage::Unspecified)
+    }
+
+    /// The stage a protobuf enum value names; `None` for `STAGE_UNSPECIFIED` and values this
+    /// build does not know.
+    pub fn from_pb(v: i32) -> Option<Stage> {
+        let s = common::Stage::try_from(v).ok()?;
+        Stage::parse(s.as_str_name().strip_prefix("STAGE_")?)
+    }
+
+    /// A closed case leaves the chain; nothing but a correction by the court reopens it.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            Rejected | Certified | EnforcementReferred | Enforceable | Judged | Settled | Withdrawn
+        )
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a freshly screened case goes: the first layer of the chain.
+pub const FIRST_STAGE: Stage = BadDebtCheck;
+
+/// Whether the chain has the transition `from → to`.
+pub fn allows(from: Stage, to: Stage) -> bool {
+    if from.is_closed() || from == to {
+        return false;
+    }
+    // Any open stage: paid in full, or withdrawn by the bank (DESIGN.md section 3).
+    if matches!(to, Settled | Withdrawn) && from != Submitted {
+        return true;
+    }
+    matches!(
+        (from, to),
+        (Submitted, Rejected | BadDebtCheck)
+            // 预查废: a terminated-enforcement match makes the case certifiable; else it moves on.
+            | (BadDebtCheck, Certifiable | Preservation)
+            | (Certifiable, Certified | Preservation)
+            // 以保促调: a callback leads to mediation; without one the case goes on. A
+            // preserved case cannot take the payment-order path (CPL 225; Interp. 427), so the
+            // payment-order screen sends it to litigation, or it goes there directly.
+            | (Preservation, Mediation | PaymentOrder | Litigation)
+            | (Mediation, JudicialConfirmation | Notarization | ResolvedByAgreement | PaymentOrder | Litigation)
+            // CPL 205-206: a confirmed agreement is enforceable; a refused one goes on.
+            | (JudicialConfirmation, ResolvedByAgreement | PaymentOrder | Litigation)
+            // 赋强公证: default on the installments leads to enforcement.
+            | (Notarization, ResolvedByAgreement | EnforcementReferred | Litigation)
+            | (ResolvedByAgreement, EnforcementReferred)
+            // CPL 227-228: no objection makes the order enforceable; an objection, or an
+            // ineligible case, turns into litigation.
+            | (PaymentOrder, Enforceable | Litigation)
+            | (Litigation, Judged)
+    )
+}
+
+#[cfg(test)]
+mod tests;
