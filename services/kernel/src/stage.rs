@@ -7,6 +7,12 @@
 //! and only a transition listed here moves the case. Intake applies it (and re-exports it as
 //! its `domain::chain`); a stage service reads it to know what it may report.
 
+mod intake;
+mod outcome;
+
+pub use intake::IntakeClient;
+pub use outcome::{MAX_OUTCOMES_PER_MESSAGE, StageOutcome, report, report_many};
+
 use std::fmt;
 
 use sieve_proto::common::v1 as common;
