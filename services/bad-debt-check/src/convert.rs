@@ -2,7 +2,6 @@
 
 use sieve_proto::bad_debt_check::v1 as pb;
 use sieve_proto::common::v1 as common;
-use sieve_proto::intake::v1 as intake;
 
 use crate::domain::certificate::{self as cert, CertificateContent};
 use crate::domain::ruling::{self as rules, NameAgreement, RulingDraft};
@@ -11,6 +10,7 @@ use crate::store::{self, certificate, ruling, ruling_import};
 use sieve_kernel::rules::dates::{date_from_pb, date_pb, parse_iso};
 use sieve_kernel::rules::money::Claim;
 use sieve_kernel::rules::violation;
+use sieve_kernel::stage::{Stage, StageOutcome};
 pub use sieve_kernel::wire::timestamp;
 
 fn date_text_pb(s: &str) -> Option<common::Date> {
@@ -182,15 +182,21 @@ pub fn check_pb(record: store::CheckRecord) -> pb::Check {
     }
 }
 
+/// The event ids of checks' outcomes: `pre-check:<check id>`.
+pub const OUTCOME_SOURCE: &str = "pre-check";
+/// The event ids of certificates' outcomes: `certificate:<certificate id>`, as they have
+/// always been (intake knows the events already recorded by them).
+pub const CERTIFICATE_SOURCE: &str = "certificate";
+
 /// The outcome intake records for a decided check: a match makes the case certifiable, no
 /// match moves it on to preservation, the next layer of the chain (DESIGN.md section 3).
 /// `None` while the check is pending.
-pub fn stage_outcome(record: &store::CheckRecord) -> Option<intake::RecordStageOutcomeRequest> {
+pub fn stage_outcome(record: &store::CheckRecord) -> Option<StageOutcome> {
     let run = record.run.as_ref()?;
     let c = &record.check;
     let (to, reason, source) = if record.rulings.is_empty() {
         (
-            common::Stage::Preservation,
+            Stage::Preservation,
             "未匹配终本案件，转入保全 / no standing terminated-enforcement ruling names the debtor; on to preservation".to_string(),
             c.id.clone(),
         )
@@ -209,7 +215,7 @@ pub fn stage_outcome(record: &store::CheckRecord) -> Option<intake::RecordStageO
                 "姓名不一致 / name differs"
             };
         (
-            common::Stage::Certifiable,
+            Stage::Certifiable,
             format!(
                 "匹配终本案件 / matches terminated enforcement: {}; {names}",
                 numbers.join(", ")
@@ -217,15 +223,16 @@ pub fn stage_outcome(record: &store::CheckRecord) -> Option<intake::RecordStageO
             numbers.join(", "),
         )
     };
-    Some(intake::RecordStageOutcomeRequest {
-        event_id: format!("pre-check:{}", c.id),
+    Some(StageOutcome {
+        source: OUTCOME_SOURCE,
+        record: c.id.clone(),
         case_id: c.case_id.clone(),
-        from_stage: common::Stage::BadDebtCheck as i32,
-        to_stage: to as i32,
-        actor: common::Actor::BadDebtCheck as i32,
+        from: Stage::BadDebtCheck,
+        to,
+        actor: common::Actor::BadDebtCheck,
         reason,
-        source_record_id: source.chars().take(256).collect(),
-        occurred_at: Some(timestamp(run.checked_at_ms)),
+        source_record_id: source,
+        occurred_at_ms: run.checked_at_ms,
     })
 }
 

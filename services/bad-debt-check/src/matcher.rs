@@ -236,7 +236,11 @@ impl RunOutcomes {
     ) -> Result<Vec<intake::RecordStageOutcomeRequest>, DbErr> {
         let checks = store::checks_in_range(db, range.after_seq, range.last_seq).await?;
         let records = store::check_records(db, checks).await?;
-        Ok(records.iter().filter_map(convert::stage_outcome).collect())
+        Ok(records
+            .iter()
+            .filter_map(convert::stage_outcome)
+            .map(|o| o.request())
+            .collect())
     }
 }
 

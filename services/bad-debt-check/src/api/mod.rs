@@ -11,13 +11,12 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 use sieve_kernel::SharedClock;
 use sieve_kernel::error::{Error, Result, reason};
 use sieve_kernel::lookup::Batched;
-use sieve_kernel::outbox::{self, NewMessage};
 use sieve_kernel::rules::{StoredViolation, violation};
+use sieve_kernel::stage::{self, IntakeClient, Stage, StageOutcome};
 use sieve_proto::bad_debt_check::v1 as pb;
 use sieve_proto::bad_debt_check::v1::pre_check_service_server::PreCheckService;
 use sieve_proto::bad_debt_check::v1::registry_service_server::RegistryService;
 use sieve_proto::common::v1 as common;
-use sieve_proto::intake::v1 as intake;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert;
@@ -50,8 +49,7 @@ struct Inner {
     db: sieve_kernel::db::Db,
     clock: SharedClock,
     config: Config,
-    intake:
-        intake::intake_service_client::IntakeServiceClient<sieve_kernel::internal::InternalChannel>,
+    intake: IntakeClient,
     /// Woken after commits that leave messages in the outbox.
     relay: Option<Arc<tokio::sync::Notify>>,
     /// Woken after cases are taken.
@@ -87,7 +85,7 @@ impl PreCheckApi {
         relay: Option<Arc<tokio::sync::Notify>>,
         matcher: Option<Arc<tokio::sync::Notify>>,
     ) -> Self {
-        let intake = intake::intake_service_client::IntakeServiceClient::new(intake);
+        let intake = IntakeClient::new(intake);
         let readers = db.read().clone();
         let checks_by_case = Batched::spawn("check", db.lookup_limits(), move |case_ids| {
             let readers = readers.clone();

@@ -166,24 +166,7 @@ impl PreCheckService for PreCheckApi {
             .into());
         }
         // The certificate names the bank as intake registered it.
-        let bank = self
-            .inner
-            .intake
-            .clone()
-            .get_bank(intake::GetBankRequest {
-                key: Some(intake::get_bank_request::Key::BankId(r.bank_id.clone())),
-            })
-            .await
-            .map_err(|s| {
-                if s.code() == tonic::Code::NotFound {
-                    Error::not_found("bank", &r.bank_id)
-                } else {
-                    Error::unavailable(format!("intake did not answer: {}", s.message()))
-                }
-            })?
-            .into_inner()
-            .bank
-            .ok_or_else(|| Error::not_found("bank", &r.bank_id))?;
+        let bank = self.inner.intake.bank(&r.bank_id).await?;
         let now = self.inner.clock.now();
         let now_ms = now.timestamp_millis();
         let today = self.inner.clock.today();
@@ -339,15 +322,16 @@ impl PreCheckService for PreCheckApi {
                 .exec(&txn)
                 .await
                 .map_err(Error::from)?;
-            outcomes.push(intake::RecordStageOutcomeRequest {
-                event_id: format!("certificate:{}", model.id),
+            outcomes.push(StageOutcome {
+                source: convert::CERTIFICATE_SOURCE,
+                record: model.id.clone(),
                 case_id: case_id.clone(),
-                from_stage: common::Stage::Certifiable as i32,
-                to_stage: common::Stage::Certified as i32,
-                actor: common::Actor::BadDebtCheck as i32,
+                from: Stage::Certifiable,
+                to: Stage::Certified,
+                actor: common::Actor::BadDebtCheck,
                 reason: format!("出具预查废证明 {number} / pre-check certificate issued"),
                 source_record_id: number,
-                occurred_at: Some(convert::timestamp(now_ms)),
+                occurred_at_ms: now_ms,
             });
             rows.push(pb::CertificateRow {
                 row,
@@ -357,20 +341,9 @@ impl PreCheckService for PreCheckApi {
                 refusals: vec![],
             });
         }
-        if !outcomes.is_empty() {
-            let msg = intake::RecordStageOutcomesRequest { outcomes };
-            outbox::enqueue(
-                &txn,
-                now_ms,
-                vec![NewMessage::protobuf(
-                    outbox::TOPIC_STAGE_OUTCOMES,
-                    "certificates",
-                    &msg,
-                )],
-            )
+        stage::report_many(&txn, now_ms, "certificates", &outcomes)
             .await
             .map_err(Error::from)?;
-        }
         txn.commit().await.map_err(Error::from)?;
         self.wake_relay();
         let replayed = rows
