@@ -165,7 +165,7 @@ impl Credentials {
         let (key, _) = self.key.as_ref().ok_or_else(|| {
             CliError::Usage(
                 "no token: pass --token or set SIEVE_TOKEN, or run where the suite's signing \
-                 key is (configure gateway.signing_keys, or start `sieve up` in this directory \
+                 key is (configure services.gateway.signing_keys, or start `sieve up` in this directory \
                  for the development key)"
                     .into(),
             )

@@ -247,7 +247,7 @@ pub struct DemoOptions {
     pub seed: u64,
     pub submit: submit::SubmitOptions,
     pub registry: registry::ImportOptions,
-    /// The pre-check's recency window (`bad_debt_check.recency_window_months`), to tell which
+    /// The pre-check's recency window (`services.bad_debt_check.recency_window_months`), to tell which
     /// rulings will count.
     pub recency_window_months: Option<u32>,
 }

@@ -111,7 +111,7 @@ impl SigningKey {
         }
     }
 
-    /// A key from its standard base64 secret, as configured in `gateway.signing_keys`.
+    /// A key from its standard base64 secret, as configured in `services.gateway.signing_keys`.
     pub fn from_base64(kid: &str, secret_b64: &str) -> Result<Self, TokenError> {
         check_kid(kid)?;
         let secret = STANDARD

@@ -127,7 +127,7 @@ fn dev_key(path: &Path) -> Result<CourtKey, BuildError> {
         CourtKey::generate(DEV_KEY_ID).secret_base64()
     })?;
     if secret.created {
-        tracing::warn!(file = %path.display(), "no bad_debt_check.signing_key configured: made a development signing key");
+        tracing::warn!(file = %path.display(), "no services.bad_debt_check.signing_key_id configured: made a development signing key");
     }
     CourtKey::from_secret_base64(DEV_KEY_ID, &secret.text).map_err(|e| {
         BuildError::Bind(std::io::Error::new(
