@@ -309,8 +309,8 @@ impl Sweeper {
         self
     }
 
-    /// How often the clock is looked at. With a manual clock, advancing it fires what came
-    /// due within one poll (or at once, through [`Sweeper::waker`]).
+    /// How often the clock is looked at. A manual clock wakes the sweeper when it moves, so
+    /// what came due fires at once; [`Sweeper::waker`] wakes it too.
     pub fn poll(mut self, every: Duration) -> Self {
         self.poll = every;
         self
@@ -429,10 +429,11 @@ impl Sweeper {
         Ok(pass)
     }
 
-    /// Runs until `shutdown` resolves, sweeping every poll, at once when woken, and again
-    /// straight away while full batches keep coming.
+    /// Runs until `shutdown` resolves, sweeping every poll, at once when woken or a manual
+    /// clock moves, and again straight away while full batches keep coming.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         Worker::new(self.poll, self.wake.clone())
+            .wake_on_clock(self.clock.as_ref())
             .run(self, shutdown)
             .await;
     }

@@ -73,6 +73,8 @@ pub mod reason {
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const SERVICE_NOT_DEPLOYED: &str = "SERVICE_NOT_DEPLOYED";
     pub const BANK_MISMATCH: &str = "BANK_MISMATCH";
+    /// The suite runs on the system clock, which nobody moves (`sieve up --manual-clock`).
+    pub const CLOCK_NOT_MANUAL: &str = "CLOCK_NOT_MANUAL";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

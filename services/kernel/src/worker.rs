@@ -4,13 +4,17 @@
 //!
 //! A pass is never cut short: shutdown is looked at between passes, so a worker stops after
 //! the pass it is in (a busy worker does not start another one once shutdown has resolved).
-//! The poll covers a missed wake-up and work another replica left.
+//! The poll covers a missed wake-up and work another replica left. A worker whose work waits on
+//! the kernel clock can also be woken when a manual clock moves ([`Worker::wake_on_clock`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
 
 /// What a pass says about the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub struct Worker {
     poll: Duration,
     backoff: Duration,
     wake: Arc<Notify>,
+    /// A manual clock's moves, when the work waits on clock time.
+    moves: Option<watch::Receiver<DateTime<Utc>>>,
 }
 
 impl Worker {
@@ -50,7 +56,16 @@ impl Worker {
             poll,
             backoff: poll,
             wake,
+            moves: None,
         }
+    }
+
+    /// Also wakes when `clock` moves, if it is a manual clock: what came due by the move
+    /// (a deadline, a retry) is then taken at once instead of at the next poll. A system
+    /// clock changes nothing.
+    pub fn wake_on_clock(mut self, clock: &dyn Clock) -> Self {
+        self.moves = clock.as_manual().map(|c| c.moves());
+        self
     }
 
     /// How long a failed pass waits before the next (a wake-up still cuts it short).
@@ -60,8 +75,9 @@ impl Worker {
     }
 
     /// Runs `work` until `shutdown` resolves.
-    pub async fn run<W: Work>(self, mut work: W, shutdown: impl Future<Output = ()>) {
+    pub async fn run<W: Work>(mut self, mut work: W, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut moves = self.moves.take();
         loop {
             let wait = match work.pass().await {
                 Ok(Pass::Busy) => {
@@ -87,9 +103,21 @@ impl Worker {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => {}
+                () = clock_moved(&mut moves) => {}
             }
         }
     }
+}
+
+/// Resolves when the clock moves; never without a manual clock (or once it is gone).
+async fn clock_moved(moves: &mut Option<watch::Receiver<DateTime<Utc>>>) {
+    if let Some(rx) = moves.as_mut() {
+        if rx.changed().await.is_ok() {
+            return;
+        }
+        *moves = None;
+    }
+    std::future::pending::<()>().await
 }
 
 #[cfg(test)]

@@ -232,3 +232,41 @@ async fn two_sweepers_on_one_database_never_fire_a_deadline_twice() {
     let _ = other.close().await;
     drop_target(db, target).await;
 }
+
+#[tokio::test]
+async fn a_running_sweeper_fires_a_30_day_window_as_soon_as_a_manual_clock_passes_it() {
+    let (db, target) = fresh().await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let txn = crate::db::begin_write(&db).await.unwrap();
+    schedule(
+        &txn,
+        "k",
+        "a",
+        &Calendar::built_in().days("r", served, 30),
+        0,
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    // Polling once an hour: only the clock's move can make it fire within the test.
+    let sweeper = Sweeper::new(db.clone(), Arc::new(Record::default()), clock.clone())
+        .poll(Duration::from_secs(3600));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sweeper.run(async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(fired(db.read()).await.is_empty(), "not due yet");
+    clock.advance(chrono::Duration::days(31));
+    let fired_at = tokio::time::timeout(Duration::from_secs(30), async {
+        while fired(db.read()).await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(fired_at.is_ok(), "the move woke the sweeper");
+    let _ = stop.send(());
+    task.await.unwrap();
+    drop_target(db, target).await;
+}

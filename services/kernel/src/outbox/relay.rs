@@ -205,10 +205,12 @@ impl Relay {
         Ok(done.rows_affected)
     }
 
-    /// Runs until `shutdown` resolves, polling every `poll_interval_ms` or when woken.
+    /// Runs until `shutdown` resolves, polling every `poll_interval_ms`, when woken, and when
+    /// a manual clock moves (a retry's backoff is counted in clock time).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let poll = Duration::from_millis(self.settings.poll_interval_ms.max(10));
         Worker::new(poll, self.wake.clone())
+            .wake_on_clock(self.clock.as_ref())
             .run(
                 Relaying {
                     relay: self,

@@ -209,3 +209,36 @@ async fn a_wake_up_does_not_cut_a_hold_short() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(w.stop().await, NONE, "no pass while holding");
 }
+
+#[tokio::test]
+async fn a_manual_clock_moving_wakes_a_worker_that_waits_on_it() {
+    let clock = crate::clock::ManualClock::new(chrono::Utc::now());
+    let mut w = start(
+        |wake| Worker::new(HOUR, wake).wake_on_clock(&clock),
+        vec![],
+        Ok(Pass::Idle),
+    );
+    assert_eq!(w.next_pass().await, 1);
+    clock.advance(chrono::Duration::days(31));
+    assert_eq!(w.next_pass().await, 2, "the move runs a pass");
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(w.next_pass().await, 3, "and each move after it");
+    assert_eq!(w.stop().await, NONE);
+}
+
+#[tokio::test]
+async fn a_system_clock_adds_no_wake_ups() {
+    let clock = crate::clock::system();
+    let mut w = start(
+        |wake| Worker::new(HOUR, wake).wake_on_clock(clock.as_ref()),
+        vec![],
+        Ok(Pass::Idle),
+    );
+    assert_eq!(w.next_pass().await, 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        w.stop().await,
+        NONE,
+        "nothing but the poll would run a pass"
+    );
+}
