@@ -1,5 +1,5 @@
-//! The court's door: every case, the bank registry, the terminated-enforcement registry and
-//! every certificate; (once deployed) the later stages and statistics.
+//! The court's door: every case, the bank registry, the terminated-enforcement registry,
+//! every certificate and the suite's clock; (once deployed) the later stages and statistics.
 
 use sieve_kernel::Error;
 use sieve_proto::gateway::v1::court_api_service_server::CourtApiService;
@@ -8,6 +8,7 @@ use sieve_proto::intake::v1 as intake;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
+use crate::clock;
 use crate::forward::{Context, door, inner, pass_through, stage_records};
 use crate::token::Role;
 
@@ -15,10 +16,6 @@ const ROLE: Role = Role::Court;
 
 pub struct CourtApi {
     pub(crate) ctx: Context,
-}
-
-fn now() -> prost_types::Timestamp {
-    prost_types::Timestamp::from(std::time::SystemTime::now())
 }
 
 door! {
@@ -29,6 +26,7 @@ door! {
             request: Request<CourtApiServiceGetCaseDossierRequest>,
         ) -> Result<Response<CourtApiServiceGetCaseDossierResponse>, Status> {
             let pre_check = self.ctx.pre_check.clone();
+            let clock = self.ctx.clock.clone();
             self.ctx.call(request, ROLE, |_, intake, r| async move {
                 let (mut case_client, mut timeline_client) = (intake.clone(), intake);
                 // The case, its timeline and every stage's record, all at once; a stage
@@ -51,7 +49,9 @@ door! {
                         timeline: timeline.into_inner().events,
                         records: Some(records),
                         flags: Vec::new(),
-                        assembled_at: Some(now()),
+                        assembled_at: Some(sieve_kernel::wire::timestamp(
+                            clock.now().timestamp_millis(),
+                        )),
                     }),
                 })
             })
@@ -208,6 +208,28 @@ door! {
                 Ok(CourtApiServiceListBanksResponse { response: Some(response.into_inner()) })
             })
             .await
+        }
+
+        async fn get_clock(
+            &self,
+            request: Request<CourtApiServiceGetClockRequest>,
+        ) -> Result<Response<CourtApiServiceGetClockResponse>, Status> {
+            let clock = self.ctx.clock.clone();
+            self.ctx
+                .call(request, ROLE, |_, _, _| async move { Ok(clock::get(clock.as_ref())) })
+                .await
+        }
+
+        async fn advance_clock(
+            &self,
+            request: Request<CourtApiServiceAdvanceClockRequest>,
+        ) -> Result<Response<CourtApiServiceAdvanceClockResponse>, Status> {
+            let clock = self.ctx.clock.clone();
+            self.ctx
+                .call(request, ROLE, |caller, _, r| async move {
+                    Ok(clock::advance(clock.as_ref(), &caller, r)?)
+                })
+                .await
         }
     }
     not_deployed {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::Stream;
 use sieve_kernel::error::{ERROR_DOMAIN, reason};
 use sieve_kernel::internal::InternalChannel;
-use sieve_kernel::{Error, ErrorCode};
+use sieve_kernel::{Error, ErrorCode, SharedClock};
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
 use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;
@@ -51,13 +51,15 @@ pub fn pre_check_client(channel: InternalChannel, max_message_bytes: usize) -> P
         .max_encoding_message_size(max_message_bytes)
 }
 
-/// What each door holds: the gate and the backends.
+/// What each door holds: the gate, the backends and the suite's clock.
 #[derive(Clone)]
 pub struct Context {
     pub gate: Arc<Gate>,
     pub intake: IntakeClient,
     pub registry: RegistryClient,
     pub pre_check: PreCheckClient,
+    /// The clock of the gateway's build context: in `sieve up`, the one every service reads.
+    pub clock: SharedClock,
 }
 
 impl Context {

@@ -4,10 +4,12 @@
 //!
 //! `token` mints and verifies tokens, `auth` admits callers, `forward` holds what the doors
 //! share; `bank`, `court`, `notary` and `mediator` are the four organisations' doors, and
-//! `public` the door that needs no token (certificate verification).
+//! `public` the door that needs no token (certificate verification). `clock` is what the court
+//! door answers itself: the suite's clock, read and (when manual) moved.
 
 mod auth;
 mod bank;
+mod clock;
 mod court;
 mod forward;
 mod mediator;
@@ -128,6 +130,7 @@ impl Service for Application {
             intake,
             registry: forward::registry_client(bad_debt_check.clone(), max),
             pre_check: forward::pre_check_client(bad_debt_check, max),
+            clock: ctx.clock.clone(),
         };
         // Generated servers share one builder shape; each gets the configured size limits.
         macro_rules! limited {

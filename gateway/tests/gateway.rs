@@ -40,6 +40,11 @@ fn gateway_context(settings: &Settings, intake_url: &str, pre_check_url: &str) -
 
 /// Intake on a fresh database and the gateway in front of it, each on an ephemeral port.
 async fn start(rate_limit_per_second: u32) -> Suite {
+    start_on(rate_limit_per_second, sieve_kernel::clock::system()).await
+}
+
+/// As [`start`], every service reading `clock`.
+async fn start_on(rate_limit_per_second: u32, clock: sieve_kernel::SharedClock) -> Suite {
     sieve_kernel::telemetry::init_for_tests();
     let key = SigningKey::generate("test");
     let mut settings = sieve_kernel::internal::testing::settings();
@@ -65,6 +70,7 @@ async fn start(rate_limit_per_second: u32) -> Suite {
         Context::of::<sieve_intake::Application>(&settings)
             .expect("intake's settings")
             .with_target(sieve_kernel::db::testing::fresh_target("intake"))
+            .with_clock(clock.clone())
             .any_port(),
     )
     .await
@@ -75,6 +81,7 @@ async fn start(rate_limit_per_second: u32) -> Suite {
             .expect("the pre-check's settings")
             .with_target(sieve_kernel::db::testing::fresh_target("bad-debt-check"))
             .with_peer(sieve_intake::SERVICE, &intake_url)
+            .with_clock(clock.clone())
             .any_port(),
     )
     .await
@@ -92,10 +99,11 @@ async fn start(rate_limit_per_second: u32) -> Suite {
         let _ = rx.await;
     }));
 
-    let gateway =
-        sieve_gateway::Application::build(gateway_context(&settings, &intake_url, &pre_check_url))
-            .await
-            .expect("build gateway");
+    let gateway = sieve_gateway::Application::build(
+        gateway_context(&settings, &intake_url, &pre_check_url).with_clock(clock),
+    )
+    .await
+    .expect("build gateway");
     let addr = gateway.local_addr();
     let (stop_gateway, rx) = oneshot::channel::<()>();
     tokio::spawn(gateway.run_until(async {
@@ -1485,4 +1493,132 @@ async fn the_public_door_needs_no_token_and_limits_each_address() {
         ))
         .await
         .unwrap();
+}
+
+fn field_violations(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn advance_by(seconds: i64, nanos: i32) -> CourtApiServiceAdvanceClockRequest {
+    CourtApiServiceAdvanceClockRequest {
+        duration: Some(prost_types::Duration { seconds, nanos }),
+    }
+}
+
+#[tokio::test]
+async fn the_court_moves_a_manual_clock_and_every_caller_reads_it() {
+    use chrono::TimeZone;
+    // 09:00 Beijing time, Monday 2026-09-07.
+    let start = chrono::Utc.with_ymd_and_hms(2026, 9, 7, 1, 0, 0).unwrap();
+    let clock = sieve_kernel::clock::manual(start);
+    let suite = start_on(200, clock.clone()).await;
+    let mut court = suite.court_client();
+    let shown = court
+        .get_clock(authed(
+            CourtApiServiceGetClockRequest {},
+            &suite.court_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(shown.manual);
+    assert_eq!(shown.now.unwrap().seconds, start.timestamp());
+
+    let moved = court
+        .advance_clock(authed(advance_by(31 * 86_400, 0), &suite.court_token()))
+        .await
+        .unwrap()
+        .into_inner();
+    let later = start + chrono::Duration::days(31);
+    assert!(moved.manual);
+    assert_eq!(moved.now.unwrap().seconds, later.timestamp());
+    assert_eq!(
+        clock.now(),
+        later,
+        "the clock the services were built with moved"
+    );
+    let shown = court
+        .get_clock(authed(
+            CourtApiServiceGetClockRequest {},
+            &suite.court_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(shown.now.unwrap().seconds, later.timestamp());
+
+    // Intake reads the same clock: a case admitted now carries the new time.
+    let bank = suite.register_bank("CLOCK").await;
+    let bank_token = suite.token(&bank, Role::Bank);
+    submit_cases(&suite, &bank_token, "clock", 1).await;
+    let case = list_bank_cases(&suite, &bank_token).await.remove(0);
+    assert_eq!(case.submitted_at.unwrap().seconds, later.timestamp());
+
+    // Only the court moves it.
+    let status = court
+        .advance_clock(authed(advance_by(60, 0), &bank_token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert_eq!(reason(&status), reason::WRONG_ROLE);
+    let status = court
+        .get_clock(authed(CourtApiServiceGetClockRequest {}, &bank_token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = court.advance_clock(advance_by(60, 0)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+
+    // Backwards, not at all, beyond ten years, or malformed: refused, naming the field.
+    for bad in [
+        CourtApiServiceAdvanceClockRequest { duration: None },
+        advance_by(0, 0),
+        advance_by(-86_400, 0),
+        advance_by(0, -1),
+        advance_by(1, 2_000_000_000),
+        advance_by(3651 * 86_400, 0),
+    ] {
+        let status = court
+            .advance_clock(authed(bad.clone(), &suite.court_token()))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}: {status:?}");
+        assert_eq!(reason(&status), reason::INVALID_FIELD);
+        assert_eq!(field_violations(&status), ["duration"], "{bad:?}");
+    }
+    assert_eq!(clock.now(), later, "no refused move moved it");
+}
+
+#[tokio::test]
+async fn the_system_clock_is_shown_but_not_moved() {
+    let suite = start(200).await;
+    let mut court = suite.court_client();
+    let before = chrono::Utc::now().timestamp();
+    let shown = court
+        .get_clock(authed(
+            CourtApiServiceGetClockRequest {},
+            &suite.court_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!shown.manual);
+    assert!(shown.now.unwrap().seconds >= before);
+    let status = court
+        .advance_clock(authed(advance_by(31 * 86_400, 0), &suite.court_token()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(reason(&status), reason::CLOCK_NOT_MANUAL);
+    assert!(status.message().contains("--manual-clock"), "{status:?}");
+    // A bad duration is still the caller's to fix first.
+    let status = court
+        .advance_clock(authed(advance_by(0, 0), &suite.court_token()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 }
