@@ -14,8 +14,6 @@ use sieve_proto::gateway::v1::{
     CourtApiServiceGetClockResponse,
 };
 
-use crate::auth::Caller;
-
 /// The longest single move: far beyond any legal period, short of chrono's range.
 pub const MAX_ADVANCE_DAYS: i64 = 3650;
 
@@ -36,7 +34,6 @@ pub fn get(clock: &dyn Clock) -> CourtApiServiceGetClockResponse {
 /// duration is INVALID_ARGUMENT whatever the clock; a system clock is FAILED_PRECONDITION.
 pub fn advance(
     clock: &dyn Clock,
-    caller: &Caller,
     request: CourtApiServiceAdvanceClockRequest,
 ) -> Result<CourtApiServiceAdvanceClockResponse, Error> {
     let by = duration(request.duration)?;
@@ -49,8 +46,8 @@ pub fn advance(
     })?;
     let before = manual.now();
     let now = manual.advance(by);
+    // Who moved it: the caller's span (organisation, role) that the door opens around this.
     tracing::info!(
-        org_id = %caller.org_id,
         by_secs = by.num_seconds(),
         from = %before.with_timezone(&sieve_kernel::clock::shanghai()),
         to = %now.with_timezone(&sieve_kernel::clock::shanghai()),

@@ -226,8 +226,8 @@ door! {
         ) -> Result<Response<CourtApiServiceAdvanceClockResponse>, Status> {
             let clock = self.ctx.clock.clone();
             self.ctx
-                .call(request, ROLE, |caller, _, r| async move {
-                    Ok(clock::advance(clock.as_ref(), &caller, r)?)
+                .call(request, ROLE, |_, _, r| async move {
+                    Ok(clock::advance(clock.as_ref(), r)?)
                 })
                 .await
         }
