@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every service in this process, each on its own port, until Ctrl-C.
-    Up,
+    Up(UpArgs),
     /// Run one service alone (what a container runs).
     Serve {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::suite::names()))]
@@ -49,14 +49,60 @@ pub enum Command {
     },
     /// Print a development token for grpcurl and other clients.
     Token(TokenArgs),
+    /// The running suite's clock: show it, or move a manual one (`sieve up --manual-clock`)
+    /// forward. Needs a court token.
+    Clock {
+        #[command(subcommand)]
+        command: ClockCommand,
+    },
 }
 
 impl Command {
     /// Commands that run services log at the configured level; client commands keep their
     /// output clean and log warnings only (unless RUST_LOG says otherwise).
     pub fn runs_services(&self) -> bool {
-        matches!(self, Command::Up | Command::Serve { .. })
+        matches!(self, Command::Up(_) | Command::Serve { .. })
     }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct UpArgs {
+    /// Run every service on one manual clock, which stands still until `sieve clock advance`
+    /// moves it (demos, end-to-end tests: a 30-day window passes in a moment).
+    #[arg(long = "manual-clock")]
+    pub manual_clock: bool,
+    /// Where the manual clock starts, with its offset [default: now]
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "manual_clock",
+        value_parser = crate::clock::parse_start
+    )]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClockCommand {
+    /// The suite's time (Asia/Shanghai) and whether its clock is manual.
+    Show(ClockShowArgs),
+    /// Move the manual clock forward, e.g. `31d`, `12h`, `90m`, `45s`, `1d12h`.
+    Advance(ClockAdvanceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClockShowArgs {
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ClockAdvanceArgs {
+    /// How far: a number and a unit, d (days), h (hours), m (minutes) or s (seconds), several
+    /// largest first (1d12h).
+    #[arg(value_name = "DURATION", value_parser = crate::clock::parse_duration)]
+    pub by: std::time::Duration,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
 }
 
 /// Where the gateway is and who we are to it.
@@ -377,6 +423,61 @@ mod tests {
         };
         assert_eq!((d.wait_secs, d.no_certify), (5, true));
         assert!(parse(&["demo", "--cases", "10", "--wait-secs", "-1"]).is_err());
+    }
+
+    #[test]
+    fn up_takes_a_manual_clock_and_its_start() {
+        let cli = parse(&["up"]).expect("parses");
+        let Command::Up(a) = cli.command else {
+            panic!("not up")
+        };
+        assert!(!a.manual_clock && a.start.is_none());
+        let cli = parse(&[
+            "up",
+            "--manual-clock",
+            "--start",
+            "2026-09-07T09:00:00+08:00",
+        ])
+        .expect("parses");
+        assert!(cli.command.runs_services());
+        let Command::Up(a) = cli.command else {
+            panic!("not up")
+        };
+        assert!(a.manual_clock);
+        assert_eq!(
+            a.start.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-09-07T01:00:00+00:00")
+        );
+        assert!(
+            parse(&["up", "--start", "2026-09-07T09:00:00+08:00"]).is_err(),
+            "only manual"
+        );
+        assert!(parse(&["up", "--manual-clock", "--start", "2026-09-07"]).is_err());
+    }
+
+    #[test]
+    fn clock_shows_and_advances_by_a_duration() {
+        let cli = parse(&["clock", "show", "--token", "t"]).expect("parses");
+        assert!(!cli.command.runs_services());
+        let Command::Clock {
+            command: ClockCommand::Show(a),
+        } = cli.command
+        else {
+            panic!("not clock show")
+        };
+        assert_eq!(a.gateway.token.as_deref(), Some("t"));
+        let cli = parse(&["clock", "advance", "1d12h"]).expect("parses");
+        let Command::Clock {
+            command: ClockCommand::Advance(a),
+        } = cli.command
+        else {
+            panic!("not clock advance")
+        };
+        assert_eq!(a.by.as_secs(), 36 * 3600);
+        let err = parse(&["clock", "advance", "31x"]).expect_err("no such unit");
+        assert!(err.to_string().contains("unknown unit"), "{err}");
+        assert!(parse(&["clock", "advance"]).is_err());
+        assert!(parse(&["clock", "advance", "0s"]).is_err());
     }
 
     fn cli_is_server(args: &[&str]) -> bool {

@@ -8,6 +8,7 @@ pub mod args;
 pub mod batch_file;
 pub mod certificates;
 pub mod client;
+pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod follow;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use sieve_kernel::Settings;
 
-pub use args::{CertificatesCommand, Cli, Command, RegistryCommand};
+pub use args::{CertificatesCommand, Cli, ClockCommand, Command, RegistryCommand, UpArgs};
 pub use client::{BankSpec, Credentials, Gateway};
 pub use error::CliError;
 pub use suite::{Launch, Suite};
@@ -34,7 +35,7 @@ const DEMO_REFUSALS_SHOWN: usize = 5;
 /// Runs one parsed command with loaded settings, printing its results.
 pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
     match cli.command {
-        Command::Up => up(&settings).await,
+        Command::Up(a) => up(&settings, &a).await,
         Command::Serve { service } => serve(&settings, &service).await,
         Command::Submit(a) => {
             let gateway = gateway(a.gateway.gateway.as_deref(), &settings)?;
@@ -161,6 +162,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             println!("{token}");
             Ok(())
         }
+        Command::Clock { command } => clock::run(command, &settings).await,
     }
 }
 
@@ -168,9 +170,19 @@ fn gateway(url: Option<&str>, settings: &Settings) -> Result<Gateway, CliError> 
     Gateway::connect(&Gateway::default_url(url, settings), settings)
 }
 
-/// `sieve up`: every service in this process until Ctrl-C or SIGTERM.
-pub async fn up(settings: &Settings) -> Result<(), CliError> {
-    let suite = Suite::start(settings, &suite::names(), &Launch::default()).await?;
+/// `sieve up`: every service in this process until Ctrl-C or SIGTERM; with `--manual-clock`,
+/// all on one manual clock that the court moves through the gateway.
+pub async fn up(settings: &Settings, args: &UpArgs) -> Result<(), CliError> {
+    let clock = if args.manual_clock {
+        sieve_kernel::clock::manual(args.start.unwrap_or_else(clock::default_start))
+    } else {
+        sieve_kernel::clock::system()
+    };
+    let launch = Launch {
+        clock: Some(clock.clone()),
+        ..Launch::default()
+    };
+    let suite = Suite::start(settings, &suite::names(), &launch).await?;
     // A token is a credential: shown to a person at a terminal, never written into a file or
     // a log collector that stdout may be.
     use std::io::IsTerminal;
@@ -186,7 +198,10 @@ pub async fn up(settings: &Settings) -> Result<(), CliError> {
     } else {
         dev_key.then_some(suite::DevToken::NotShown)
     };
-    print!("{}", suite::render_started(&suite, token.as_ref()));
+    print!(
+        "{}",
+        suite::render_started(&suite, token.as_ref(), clock.as_ref())
+    );
     suite
         .run_until(sieve_kernel::server::shutdown_signal())
         .await
@@ -195,7 +210,10 @@ pub async fn up(settings: &Settings) -> Result<(), CliError> {
 /// `sieve serve NAME`: one service alone, as a container runs it.
 pub async fn serve(settings: &Settings, service: &str) -> Result<(), CliError> {
     let suite = Suite::start(settings, &[service], &Launch::default()).await?;
-    print!("{}", suite::render_started(&suite, None));
+    print!(
+        "{}",
+        suite::render_started(&suite, None, &sieve_kernel::SystemClock)
+    );
     suite
         .run_until(sieve_kernel::server::shutdown_signal())
         .await

@@ -239,9 +239,13 @@ pub enum DevToken {
     NotShown,
 }
 
-/// What `sieve up` prints once everything listens: the address table, and a court token
-/// when the development key is in use.
-pub fn render_started(suite: &Suite, court_dev_token: Option<&DevToken>) -> String {
+/// What `sieve up` prints once everything listens: the address table, a court token when the
+/// development key is in use, and the clock when it is manual.
+pub fn render_started(
+    suite: &Suite,
+    court_dev_token: Option<&DevToken>,
+    clock: &dyn sieve_kernel::Clock,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<16} address", "service");
     for (service, addr) in suite.addrs() {
@@ -266,6 +270,9 @@ pub fn render_started(suite: &Suite, court_dev_token: Option<&DevToken>) -> Stri
             );
         }
         None => {}
+    }
+    if clock.as_manual().is_some() {
+        out.push_str(&crate::clock::render_manual_start(clock.now()));
     }
     let _ = writeln!(out, "Ctrl-C stops every service");
     out
@@ -331,6 +338,25 @@ mod tests {
         );
         assert_eq!(url(&settings, "intake"), "http://intake:50051");
         assert_eq!(suite.url_of("nothing", &settings), None);
+    }
+
+    #[test]
+    fn the_banner_says_when_the_clock_is_manual_and_its_time() {
+        let (stop, _) = watch::channel(false);
+        let suite = Suite {
+            addrs: vec![("gateway", "127.0.0.1:50050".parse().expect("addr"))],
+            tasks: JoinSet::new(),
+            stop,
+        };
+        let system = render_started(&suite, None, &sieve_kernel::SystemClock);
+        assert!(!system.contains("clock"), "{system}");
+        let start = crate::clock::parse_start("2026-09-07T09:00:00+08:00").expect("start");
+        let manual = render_started(&suite, None, &sieve_kernel::ManualClock::new(start));
+        assert!(
+            manual.contains("clock: manual, at 2026-09-07 09:00:00 Asia/Shanghai"),
+            "{manual}"
+        );
+        assert!(manual.contains("sieve clock advance"), "{manual}");
     }
 
     #[tokio::test]
