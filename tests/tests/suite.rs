@@ -31,6 +31,11 @@ struct Running {
 
 impl Running {
     async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// The suite on `clock` (every service the same one), else the system clock.
+    async fn start_on(clock: Option<sieve_kernel::SharedClock>) -> Self {
         sieve_kernel::telemetry::init_for_tests();
         static N: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
@@ -57,6 +62,7 @@ impl Running {
                 ),
             ]
             .into(),
+            clock,
             ..Default::default()
         };
         let suite = Suite::start(&settings, &sieve_cli::suite::names(), &launch)
@@ -787,4 +793,94 @@ async fn the_demo_flows_through_the_pre_check_and_certifies_the_matches() {
 fn this_year() -> i32 {
     use chrono::Datelike;
     sieve_kernel::clock::system().today().year()
+}
+
+#[tokio::test]
+async fn a_manual_clock_moved_through_the_gateway_is_the_time_of_every_service() {
+    let start = sieve_cli::clock::parse_start("2026-09-07T09:00:00+08:00").expect("start");
+    let run = Running::start_on(Some(sieve_kernel::clock::manual(start))).await;
+    let court = run.credentials.court_token().expect("court token");
+    let shown = sieve_cli::clock::show(&run.gateway, &court)
+        .await
+        .unwrap_or_else(|e| panic!("clock show failed: {e}"));
+    assert!(shown.manual);
+    assert_eq!(shown.now.seconds, start.timestamp());
+
+    let by = sieve_cli::clock::parse_duration("31d").expect("31d");
+    let moved = sieve_cli::clock::advance(&run.gateway, &court, by)
+        .await
+        .unwrap_or_else(|e| panic!("clock advance failed: {e}"));
+    let later = start + chrono::Duration::days(31);
+    assert_eq!(moved.now.seconds, later.timestamp());
+    assert_eq!(
+        sieve_cli::clock::render(&moved, Some(by)),
+        "2026-10-08 09:00:00 Asia/Shanghai (manual clock, advanced by 31d)\n"
+    );
+
+    // Intake admits the batch at the new time; the pre-check decides it then too.
+    let report = submit_sample(&run, &run.credentials).await;
+    let case_id = report
+        .outcome
+        .and_then(|o| o.first_case_id)
+        .expect("an accepted case");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dossier = loop {
+        let dossier = status::case_status(&run.gateway, &court, &case_id)
+            .await
+            .unwrap_or_else(|e| panic!("status failed: {e}"))
+            .dossier;
+        let decided = dossier
+            .records
+            .as_ref()
+            .and_then(|r| r.check.as_ref())
+            .is_some_and(|c| !c.match_run_id.is_empty());
+        if decided {
+            break dossier;
+        }
+        assert!(Instant::now() < deadline, "not checked: {dossier:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let at = |ts: Option<&prost_types::Timestamp>| ts.map(|t| t.seconds);
+    let case = dossier.case.as_ref().expect("case");
+    assert_eq!(at(case.submitted_at.as_ref()), Some(later.timestamp()));
+    let check = dossier.records.as_ref().and_then(|r| r.check.as_ref());
+    assert_eq!(
+        at(check.and_then(|c| c.checked_at.as_ref())),
+        Some(later.timestamp())
+    );
+    assert!(!dossier.timeline.is_empty());
+    for event in &dossier.timeline {
+        assert_eq!(
+            at(event.occurred_at.as_ref()),
+            Some(later.timestamp()),
+            "{event:?}"
+        );
+    }
+    assert_eq!(
+        at(dossier.assembled_at.as_ref()),
+        Some(later.timestamp()),
+        "the gateway stamps by the same clock"
+    );
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn the_system_clock_cannot_be_moved() {
+    let run = Running::start().await;
+    let court = run.credentials.court_token().expect("court token");
+    let shown = sieve_cli::clock::show(&run.gateway, &court)
+        .await
+        .unwrap_or_else(|e| panic!("clock show failed: {e}"));
+    assert!(!shown.manual);
+    let by = sieve_cli::clock::parse_duration("31d").expect("31d");
+    let err = sieve_cli::clock::advance(&run.gateway, &court, by)
+        .await
+        .expect_err("the system clock");
+    let status = err.status().expect("a gRPC error");
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.to_string().contains("reason: CLOCK_NOT_MANUAL"),
+        "{err}"
+    );
+    run.stop().await;
 }
