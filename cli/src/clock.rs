@@ -289,10 +289,7 @@ mod tests {
                 .timestamp(),
             nanos: 0,
         };
-        let manual = Reading {
-            now: now.clone(),
-            manual: true,
-        };
+        let manual = Reading { now, manual: true };
         assert_eq!(
             render(&manual, Some(Duration::from_secs(31 * 86_400))),
             "2026-10-08 09:00:00 Asia/Shanghai (manual clock, advanced by 31d)\n"

@@ -1583,7 +1583,7 @@ async fn the_court_moves_a_manual_clock_and_every_caller_reads_it() {
         advance_by(3651 * 86_400, 0),
     ] {
         let status = court
-            .advance_clock(authed(bad.clone(), &suite.court_token()))
+            .advance_clock(authed(bad, &suite.court_token()))
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}: {status:?}");

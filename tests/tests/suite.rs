@@ -63,7 +63,6 @@ impl Running {
             ]
             .into(),
             clock,
-            ..Default::default()
         };
         let suite = Suite::start(&settings, &sieve_cli::suite::names(), &launch)
             .await
