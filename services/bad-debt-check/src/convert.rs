@@ -250,12 +250,11 @@ pub fn certificate_pb(c: certificate::Model) -> Result<pb::Certificate, sieve_ke
             c.id
         ))
     })?;
-    let ruling_numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).map_err(|e| {
-        sieve_kernel::Error::internal(format!(
-            "certificate {}: the stored ruling numbers do not parse: {e}",
-            c.id
-        ))
-    })?;
+    let ruling_numbers: Vec<String> = sieve_kernel::rules::stored::decode(
+        &c.ruling_numbers,
+        format_args!("certificate {}", c.id),
+        "ruling numbers",
+    )?;
     let claim = Some(content.claim().to_pb());
     let CertificateContent {
         debtor_name,

@@ -280,12 +280,11 @@ pub fn row_pb(r: store::RowRecord) -> sieve_kernel::error::Result<pb::BatchRow> 
             let whose = format!("batch {} row {}", m.batch_id, m.row);
             let stored = violation::decode(&m.refusals, &whose)?;
             // Read as strictly as the refusals: a corrupt list is an error, not "no change".
-            let differing_fields: Vec<String> =
-                serde_json::from_str(&m.differing_fields).map_err(|e| {
-                    sieve_kernel::Error::internal(format!(
-                        "{whose}: the stored differing fields do not parse: {e}"
-                    ))
-                })?;
+            let differing_fields: Vec<String> = sieve_kernel::rules::stored::decode(
+                &m.differing_fields,
+                &whose,
+                "differing fields",
+            )?;
             pb::BatchRow {
                 differing_fields,
                 row: m.row,

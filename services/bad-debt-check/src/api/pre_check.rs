@@ -299,8 +299,9 @@ impl PreCheckService for PreCheckApi {
                 check_id: check.id.clone(),
                 bank_id: bank.bank_id.clone(),
                 bank_name: bank.name.clone(),
-                ruling_numbers: serde_json::to_string(&ruling_numbers)
-                    .unwrap_or_else(|_| "[]".into()),
+                // Never a stand-in "[]": a certificate stored without its bases would stand
+                // even once every ruling it rests on is revoked.
+                ruling_numbers: sieve_kernel::rules::stored::encode(&ruling_numbers)?,
                 issued_on: sieve_kernel::rules::dates::iso(today),
                 issued_at_ms: now_ms,
                 canonical,

@@ -174,17 +174,16 @@ async fn revoke_certificates_resting_on<C: sea_orm::ConnectionTrait>(
     conn: &C,
     ruling_number: &str,
     now: i64,
-) -> std::result::Result<Vec<String>, sea_orm::DbErr> {
+) -> Result<Vec<String>> {
     let mut revoked = Vec::new();
     for c in store::certificates_citing(conn, ruling_number).await? {
         // Strictly: an unreadable list read as empty would revoke the certificate (every one
         // of no rulings is revoked).
-        let numbers: Vec<String> = serde_json::from_str(&c.ruling_numbers).map_err(|e| {
-            sea_orm::DbErr::Custom(format!(
-                "certificate {}: its stored ruling numbers do not parse: {e}",
-                c.id
-            ))
-        })?;
+        let numbers: Vec<String> = sieve_kernel::rules::stored::decode(
+            &c.ruling_numbers,
+            format_args!("certificate {}", c.id),
+            "ruling numbers",
+        )?;
         let stored = store::rulings_by_number(conn, numbers.clone()).await?;
         let all_revoked = !numbers.is_empty()
             && numbers.iter().all(|n| {
@@ -442,9 +441,8 @@ impl RegistryService for PreCheckApi {
             let updated = sea_orm::ActiveModelTrait::update(am, &txn)
                 .await
                 .map_err(Error::from)?;
-            revoked_certs = revoke_certificates_resting_on(&txn, &updated.ruling_number, now)
-                .await
-                .map_err(Error::from)?;
+            revoked_certs =
+                revoke_certificates_resting_on(&txn, &updated.ruling_number, now).await?;
             updated
         };
         txn.commit().await.map_err(Error::from)?;

@@ -488,6 +488,12 @@ impl MigrationTrait for M0002MatchRuns {
     }
 }
 
+/// A match as m0001 stored it in a check's JSON (other fields are not carried).
+#[derive(serde::Deserialize)]
+struct CarriedMatch {
+    ruling_id: String,
+}
+
 /// Numbers the checks m0001 stored, in the order they were made, records the rulings each
 /// matched (from its JSON) and groups each original call into a run. Returns the last number.
 async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
@@ -523,11 +529,15 @@ async fn carry_checks_into_runs(m: &SchemaManager<'_>) -> Result<i64, DbErr> {
                 .to_owned(),
         )
         .await?;
-        let ruling_ids: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&matches)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|v| v.get("ruling_id")?.as_str().map(String::from))
-            .collect();
+        // Strictly: matches that do not parse, carried as none, would turn a matched check
+        // into one that matched nothing. The migration stops, naming the check.
+        let carried: Vec<CarriedMatch> =
+            sieve_kernel::rules::stored::decode(&matches, format_args!("check {id}"), "matches")
+                .map_err(|e| {
+                    let cause = std::error::Error::source(&e).map(ToString::to_string);
+                    DbErr::Custom(cause.unwrap_or_else(|| e.to_string()))
+                })?;
+        let ruling_ids: Vec<String> = carried.into_iter().map(|m| m.ruling_id).collect();
         for r in &ruling_ids {
             m.exec_stmt(
                 Query::insert()

@@ -1,7 +1,8 @@
 //! What every stage's rules are built from, once: the violations a refusal lists (field,
 //! rule, bilingual description, their stored form), money (yuan ↔ fen, the claim), dates
 //! (protobuf ↔ chrono, months), the resident ID (GB 11643) and the unified social credit
-//! code (GB 32100), and the masking of personal data in refusals and log lines.
+//! code (GB 32100), the masking of personal data in refusals and log lines, and stored JSON
+//! read back strictly.
 //!
 //! Pure: no I/O, no clock (today's date is a parameter).
 
@@ -9,6 +10,7 @@ pub mod dates;
 pub mod mask;
 pub mod money;
 pub mod resident_id;
+pub mod stored;
 pub mod uscc;
 pub mod violation;
 

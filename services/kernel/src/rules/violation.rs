@@ -144,8 +144,7 @@ pub fn encode(violations: &[StoredViolation]) -> serde_json::Result<String> {
 /// an internal error (logged under a reference), never an empty list, which would answer a
 /// refused row as refused for no reason. `whose` names the row in the log.
 pub fn decode(json: &str, whose: impl std::fmt::Display) -> Result<Vec<StoredViolation>, Error> {
-    serde_json::from_str(json)
-        .map_err(|e| Error::internal(format!("{whose}: the stored refusals do not parse: {e}")))
+    super::stored::decode(json, whose, "refusals")
 }
 
 /// The longest reference a refusal repeats back, in characters (the contract's limit).
