@@ -6,6 +6,7 @@
 //! calendar (CPL 85 periods), the transactional outbox and the one mapping from errors to
 //! `tonic::Status`.
 
+pub mod bulk;
 pub mod calendar;
 pub mod clock;
 pub mod config;
