@@ -2,7 +2,7 @@
 
 use futures::StreamExt;
 use sieve_kernel::Error;
-use sieve_kernel::error::reason;
+use sieve_kernel::bulk::{self, Part};
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::gateway::v1::bank_api_service_server::BankApiService;
 use sieve_proto::gateway::v1::*;
@@ -18,6 +18,12 @@ use crate::forward::{
 use crate::token::Role;
 
 const ROLE: Role = Role::Bank;
+
+/// A batch as this door takes it: intake's, its message wrapped in `request`.
+const DOOR_BATCH: bulk::Kind = bulk::Kind {
+    item_field: "request.item",
+    ..bulk::BATCH
+};
 
 pub struct BankApi {
     pub(crate) ctx: Context,
@@ -35,26 +41,9 @@ door! {
             let mut intake = self.ctx.intake.clone();
             let mut inbound = request.into_inner();
             async move {
-                let mut header = match inbound.message().await? {
-                    Some(BankApiServiceSubmitBatchRequest {
-                        request: Some(intake::SubmitBatchRequest { item: Some(Item::Header(h)) }),
-                    }) => h,
-                    Some(_) => {
-                        return Err(Error::bad_request(
-                            reason::HEADER_FIRST,
-                            "the first message of a batch must be its header",
-                        )
-                        .with_violation("request.item", "expected header")
-                        .into());
-                    }
-                    None => {
-                        return Err(Error::bad_request(
-                            reason::BATCH_EMPTY,
-                            "the stream ended before the batch header",
-                        )
-                        .into());
-                    }
-                };
+                // A stream broken before its header ends the call with its own status.
+                let first = inbound.message().await?.map(batch_part);
+                let mut header = bulk::stream::header(first, &DOOR_BATCH)?;
                 own_bank_id(&caller, &mut header.bank_id, "request.header.bank_id")?;
                 let first = intake::SubmitBatchRequest { item: Some(Item::Header(header)) };
 
@@ -292,5 +281,14 @@ door! {
         get_payment_order(BankApiServiceGetPaymentOrderRequest) -> BankApiServiceGetPaymentOrderResponse => Adjudication;
         get_litigation(BankApiServiceGetLitigationRequest) -> BankApiServiceGetLitigationResponse => Adjudication;
         flag_case(BankApiServiceFlagCaseRequest) -> BankApiServiceFlagCaseResponse => Adjudication;
+    }
+}
+
+/// What a message of the door's `SubmitBatch` holds.
+fn batch_part(m: BankApiServiceSubmitBatchRequest) -> Part<intake::BatchHeader, intake::CaseInput> {
+    match m.request.and_then(|r| r.item) {
+        Some(Item::Header(h)) => Part::Header(h),
+        Some(Item::Chunk(c)) => Part::Rows(c.cases),
+        None => Part::Neither,
     }
 }

@@ -2,6 +2,7 @@
 //! certificates a revocation withdraws.
 
 use super::*;
+use sieve_kernel::bulk::{self, Part};
 
 impl PreCheckApi {
     /// Writes one chunk of an import in one transaction. Returns the refusals written.
@@ -219,29 +220,8 @@ impl RegistryService for PreCheckApi {
         &self,
         request: Request<Streaming<pb::ImportRulingsRequest>>,
     ) -> std::result::Result<Response<pb::ImportRulingsResponse>, Status> {
-        use pb::import_rulings_request::Item;
-        let mut stream = request.into_inner();
-        let header = match stream.message().await {
-            Ok(Some(pb::ImportRulingsRequest {
-                item: Some(Item::Header(h)),
-            })) => h,
-            Ok(Some(_)) => {
-                return Err(Error::bad_request(
-                    reason::HEADER_FIRST,
-                    "the first message of an import must be its header",
-                )
-                .with_violation("item", "expected header")
-                .into());
-            }
-            Ok(None) => {
-                return Err(Error::bad_request(
-                    reason::IMPORT_EMPTY,
-                    "the stream ended before the import header",
-                )
-                .into());
-            }
-            Err(s) => return Err(malformed(&s).into()),
-        };
+        let (header, upload) =
+            bulk::Upload::begin(request.into_inner(), &bulk::IMPORT, import_part).await?;
         sieve_kernel::wire::require_id("header.request_id", &header.request_id)?;
         if header.expected_rulings < 1 || header.expected_rulings > MAX_IMPORT_RULINGS {
             return Err(Error::bad_request(
@@ -289,63 +269,23 @@ impl RegistryService for PreCheckApi {
             OpenedImport::Receiving(i) => i,
         };
         let per_chunk = 2_000;
-        let (mut position, mut last_row) = (0i64, 0i64);
-        let mut pending: Vec<(i64, pb::RulingInput)> = Vec::new();
+        let mut rows = upload.rows(header.expected_rulings, ruling_row);
         let result: Result<()> = async {
-            loop {
-                let msg = stream.message().await.map_err(|s| malformed(&s))?;
-                let done = msg.is_none();
-                if let Some(m) = msg {
-                    match m.item {
-                        Some(Item::Chunk(c)) => {
-                            for r in c.rulings {
-                                position += 1;
-                                if position > header.expected_rulings {
-                                    return Err(Error::bad_request(
-                                        reason::IMPORT_LONGER_THAN_DECLARED,
-                                        format!(
-                                            "the header declared {} rulings but more arrived",
-                                            header.expected_rulings
-                                        ),
-                                    ));
-                                }
-                                let row = if r.row > 0 { r.row } else { last_row + 1 };
-                                if row <= last_row {
-                                    return Err(Error::bad_request(
-                                        reason::ROWS_OUT_OF_ORDER,
-                                        format!("row {row} follows row {last_row}"),
-                                    ));
-                                }
-                                last_row = row;
-                                pending.push((row, r));
-                            }
-                        }
-                        _ => {
-                            return Err(Error::bad_request(
-                                reason::HEADER_TWICE,
-                                "an import has one header, first",
-                            ));
-                        }
-                    }
-                }
-                if pending.len() >= per_chunk || (done && !pending.is_empty()) {
+            // Written every `per_chunk` rulings (at message boundaries), and what is left
+            // once the stream ends, before the count is checked: an import that falls short
+            // keeps what it wrote, as every import that breaks off does.
+            let mut pending: Vec<(i64, pb::RulingInput)> = Vec::new();
+            while let Some(chunk) = rows.next().await? {
+                pending.extend(chunk);
+                if pending.len() >= per_chunk {
                     self.import_chunk(&import.id, std::mem::take(&mut pending))
                         .await?;
                 }
-                if done {
-                    break;
-                }
             }
-            if position < header.expected_rulings {
-                return Err(Error::bad_request(
-                    reason::IMPORT_SHORTER_THAN_DECLARED,
-                    format!(
-                        "the header declared {} rulings but {position} arrived",
-                        header.expected_rulings
-                    ),
-                ));
+            if !pending.is_empty() {
+                self.import_chunk(&import.id, pending).await?;
             }
-            Ok(())
+            rows.finish()
         }
         .await;
         let now = self.now_ms();
@@ -477,7 +417,16 @@ impl RegistryService for PreCheckApi {
     }
 }
 
-/// An import stream that broke: the chunks already written stay (each an idempotent fact).
-fn malformed(status: &Status) -> Error {
-    sieve_kernel::wire::stream_error(status, "import", "rulings of earlier chunks stay imported")
+/// What a message of `ImportRulings` holds.
+fn import_part(m: pb::ImportRulingsRequest) -> Part<pb::ImportHeader, pb::RulingInput> {
+    use pb::import_rulings_request::Item;
+    match m.item {
+        Some(Item::Header(h)) => Part::Header(h),
+        Some(Item::Chunk(c)) => Part::Rows(c.rulings),
+        None => Part::Neither,
+    }
+}
+
+fn ruling_row(r: &pb::RulingInput) -> i64 {
+    r.row
 }

@@ -1,11 +1,11 @@
 //! Batches: submitting one (streamed or in one call), and reading it and its rows back. The
 //! receiving itself is `receive`'s.
 
+use sieve_kernel::bulk::{self, Part};
 use sieve_kernel::error::{Error, Result, reason};
 use sieve_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::receive::malformed;
 use super::{IntakeApi, MAX_UNARY_CASES, page};
 use crate::{convert, store};
 
@@ -13,28 +13,8 @@ pub(super) async fn submit_batch(
     api: &IntakeApi,
     request: Request<Streaming<pb::SubmitBatchRequest>>,
 ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
-    let mut stream = request.into_inner();
-    let header = match stream.message().await {
-        Ok(Some(pb::SubmitBatchRequest {
-            item: Some(pb::submit_batch_request::Item::Header(h)),
-        })) => h,
-        Ok(Some(_)) => {
-            return Err(Error::bad_request(
-                reason::HEADER_FIRST,
-                "the first message of a batch must be its header",
-            )
-            .with_violation("item", "expected header")
-            .into());
-        }
-        Ok(None) => {
-            return Err(Error::bad_request(
-                reason::BATCH_EMPTY,
-                "the stream ended before the batch header",
-            )
-            .into());
-        }
-        Err(s) => return Err(malformed(&s).into()),
-    };
+    let (header, upload) =
+        bulk::Upload::begin(request.into_inner(), &bulk::BATCH, batch_part).await?;
     let receipt = match api.open(&header).await? {
         Err(done) => {
             let refusals = api.first_refusals(&done.id).await?;
@@ -48,22 +28,7 @@ pub(super) async fn submit_batch(
     };
     let batch_id = receipt.batch.id.clone();
     tracing::info!(batch = %batch_id, expected = header.expected_cases, "receiving batch");
-    let chunks = futures::stream::unfold(stream, |mut s| async move {
-        match s.message().await {
-            Ok(Some(pb::SubmitBatchRequest {
-                item: Some(pb::submit_batch_request::Item::Chunk(c)),
-            })) => Some((Ok(c.cases), s)),
-            Ok(Some(_)) => Some((
-                Err(
-                    Error::bad_request(reason::HEADER_TWICE, "a batch has one header, first")
-                        .with_violation("item", "expected a chunk of cases"),
-                ),
-                s,
-            )),
-            Ok(None) => None,
-            Err(status) => Some((Err(malformed(&status)), s)),
-        }
-    });
+    let chunks = upload.rows(header.expected_cases, case_row).into_stream();
     // Receive on a task of its own: if the caller goes away mid-batch, the abort still
     // runs to the end and nothing half-written stays.
     let owned = api.clone();
@@ -103,8 +68,13 @@ pub(super) async fn submit_cases(
     let (batch, replayed) = match api.open(&header).await? {
         Err(done) => (done, true),
         Ok(receipt) => {
+            // Held to the stream's rules: row numbers in order, as many as declared.
             let chunks = futures::stream::iter([Ok(r.cases)]);
-            (api.receive(receipt, chunks).await?, false)
+            let rows = bulk::Rows::new(chunks, &bulk::BATCH, header.expected_cases, case_row);
+            (
+                api.receive(receipt, Box::pin(rows.into_stream())).await?,
+                false,
+            )
         }
     };
     let rows = store::batch_rows(
@@ -199,4 +169,18 @@ pub(super) async fn list_batch_rows(
         rows,
         next_page_token: next.unwrap_or_default(),
     }))
+}
+
+/// What a message of `SubmitBatch` holds.
+fn batch_part(m: pb::SubmitBatchRequest) -> Part<pb::BatchHeader, pb::CaseInput> {
+    use pb::submit_batch_request::Item;
+    match m.item {
+        Some(Item::Header(h)) => Part::Header(h),
+        Some(Item::Chunk(c)) => Part::Rows(c.cases),
+        None => Part::Neither,
+    }
+}
+
+fn case_row(c: &pb::CaseInput) -> i64 {
+    c.row
 }

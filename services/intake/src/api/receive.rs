@@ -9,11 +9,6 @@ use sieve_kernel::rules::violation;
 pub(super) struct Receipt {
     pub(super) batch: store::batch::Model,
     bank_id: String,
-    expected: i64,
-    /// Cases received so far.
-    position: i64,
-    /// The row number of the last case (the caller's, or its position).
-    row: i64,
     seen: HashSet<String>,
     pending: store::Chunk,
     chunk_rows: usize,
@@ -73,9 +68,6 @@ impl IntakeApi {
                 Ok(Ok(Receipt {
                     batch,
                     bank_id: header.bank_id.clone(),
-                    expected: header.expected_cases,
-                    position: 0,
-                    row: 0,
                     seen: HashSet::new(),
                     pending: store::Chunk::default(),
                     chunk_rows: sieve_kernel::db::rows_per_insert(backend, store::case::COLUMNS),
@@ -84,43 +76,15 @@ impl IntakeApi {
         }
     }
 
-    /// Screens one row into the pending chunk. Whole-batch errors (too many rows) are errors.
+    /// Screens row `row` (numbered and counted by the kernel's reader) into the pending chunk.
     fn screen_row(
         &self,
         r: &mut Receipt,
+        row: i64,
         input: pb::CaseInput,
         now: i64,
         today: chrono::NaiveDate,
     ) -> Result<()> {
-        r.position += 1;
-        if r.position > r.expected {
-            return Err(Error::bad_request(
-                reason::BATCH_LONGER_THAN_DECLARED,
-                format!("the header declared {} cases but more arrived", r.expected),
-            )
-            .with_violation(
-                format!("cases[{}]", r.position),
-                "beyond the declared count",
-            ));
-        }
-        r.row = if input.row > 0 {
-            if input.row <= r.row {
-                return Err(Error::bad_request(
-                    reason::ROWS_OUT_OF_ORDER,
-                    format!(
-                        "row {} follows row {}; row numbers must increase",
-                        input.row, r.row
-                    ),
-                )
-                .with_violation(
-                    format!("cases[{}].row", r.position),
-                    "must be greater than the previous row",
-                ));
-            }
-            input.row
-        } else {
-            r.row + 1
-        };
         let draft = convert::draft(input);
         let mut violations = screening::screen(&draft, &self.inner.scope, today);
         // The same reference twice in one batch: the second is refused (the first stands).
@@ -140,7 +104,7 @@ impl IntakeApi {
                 id,
                 &r.bank_id,
                 &r.batch.id,
-                r.row,
+                row,
                 now,
             ));
         } else {
@@ -149,7 +113,7 @@ impl IntakeApi {
             let reference: String = draft.bank_case_ref.chars().take(64).collect();
             r.pending.refused.push(store::batch_row::Model {
                 batch_id: r.batch.id.clone(),
-                row: r.row,
+                row,
                 bank_case_ref: reference,
                 outcome: store::ROW_REFUSED.into(),
                 case_id: None,
@@ -160,16 +124,17 @@ impl IntakeApi {
         Ok(())
     }
 
-    /// Receives a whole batch from `chunks`, writing chunk by chunk on a writer task while
-    /// the next rows are screened. Any error aborts the batch and removes what it wrote; the
-    /// batch's cases exist for callers only once it completes.
+    /// Receives a whole batch from `chunks` (rows numbered and counted against the header by
+    /// the kernel's reader), writing chunk by chunk on a writer task while the next rows are
+    /// screened. Any error aborts the batch and removes what it wrote; the batch's cases
+    /// exist for callers only once it completes.
     pub(super) async fn receive<S>(
         &self,
         mut receipt: Receipt,
         mut chunks: S,
     ) -> Result<store::batch::Model>
     where
-        S: futures::Stream<Item = std::result::Result<Vec<pb::CaseInput>, Error>> + Unpin + Send,
+        S: futures::Stream<Item = Result<Vec<(i64, pb::CaseInput)>>> + Unpin + Send,
     {
         use futures::StreamExt;
         let batch_id = receipt.batch.id.clone();
@@ -222,8 +187,8 @@ impl IntakeApi {
             let now = self.now_ms();
             let today = self.inner.clock.today();
             while let Some(item) = chunks.next().await {
-                for input in item? {
-                    self.screen_row(&mut receipt, input, now, today)?;
+                for (row, input) in item? {
+                    self.screen_row(&mut receipt, row, input, now, today)?;
                     if receipt.pending.received as usize >= receipt.chunk_rows {
                         let chunk = std::mem::take(&mut receipt.pending);
                         if tx.send(chunk).await.is_err() {
@@ -232,15 +197,6 @@ impl IntakeApi {
                         }
                     }
                 }
-            }
-            if receipt.position < receipt.expected {
-                return Err(Error::bad_request(
-                    reason::BATCH_SHORTER_THAN_DECLARED,
-                    format!(
-                        "the header declared {} cases but only {} arrived; nothing was kept",
-                        receipt.expected, receipt.position
-                    ),
-                ));
             }
             let chunk = std::mem::take(&mut receipt.pending);
             if chunk.received > 0 {
@@ -319,9 +275,4 @@ fn batch_error(e: store::BatchError) -> Error {
             ),
         ),
     }
-}
-
-/// A batch stream that broke: nothing of the batch is kept.
-pub(super) fn malformed(status: &Status) -> Error {
-    sieve_kernel::wire::stream_error(status, "batch", "nothing was kept")
 }
