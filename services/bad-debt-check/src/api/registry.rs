@@ -235,19 +235,17 @@ impl RegistryService for PreCheckApi {
             .into());
         }
         let court = header.source_court.clone().unwrap_or_default();
-        let now = self.now_ms();
-        let opened = store::open_import(
-            &self.inner.db,
-            header.request_id.trim(),
-            &court.code,
-            &court.name,
-            &header.label,
-            header.expected_rulings,
-            now,
-            now + IMPORT_LEASE_MS,
-        )
-        .await
-        .map_err(Error::from)?;
+        let new = store::NewImport {
+            request_id: header.request_id.trim(),
+            court_code: &court.code,
+            court_name: &court.name,
+            label: &header.label,
+            expected: header.expected_rulings,
+        };
+        let lease = bulk::Lease::new(self.now_ms(), IMPORT_LEASE_MS);
+        let opened = bulk::lease::open(&self.inner.db, &new, lease)
+            .await
+            .map_err(Error::from)?;
         let import = match opened {
             OpenedImport::Completed(done) => {
                 let (refusals, _) = self

@@ -2,6 +2,7 @@
 //! one write transaction per chunk or call, so a record and its outbox message commit together.
 
 pub mod entities;
+mod imports;
 pub mod migration;
 
 use std::collections::HashMap;
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use sieve_kernel::db::Db;
 
@@ -18,9 +19,14 @@ pub use entities::{
     match_run, ruling, ruling_import, signing_key,
 };
 
-pub const IMPORT_RECEIVING: &str = "RECEIVING";
-pub const IMPORT_COMPLETED: &str = "COMPLETED";
-pub const IMPORT_ABORTED: &str = "ABORTED";
+pub use imports::{
+    ImportCounts, NewImport, OpenedImport, bump_import, finish_import, import_refusals,
+};
+
+// An import's status: the words of every upload (the kernel's lease reads them).
+pub const IMPORT_RECEIVING: &str = sieve_kernel::bulk::lease::RECEIVING;
+pub const IMPORT_COMPLETED: &str = sieve_kernel::bulk::lease::COMPLETED;
+pub const IMPORT_ABORTED: &str = sieve_kernel::bulk::lease::ABORTED;
 
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
@@ -41,174 +47,6 @@ where
             .await?;
     }
     Ok(())
-}
-
-// --- imports -------------------------------------------------------------------------
-
-pub enum OpenedImport {
-    Receiving(ruling_import::Model),
-    Completed(ruling_import::Model),
-    Busy(ruling_import::Model),
-}
-
-#[allow(clippy::too_many_arguments)]
-pub async fn open_import(
-    db: &Db,
-    request_id: &str,
-    court_code: &str,
-    court_name: &str,
-    label: &str,
-    expected: i64,
-    now_ms: i64,
-    lease_until_ms: i64,
-) -> Result<OpenedImport, DbErr> {
-    let txn = sieve_kernel::db::begin_write(db).await?;
-    let existing = sieve_kernel::db::by_key(
-        ruling_import::Entity::find().filter(ruling_import::Column::RequestId.eq(request_id)),
-        &txn,
-    )
-    .await?;
-    let opened = match existing {
-        Some(i) if i.status == IMPORT_COMPLETED => OpenedImport::Completed(i),
-        Some(i) if i.status == IMPORT_RECEIVING && i.lease_until_ms > now_ms => {
-            OpenedImport::Busy(i)
-        }
-        Some(i) => {
-            // An import that broke off: start its counts again. Rulings it already wrote stay,
-            // each an idempotent fact keyed by its number, so re-sending them changes nothing.
-            import_refusal::Entity::delete_many()
-                .filter(import_refusal::Column::ImportId.eq(i.id.clone()))
-                .exec(&txn)
-                .await?;
-            let mut am = i.into_active_model();
-            am.status = Set(IMPORT_RECEIVING.into());
-            am.expected = Set(expected);
-            am.received = Set(0);
-            am.added = Set(0);
-            am.updated = Set(0);
-            am.unchanged = Set(0);
-            am.refused = Set(0);
-            am.started_at_ms = Set(now_ms);
-            am.completed_at_ms = Set(None);
-            am.lease_until_ms = Set(lease_until_ms);
-            OpenedImport::Receiving(am.update(&txn).await?)
-        }
-        None => {
-            let model = ruling_import::Model {
-                id: new_id(),
-                request_id: request_id.into(),
-                source_court_code: court_code.into(),
-                source_court_name: court_name.into(),
-                label: label.into(),
-                status: IMPORT_RECEIVING.into(),
-                expected,
-                received: 0,
-                added: 0,
-                updated: 0,
-                unchanged: 0,
-                refused: 0,
-                started_at_ms: now_ms,
-                completed_at_ms: None,
-                lease_until_ms,
-            };
-            ruling_import::Entity::insert(model.clone().into_active_model().reset_all())
-                .exec_without_returning(&txn)
-                .await?;
-            OpenedImport::Receiving(model)
-        }
-    };
-    txn.commit().await?;
-    Ok(opened)
-}
-
-/// Counts of one chunk of an import.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ImportCounts {
-    pub received: i64,
-    pub added: i64,
-    pub updated: i64,
-    pub unchanged: i64,
-    pub refused: i64,
-}
-
-pub async fn bump_import<C: ConnectionTrait>(
-    conn: &C,
-    import_id: &str,
-    c: ImportCounts,
-    lease_until_ms: i64,
-) -> Result<(), DbErr> {
-    use sea_orm::sea_query::ExprTrait;
-    ruling_import::Entity::update_many()
-        .filter(ruling_import::Column::Id.eq(import_id))
-        .col_expr(
-            ruling_import::Column::Received,
-            Expr::col(ruling_import::Column::Received).add(c.received),
-        )
-        .col_expr(
-            ruling_import::Column::Added,
-            Expr::col(ruling_import::Column::Added).add(c.added),
-        )
-        .col_expr(
-            ruling_import::Column::Updated,
-            Expr::col(ruling_import::Column::Updated).add(c.updated),
-        )
-        .col_expr(
-            ruling_import::Column::Unchanged,
-            Expr::col(ruling_import::Column::Unchanged).add(c.unchanged),
-        )
-        .col_expr(
-            ruling_import::Column::Refused,
-            Expr::col(ruling_import::Column::Refused).add(c.refused),
-        )
-        .col_expr(
-            ruling_import::Column::LeaseUntilMs,
-            Expr::value(lease_until_ms),
-        )
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn finish_import(
-    db: &Db,
-    import_id: &str,
-    status: &str,
-    now_ms: i64,
-) -> Result<Option<ruling_import::Model>, DbErr> {
-    let txn = sieve_kernel::db::begin_write(db).await?;
-    ruling_import::Entity::update_many()
-        .filter(ruling_import::Column::Id.eq(import_id))
-        .col_expr(ruling_import::Column::Status, Expr::value(status))
-        .col_expr(ruling_import::Column::CompletedAtMs, Expr::value(now_ms))
-        .exec(&txn)
-        .await?;
-    let m = sieve_kernel::db::by_key(
-        ruling_import::Entity::find_by_id(import_id.to_string()),
-        &txn,
-    )
-    .await?;
-    txn.commit().await?;
-    if status == IMPORT_COMPLETED {
-        // Fresh statistics after a bulk load: without them PostgreSQL's planner may scan
-        // millions of rulings per match instead of using the debtor index.
-        db.writer().execute_unprepared("ANALYZE ruling").await?;
-    }
-    Ok(m)
-}
-
-pub async fn import_refusals(
-    db: &impl ConnectionTrait,
-    import_id: &str,
-    after_row: i64,
-    limit: u64,
-) -> Result<Vec<import_refusal::Model>, DbErr> {
-    import_refusal::Entity::find()
-        .filter(import_refusal::Column::ImportId.eq(import_id))
-        .filter(import_refusal::Column::Row.gt(after_row))
-        .order_by_asc(import_refusal::Column::Row)
-        .limit(limit)
-        .all(db)
-        .await
 }
 
 /// Stored rulings with these numbers.

@@ -2,6 +2,7 @@
 //! renewal, completion or abort (DEVELOPERS.md, "How intake takes a batch").
 
 use super::*;
+use sieve_kernel::bulk::{self, Lease};
 use sieve_kernel::rules::StoredViolation;
 use sieve_kernel::rules::violation;
 
@@ -42,18 +43,15 @@ impl IntakeApi {
             ));
         }
         self.require_bank(&header.bank_id).await?;
-        let now = self.now_ms();
-        let opened = store::open_batch(
-            &self.inner.db,
-            &self.inner.receiver,
-            &header.bank_id,
-            header.request_id.trim(),
-            &header.label,
-            header.expected_cases,
-            now,
-            now + BATCH_LEASE_MS,
-        )
-        .await?;
+        let batch = store::NewBatch {
+            receiver: &self.inner.receiver,
+            bank_id: &header.bank_id,
+            request_id: header.request_id.trim(),
+            label: &header.label,
+            expected: header.expected_cases,
+        };
+        let lease = Lease::new(self.now_ms(), BATCH_LEASE_MS);
+        let opened = bulk::lease::open(&self.inner.db, &batch, lease).await?;
         match opened {
             Opened::Completed(b) => Ok(Err(b)),
             Opened::Busy(b) => Err(Error::conflict(

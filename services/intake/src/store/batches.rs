@@ -3,9 +3,10 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use sieve_kernel::bulk::{self, Lease, Standing};
 use sieve_kernel::db::Db;
 
 use super::{
@@ -63,76 +64,78 @@ pub enum BatchError {
     LeaseLost(String),
 }
 
-/// What opening a batch found.
-pub enum Opened {
-    /// A new batch (or an abandoned one cleared for a retry), now RECEIVING under our lease.
-    Receiving(batch::Model),
-    /// The same key was completed before: its result stands.
-    Completed(batch::Model),
-    /// Another receiver holds the batch right now.
-    Busy(batch::Model),
+/// What opening a batch found: the kernel's decision over our rows.
+pub type Opened = bulk::Opened<batch::Model>;
+
+/// A batch to open (`bulk::lease::open`): its key `(bank_id, request_id)`, what its header
+/// says, and who receives it.
+pub struct NewBatch<'a> {
+    pub receiver: &'a Receiver,
+    pub bank_id: &'a str,
+    pub request_id: &'a str,
+    pub label: &'a str,
+    pub expected: i64,
 }
 
-/// Opens the batch `(bank_id, request_id)` for receiving by `receiver`, under a lease.
-#[allow(clippy::too_many_arguments)]
-pub async fn open_batch(
-    db: &Db,
-    receiver: &Receiver,
-    bank_id: &str,
-    request_id: &str,
-    label: &str,
-    expected: i64,
-    now_ms: i64,
-    lease_until_ms: i64,
-) -> Result<Opened, DbErr> {
-    let txn = sieve_kernel::db::begin_write(db).await?;
-    let opened = match find_batch(&txn, bank_id, request_id).await? {
-        Some(b) if b.status == BATCH_COMPLETED => Opened::Completed(b),
-        Some(b) if b.status == BATCH_RECEIVING && b.lease_until_ms > now_ms => Opened::Busy(b),
-        Some(b) => {
-            // Aborted, or abandoned by a receiver that died: clear what it left and start over.
-            purge_batch_rows(&txn, &b.id).await?;
-            let mut am = b.into_active_model();
-            am.status = Set(BATCH_RECEIVING.into());
-            am.label = Set(label.into());
-            am.expected_cases = Set(expected);
-            am.received_cases = Set(0);
-            am.accepted_cases = Set(0);
-            am.existing_cases = Set(0);
-            am.refused_cases = Set(0);
-            am.submitted_at_ms = Set(now_ms);
-            am.completed_at_ms = Set(None);
-            am.lease_until_ms = Set(lease_until_ms);
-            am.receiver = Set(receiver.id.clone());
-            am.status_reason = Set(String::new());
-            Opened::Receiving(am.update(&txn).await?)
-        }
-        None => {
-            let model = batch::Model {
-                id: new_id(),
-                bank_id: bank_id.into(),
-                request_id: request_id.into(),
-                label: label.into(),
-                status: BATCH_RECEIVING.into(),
-                expected_cases: expected,
-                received_cases: 0,
-                accepted_cases: 0,
-                existing_cases: 0,
-                refused_cases: 0,
-                submitted_at_ms: now_ms,
-                completed_at_ms: None,
-                lease_until_ms,
-                receiver: receiver.id.clone(),
-                status_reason: String::new(),
-            };
-            batch::Entity::insert(model.clone().into_active_model().reset_all())
-                .exec_without_returning(&txn)
-                .await?;
-            Opened::Receiving(model)
-        }
-    };
-    txn.commit().await?;
-    Ok(opened)
+#[async_trait::async_trait]
+impl bulk::Uploads for NewBatch<'_> {
+    type Upload = batch::Model;
+
+    async fn find(&self, txn: &DatabaseTransaction) -> Result<Option<batch::Model>, DbErr> {
+        find_batch(txn, self.bank_id, self.request_id).await
+    }
+
+    fn standing(b: &batch::Model) -> Standing {
+        Standing::of(&b.status, b.lease_until_ms)
+    }
+
+    async fn restart(
+        &self,
+        txn: &DatabaseTransaction,
+        b: batch::Model,
+        lease: Lease,
+    ) -> Result<batch::Model, DbErr> {
+        // Aborted, or abandoned by a receiver that died: clear what it left and start over.
+        purge_batch_rows(txn, &b.id).await?;
+        let mut am = b.into_active_model();
+        am.status = Set(BATCH_RECEIVING.into());
+        am.label = Set(self.label.into());
+        am.expected_cases = Set(self.expected);
+        am.received_cases = Set(0);
+        am.accepted_cases = Set(0);
+        am.existing_cases = Set(0);
+        am.refused_cases = Set(0);
+        am.submitted_at_ms = Set(lease.now_ms);
+        am.completed_at_ms = Set(None);
+        am.lease_until_ms = Set(lease.until_ms);
+        am.receiver = Set(self.receiver.id.clone());
+        am.status_reason = Set(String::new());
+        am.update(txn).await
+    }
+
+    async fn create(&self, txn: &DatabaseTransaction, lease: Lease) -> Result<batch::Model, DbErr> {
+        let model = batch::Model {
+            id: new_id(),
+            bank_id: self.bank_id.into(),
+            request_id: self.request_id.into(),
+            label: self.label.into(),
+            status: BATCH_RECEIVING.into(),
+            expected_cases: self.expected,
+            received_cases: 0,
+            accepted_cases: 0,
+            existing_cases: 0,
+            refused_cases: 0,
+            submitted_at_ms: lease.now_ms,
+            completed_at_ms: None,
+            lease_until_ms: lease.until_ms,
+            receiver: self.receiver.id.clone(),
+            status_reason: String::new(),
+        };
+        batch::Entity::insert(model.clone().into_active_model().reset_all())
+            .exec_without_returning(txn)
+            .await?;
+        Ok(model)
+    }
 }
 
 async fn purge_batch_rows(db: &impl ConnectionTrait, batch_id: &str) -> Result<(), DbErr> {
