@@ -2,7 +2,7 @@
 //! certificates a revocation withdraws.
 
 use super::*;
-use sieve_kernel::bulk::{self, Part};
+use sieve_kernel::bulk::{self, Page, Part};
 
 impl PreCheckApi {
     /// Writes one chunk of an import in one transaction. Returns the refusals written.
@@ -157,15 +157,11 @@ impl PreCheckApi {
         Ok(counts)
     }
 
-    async fn first_import_refusals(
-        &self,
-        import_id: &str,
-        after: i64,
-        limit: u64,
-    ) -> Result<(Vec<common::RowRefusal>, i64)> {
-        let rows = store::import_refusals(self.inner.db.read(), import_id, after, limit).await?;
-        let last = rows.last().map_or(0, |r| r.row);
-        Ok((convert::import_refusals_pb(rows)?, last))
+    /// The refusals of an import's first rows, for its summary; the rest are paged.
+    async fn first_import_refusals(&self, import_id: &str) -> Result<Vec<common::RowRefusal>> {
+        let rows =
+            store::import_refusals(self.inner.db.read(), import_id, 0, REFUSALS_IN_SUMMARY).await?;
+        convert::import_refusals_pb(rows)
     }
 }
 
@@ -248,9 +244,7 @@ impl RegistryService for PreCheckApi {
             .map_err(Error::from)?;
         let import = match opened {
             OpenedImport::Completed(done) => {
-                let (refusals, _) = self
-                    .first_import_refusals(&done.id, 0, REFUSALS_IN_SUMMARY)
-                    .await?;
+                let refusals = self.first_import_refusals(&done.id).await?;
                 return Ok(Response::new(pb::ImportRulingsResponse {
                     ruling_import: Some(convert::import_pb(done)),
                     refusals,
@@ -294,9 +288,7 @@ impl RegistryService for PreCheckApi {
                         .await
                         .map_err(Error::from)?
                         .ok_or_else(|| Error::not_found("import", &import.id))?;
-                let (refusals, _) = self
-                    .first_import_refusals(&done.id, 0, REFUSALS_IN_SUMMARY)
-                    .await?;
+                let refusals = self.first_import_refusals(&done.id).await?;
                 tracing::info!(import = %done.id, added = done.added, updated = done.updated, unchanged = done.unchanged, refused = done.refused, "rulings imported");
                 Ok(Response::new(pb::ImportRulingsResponse {
                     ruling_import: Some(convert::import_pb(done)),
@@ -321,30 +313,13 @@ impl RegistryService for PreCheckApi {
     ) -> std::result::Result<Response<pb::ListImportRefusalsResponse>, Status> {
         let r = request.into_inner();
         sieve_kernel::wire::require_id("import_id", &r.import_id)?;
-        let page = r.page.unwrap_or_default();
-        let size = if page.page_size <= 0 {
-            100
-        } else {
-            page.page_size.min(1000)
-        } as u64;
-        let after: i64 = if page.page_token.is_empty() {
-            0
-        } else {
-            page.page_token.parse().map_err(|_| {
-                Error::invalid_field("page.page_token", "not a token this call returned")
-            })?
-        };
-        let rows = store::import_refusals(self.inner.db.read(), &r.import_id, after, size)
+        let page = Page::of(r.page.as_ref())?;
+        let after = page.after_row()?;
+        let rows = store::import_refusals(self.inner.db.read(), &r.import_id, after, page.size)
             .await
             .map_err(Error::from)?;
-        let next = if rows.len() as u64 == size {
-            rows.last().map(|r| r.row.to_string()).unwrap_or_default()
-        } else {
-            String::new()
-        };
-        let (refusals, _) = self
-            .first_import_refusals(&r.import_id, after, size)
-            .await?;
+        let next = page.next_token(&rows, |r| r.row);
+        let refusals = convert::import_refusals_pb(rows)?;
         Ok(Response::new(pb::ListImportRefusalsResponse {
             refusals,
             next_page_token: next,

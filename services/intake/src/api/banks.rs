@@ -1,10 +1,11 @@
 //! Banks: registering one, and looking them up.
 
+use sieve_kernel::bulk::Page;
 use sieve_kernel::error::{Error, Result, reason};
 use sieve_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::{IntakeApi, page};
+use super::IntakeApi;
 use crate::{convert, store};
 
 impl IntakeApi {
@@ -97,15 +98,11 @@ pub(super) async fn list_banks(
     api: &IntakeApi,
     request: Request<pb::ListBanksRequest>,
 ) -> Result<Response<pb::ListBanksResponse>, Status> {
-    let (size, token) = page(request.get_ref().page.as_ref())?;
-    let banks = store::list_banks(api.inner.db.read(), &token, size)
+    let page = Page::of(request.get_ref().page.as_ref())?;
+    let banks = store::list_banks(api.inner.db.read(), &page.token, page.size)
         .await
         .map_err(Error::from)?;
-    let next = if banks.len() as u64 == size {
-        banks.last().map(|b| b.code.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next = page.next_token(&banks, |b| b.code.clone());
     Ok(Response::new(pb::ListBanksResponse {
         banks: banks.into_iter().map(convert::bank_pb).collect(),
         next_page_token: next,

@@ -1,12 +1,12 @@
 //! Batches: submitting one (streamed or in one call), and reading it and its rows back. The
 //! receiving itself is `receive`'s.
 
-use sieve_kernel::bulk::{self, Part};
+use sieve_kernel::bulk::{self, Page, Part};
 use sieve_kernel::error::{Error, Result, reason};
 use sieve_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{IntakeApi, MAX_UNARY_CASES, page};
+use super::{IntakeApi, MAX_UNARY_CASES};
 use crate::{convert, store};
 
 pub(super) async fn submit_batch(
@@ -118,14 +118,8 @@ pub(super) async fn list_batch_rows(
 ) -> Result<Response<pb::ListBatchRowsResponse>, Status> {
     let r = request.into_inner();
     sieve_kernel::wire::require_id("batch_id", &r.batch_id)?;
-    let (size, token) = page(r.page.as_ref())?;
-    let after: i64 = if token.is_empty() {
-        0
-    } else {
-        token.parse().map_err(|_| {
-            Error::invalid_field("page.page_token", "not a token this call returned")
-        })?
-    };
+    let page = Page::of(r.page.as_ref())?;
+    let after = page.after_row()?;
     let batch = store::get_batch(api.inner.db.read(), &r.batch_id)
         .await
         .map_err(Error::from)?
@@ -148,26 +142,22 @@ pub(super) async fn list_batch_rows(
         api.inner.db.read(),
         &r.batch_id,
         after,
-        size,
+        page.size,
         r.refused_only,
     )
     .await
     .map_err(Error::from)?;
-    let next = if rows.len() as u64 == size {
-        rows.last().map(|r| match r {
-            store::RowRecord::Accepted { row, .. } => row.to_string(),
-            store::RowRecord::Other(m) => m.row.to_string(),
-        })
-    } else {
-        None
-    };
+    let next = page.next_token(&rows, |r| match r {
+        store::RowRecord::Accepted { row, .. } => *row,
+        store::RowRecord::Other(m) => m.row,
+    });
     let rows = rows
         .into_iter()
         .map(convert::row_pb)
         .collect::<Result<Vec<_>>>()?;
     Ok(Response::new(pb::ListBatchRowsResponse {
         rows,
-        next_page_token: next.unwrap_or_default(),
+        next_page_token: next,
     }))
 }
 

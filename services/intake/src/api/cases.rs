@@ -1,10 +1,11 @@
 //! Cases: one by id, a page of them, and a case's timeline.
 
+use sieve_kernel::bulk::Page;
 use sieve_kernel::error::Error;
 use sieve_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::{IntakeApi, page};
+use super::IntakeApi;
 use crate::{convert, store};
 
 pub(super) async fn get_case(
@@ -30,7 +31,7 @@ pub(super) async fn list_cases(
     request: Request<pb::ListCasesRequest>,
 ) -> Result<Response<pb::ListCasesResponse>, Status> {
     let r = request.into_inner();
-    let (size, token) = page(r.page.as_ref())?;
+    let page = Page::of(r.page.as_ref())?;
     let stage = if r.stage == 0 {
         None
     } else {
@@ -45,14 +46,10 @@ pub(super) async fn list_cases(
         stage,
         batch_id: Some(r.batch_id).filter(|s| !s.is_empty()),
     };
-    let cases = store::list_cases(api.inner.db.read(), &filter, &token, size)
+    let cases = store::list_cases(api.inner.db.read(), &filter, &page.token, page.size)
         .await
         .map_err(Error::from)?;
-    let next = if cases.len() as u64 == size {
-        cases.last().map(|c| c.id.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next = page.next_token(&cases, |c| c.id.clone());
     Ok(Response::new(pb::ListCasesResponse {
         cases: cases.into_iter().map(convert::case_pb).collect(),
         next_page_token: next,

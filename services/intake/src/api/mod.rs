@@ -24,8 +24,6 @@ pub const MAX_UNARY_CASES: usize = 1_000;
 pub const REFUSALS_IN_SUMMARY: u64 = 1_000;
 /// At most this many outcomes per RecordStageOutcomes call.
 pub const MAX_OUTCOMES_PER_CALL: usize = 5_000;
-const MAX_PAGE: i32 = 1_000;
-const DEFAULT_PAGE: i32 = 100;
 /// A receiver renews its batch's lease with every chunk and every [`LEASE_RENEWAL`] while the
 /// caller is slow to send; a lease that lapses means the receiver died, and the batch is
 /// aborted (by the sweep, or by the next batch naming one of its cases).
@@ -75,22 +73,6 @@ impl IntakeApi {
     fn now_ms(&self) -> i64 {
         self.inner.clock.now().timestamp_millis()
     }
-}
-
-fn page(p: Option<&sieve_proto::common::v1::PageRequest>) -> Result<(u64, String)> {
-    let (size, token) = p.map_or((0, String::new()), |p| (p.page_size, p.page_token.clone()));
-    if size < 0 {
-        return Err(Error::invalid_field(
-            "page.page_size",
-            "must not be negative",
-        ));
-    }
-    let size = if size == 0 {
-        DEFAULT_PAGE
-    } else {
-        size.min(MAX_PAGE)
-    };
-    Ok((size as u64, token))
 }
 
 // One module per group of calls; the one trait impl below delegates to them.
