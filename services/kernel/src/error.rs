@@ -59,6 +59,8 @@ pub mod reason {
 
     // The pre-check.
     pub const TOO_MANY_CASES: &str = "TOO_MANY_CASES";
+    /// An application for certificates names no case, or more than one call takes.
+    pub const CASE_COUNT: &str = "CASE_COUNT";
 
     // The gateway: who may call which door.
     pub const TOKEN_MISSING: &str = "TOKEN_MISSING";

@@ -159,7 +159,7 @@ impl PreCheckService for PreCheckApi {
         sieve_kernel::wire::require_id("bank_id", &r.bank_id)?;
         if r.case_ids.is_empty() || r.case_ids.len() > MAX_CASES_PER_CALL {
             return Err(Error::bad_request(
-                "CASE_COUNT",
+                reason::CASE_COUNT,
                 format!("apply for 1 to {MAX_CASES_PER_CALL} cases per call"),
             )
             .with_violation("case_ids", r.case_ids.len().to_string())
