@@ -299,9 +299,13 @@ impl RegistryService for PreCheckApi {
             Err(e) => {
                 // Chunks already written stay: each ruling is an idempotent fact keyed by its
                 // number, so the retry that follows rewrites nothing it does not change.
-                let _ =
+                if let Err(cleanup) =
                     store::finish_import(&self.inner.db, &import.id, store::IMPORT_ABORTED, now)
-                        .await;
+                        .await
+                {
+                    // Its lease lapses; a retry under the same request id takes it over.
+                    tracing::error!(import = %import.id, error = %cleanup, "could not mark an import aborted");
+                }
                 Err(e.into())
             }
         }
