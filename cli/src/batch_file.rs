@@ -28,7 +28,7 @@ use sieve_proto::intake::v1::CaseInput;
 
 pub use cell::parse_amount_fen;
 pub use csv_file::read_csv_bytes;
-pub(crate) use csv_file::{csv_error, record_line, utf8_error};
+pub(crate) use csv_file::read_table;
 use workbook::read_workbook;
 
 /// A batch file read into rows, in file order.

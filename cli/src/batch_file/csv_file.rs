@@ -7,6 +7,32 @@ use super::{BatchFile, FileError, FileRow};
 
 /// Reads a CSV held in memory (UTF-8, optional BOM, header row).
 pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
+    let table = read_table(bytes)?;
+    let columns = Columns::from_header(&table.header)?;
+    let rows = table
+        .records
+        .into_iter()
+        .map(|(row, cells)| {
+            let cells: Vec<Cell> = cells.into_iter().map(Cell::Text).collect();
+            FileRow {
+                row,
+                result: columns.case_from_cells(row, &cells),
+            }
+        })
+        .collect();
+    Ok(BatchFile { rows })
+}
+
+/// A CSV file's header and its records that are not blank, each with its row number: its
+/// line counted from the header's, so row 1 is the first line under the header.
+pub(crate) struct Table {
+    pub header: Vec<String>,
+    pub records: Vec<(u64, Vec<String>)>,
+}
+
+/// Reads a CSV held in memory (UTF-8, optional BOM, header row) into a [`Table`]: what the
+/// bank's batch file and the court's rulings export share.
+pub(crate) fn read_table(bytes: &[u8]) -> Result<Table, FileError> {
     let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
 
@@ -24,7 +50,6 @@ pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
             (line, record.iter().map(str::to_owned).collect::<Vec<_>>())
         }
     };
-    let columns = Columns::from_header(&header)?;
 
     let mut rows = Vec::new();
     for record in records {
@@ -32,17 +57,16 @@ pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
         let line = record
             .position()
             .map_or(header_line + 1, |p| record_line(text, p));
-        let row = line.saturating_sub(header_line);
-        let cells: Vec<Cell> = record.iter().map(|s| Cell::Text(s.to_owned())).collect();
-        if cells.iter().all(Cell::is_blank) {
+        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
+        if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        rows.push(FileRow {
-            row,
-            result: columns.case_from_cells(row, &cells),
-        });
+        rows.push((line.saturating_sub(header_line), cells));
     }
-    Ok(BatchFile { rows })
+    Ok(Table {
+        header,
+        records: rows,
+    })
 }
 
 /// The line a CSV record is on. The reader places a record at the end of the one before, so

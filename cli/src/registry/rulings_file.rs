@@ -10,7 +10,7 @@ use sieve_proto::bad_debt_check::v1::{RulingInput, RulingStatus};
 use sieve_proto::common::v1::Date;
 
 use super::CourtSpec;
-use crate::batch_file::{FileError, RowError, csv_error, record_line, utf8_error};
+use crate::batch_file::{FileError, RowError, read_table};
 
 /// A rulings file read into rows, in file order.
 #[derive(Debug, Clone, PartialEq)]
@@ -270,38 +270,16 @@ fn parse_date(text: &str) -> Result<Option<Date>, String> {
 
 /// Reads a rulings CSV held in memory (UTF-8, optional BOM, header row).
 pub fn read_rulings_csv(bytes: &[u8], court: &CourtSpec) -> Result<RulingsFile, FileError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let (header_line, header) = match records.next() {
-        None => return Err(FileError::NoHeader),
-        Some(record) => {
-            let record = record.map_err(csv_error)?;
-            let line = record.position().map_or(1, |p| record_line(text, p));
-            (line, record.iter().map(str::to_owned).collect::<Vec<_>>())
-        }
-    };
-    let columns = Columns::from_header(&header)?;
-    let mut rows = Vec::new();
-    for record in records {
-        let record = record.map_err(csv_error)?;
-        let line = record
-            .position()
-            .map_or(header_line + 1, |p| record_line(text, p));
-        let row = line.saturating_sub(header_line);
-        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        rows.push(RulingRow {
+    let table = read_table(bytes)?;
+    let columns = Columns::from_header(&table.header)?;
+    let rows = table
+        .records
+        .into_iter()
+        .map(|(row, cells)| RulingRow {
             row,
             result: columns.ruling_from_cells(row, &cells, court),
-        });
-    }
+        })
+        .collect();
     Ok(RulingsFile { rows })
 }
 
