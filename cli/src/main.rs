@@ -6,6 +6,11 @@ use clap::Parser;
 use sieve_cli::{Cli, run};
 use sieve_kernel::Settings;
 
+// glibc malloc took a fifth of a server's time on the read path; mimalloc does not
+// (BENCHMARKS.md, read path run 9). The read-path bench uses the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

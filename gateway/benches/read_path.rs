@@ -49,6 +49,10 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
+// The allocator `sieve` runs the services with, so the servers here cost what they cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONNECTIONS: usize = 16;
 const STREAMS: usize = 32;
 /// Cases the lookups of (a) and (b) choose from.

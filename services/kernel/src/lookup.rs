@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use sea_orm::DbErr;
+use sea_orm::sea_query::{Expr, ExprTrait, extension::postgres::PgFunc};
+use sea_orm::{ColumnTrait, DatabaseBackend, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 /// How many keys one query takes and how many queries run at once.
@@ -37,6 +38,19 @@ impl Default for Limits {
 }
 
 type Answer<V> = Result<Option<V>, DbErr>;
+
+/// `column` is one of `keys`, as a lookup's query says it: on PostgreSQL one array parameter
+/// (`= ANY($1)`), which the server binds and plans the same whatever the count — an `IN`
+/// list of 256 parameters cost its backend more than the rows it found (measured, read path
+/// run 9 in BENCHMARKS.md); elsewhere `IN (...)`.
+pub fn key_in<C: ColumnTrait>(column: C, keys: Vec<String>, backend: DatabaseBackend) -> Expr {
+    match backend {
+        DatabaseBackend::Postgres => {
+            Expr::col(column.as_column_ref()).eq(PgFunc::any(Expr::val(keys)))
+        }
+        _ => column.is_in(keys),
+    }
+}
 
 struct Waiter<V> {
     key: String,

@@ -43,7 +43,11 @@ pub async fn cases_by_id(
     Ok(case::Entity::find()
         .inner_join(batch::Entity)
         .filter(batch::Column::Status.eq(BATCH_COMPLETED))
-        .filter(case::Column::Id.is_in(ids))
+        .filter(sieve_kernel::lookup::key_in(
+            case::Column::Id,
+            ids,
+            db.get_database_backend(),
+        ))
         .all(db)
         .await?
         .into_iter()
