@@ -374,7 +374,11 @@ pub async fn checks_by_case<C: ConnectionTrait>(
     for part in case_ids.chunks(1000) {
         out.extend(
             check::Entity::find()
-                .filter(check::Column::CaseId.is_in(part.to_vec()))
+                .filter(sieve_kernel::lookup::key_in(
+                    check::Column::CaseId,
+                    part.to_vec(),
+                    conn.get_database_backend(),
+                ))
                 .all(conn)
                 .await?,
         );
