@@ -500,6 +500,7 @@ mod tests {
                 },
                 replayed: false,
                 refused: Vec::new(),
+                differing: Vec::new(),
                 first_case_id: Some("0193abc".into()),
             },
             flow: None,

@@ -1,5 +1,6 @@
 //! `sieve submit` and the batch streaming `sieve demo` shares: a header, then chunks of
-//! cases through `BankApiService.SubmitBatch`, then the summary with every refused row.
+//! cases through `BankApiService.SubmitBatch`, then the summary with every refused row and
+//! every existing row whose content differs from the stored case.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -60,6 +61,9 @@ pub struct BatchOutcome {
     pub replayed: bool,
     /// Every refused row, in row order, with all its reasons.
     pub refused: Vec<RefusedRow>,
+    /// Every row naming a case the bank had submitted before with other content, in row
+    /// order: the stored case stands, so a correction sent this way did not take.
+    pub differing: Vec<DifferingRow>,
     /// One case of the batch (accepted or existing), to try with `sieve status`.
     pub first_case_id: Option<String>,
 }
@@ -70,6 +74,16 @@ pub struct RefusedRow {
     pub row: i64,
     pub reference: String,
     pub reasons: Vec<RowRefusal>,
+}
+
+/// An existing row whose content differs from the stored case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DifferingRow {
+    pub row: i64,
+    pub reference: String,
+    pub case_id: String,
+    /// The fields that differ, named as refusals name them (`claim.principal_fen`).
+    pub fields: Vec<String>,
 }
 
 /// `sha256:<hex>` of the file's bytes: the same file is the same batch, so re-running a
@@ -184,7 +198,7 @@ pub async fn submit_cases(
     let summary_complete =
         answer.refusals.len() < REFUSALS_IN_SUMMARY && refused.len() as i64 >= batch.refused_cases;
     if !summary_complete {
-        refused = list_batch_rows(&mut client, &batch.batch_id, true)
+        refused = rows_with(&mut client, &batch.batch_id, RowOutcome::Refused)
             .await?
             .into_iter()
             .filter(|r| r.outcome == RowOutcome::Refused as i32)
@@ -195,6 +209,22 @@ pub async fn submit_cases(
             })
             .collect();
     }
+    // The summary counts existing rows but does not say which differ: they are listed.
+    let differing = if batch.existing_cases > 0 {
+        rows_with(&mut client, &batch.batch_id, RowOutcome::Existing)
+            .await?
+            .into_iter()
+            .filter(|r| !r.differing_fields.is_empty())
+            .map(|r| DifferingRow {
+                row: r.row,
+                reference: r.bank_case_ref,
+                case_id: r.case_id,
+                fields: r.differing_fields,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let first_case_id = if batch.accepted_cases + batch.existing_cases > 0 {
         first_case_id(&mut client, &batch.batch_id).await?
     } else {
@@ -204,6 +234,7 @@ pub async fn submit_cases(
         batch,
         replayed: answer.replayed,
         refused,
+        differing,
         first_case_id,
     })
 }
@@ -253,10 +284,24 @@ pub async fn list_batch_rows(
     batch_id: &str,
     refused_only: bool,
 ) -> Result<Vec<BatchRow>, CliError> {
+    let outcome = if refused_only {
+        RowOutcome::Refused
+    } else {
+        RowOutcome::Unspecified
+    };
+    rows_with(client, batch_id, outcome).await
+}
+
+/// The rows of a batch with `outcome` (UNSPECIFIED: every row), page by page.
+pub async fn rows_with(
+    client: &mut BankClient,
+    batch_id: &str,
+    outcome: RowOutcome,
+) -> Result<Vec<BatchRow>, CliError> {
     let mut rows = Vec::new();
     let mut page_token = String::new();
     loop {
-        let page = batch_rows_page(client, batch_id, refused_only, PAGE_SIZE, &page_token).await?;
+        let page = batch_rows_page(client, batch_id, outcome, PAGE_SIZE, &page_token).await?;
         rows.extend(page.rows);
         if page.next_page_token.is_empty() || page.next_page_token == page_token {
             return Ok(rows);
@@ -268,7 +313,7 @@ pub async fn list_batch_rows(
 async fn batch_rows_page(
     client: &mut BankClient,
     batch_id: &str,
-    refused_only: bool,
+    outcome: RowOutcome,
     page_size: i32,
     page_token: &str,
 ) -> Result<intake::ListBatchRowsResponse, CliError> {
@@ -276,11 +321,12 @@ async fn batch_rows_page(
         .list_batch_rows(BankApiServiceListBatchRowsRequest {
             request: Some(intake::ListBatchRowsRequest {
                 batch_id: batch_id.to_owned(),
-                refused_only,
+                refused_only: false,
                 page: Some(PageRequest {
                     page_size,
                     page_token: page_token.to_owned(),
                 }),
+                outcome: outcome as i32,
             }),
         })
         .await
@@ -298,7 +344,8 @@ async fn first_case_id(
 ) -> Result<Option<String>, CliError> {
     let mut page_token = String::new();
     for _ in 0..10 {
-        let page = batch_rows_page(client, batch_id, false, 100, &page_token).await?;
+        let page =
+            batch_rows_page(client, batch_id, RowOutcome::Unspecified, 100, &page_token).await?;
         if let Some(id) = page.rows.iter().find(|r| !r.case_id.is_empty()) {
             return Ok(Some(id.case_id.clone()));
         }
@@ -315,7 +362,8 @@ pub fn render_report(report: &SubmitReport) -> String {
     report.render("submit", |out, outcome| render_outcome(out, outcome, None))
 }
 
-/// Counts and refused rows of one batch; `max_refused` limits how many rows are listed.
+/// Counts, existing rows with other content and refused rows of one batch; `max_refused`
+/// limits how many refused rows are listed.
 pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Option<usize>) {
     let b = &outcome.batch;
     let _ = writeln!(out, "batch {} ({})", b.batch_id, status_name(b.status));
@@ -331,6 +379,7 @@ pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Opt
         "accepted {}, existing {}, refused {} (of {} received)",
         b.accepted_cases, b.existing_cases, b.refused_cases, b.received_cases
     );
+    render_differing(out, &outcome.differing);
     if outcome.refused.is_empty() {
         return;
     }
@@ -350,6 +399,29 @@ pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Opt
             out,
             "  … and {} more refused rows",
             outcome.refused.len() - shown
+        );
+    }
+}
+
+/// Every existing row sent with other content: the bank's system must see that its
+/// correction did not take.
+fn render_differing(out: &mut String, rows: &[DifferingRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "existing rows with other content (the stored case stands; these values were not \
+         kept):"
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "  row {:>6}  {}  case {}  differs in {}",
+            row.row,
+            row.reference,
+            row.case_id,
+            row.fields.join(", ")
         );
     }
 }
@@ -420,6 +492,7 @@ mod tests {
                 },
                 replayed: true,
                 refused: group_refusals([refusal(3, "phone.mobile_format")].iter()),
+                differing: Vec::new(),
                 first_case_id: Some("c1".into()),
             }),
         };
@@ -434,5 +507,40 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("replayed"), "{text}");
+    }
+
+    #[test]
+    fn report_names_the_fields_of_existing_rows_that_differ() {
+        let report = SubmitReport {
+            file: std::path::PathBuf::from("b.csv"),
+            request_id: "sha256:00".into(),
+            rows_read: 2,
+            unreadable: Vec::new(),
+            outcome: Some(BatchOutcome {
+                batch: Batch {
+                    batch_id: "b2".into(),
+                    status: intake::BatchStatus::Completed as i32,
+                    received_cases: 2,
+                    existing_cases: 2,
+                    ..Default::default()
+                },
+                replayed: false,
+                refused: Vec::new(),
+                differing: vec![DifferingRow {
+                    row: 2,
+                    reference: "R2".into(),
+                    case_id: "c2".into(),
+                    fields: vec!["debtor.name".into(), "claim.principal_fen".into()],
+                }],
+                first_case_id: Some("c1".into()),
+            }),
+        };
+        let text = render_report(&report);
+        assert!(text.contains("the stored case stands"), "{text}");
+        assert!(
+            text.contains("row      2  R2  case c2  differs in debtor.name, claim.principal_fen"),
+            "{text}"
+        );
+        assert!(!text.contains("refused rows"), "{text}");
     }
 }

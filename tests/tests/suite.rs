@@ -220,6 +220,63 @@ async fn submit_admits_rows_1_to_30_refuses_31_to_35_and_replays() {
 }
 
 #[tokio::test]
+async fn a_correction_sent_in_a_later_batch_is_reported_as_not_taken() {
+    let run = Running::start().await;
+    let first = submit_sample(&run, &run.credentials).await;
+    let first = first.outcome.expect("the batch was sent");
+    assert!(first.differing.is_empty());
+
+    // Rows 1 and 2 again in another file, row 2 with another principal (49,433.69 yuan).
+    let sample = std::fs::read_to_string(sample()).expect("the sample reads");
+    let mut lines = sample.lines();
+    let header = lines.next().expect("a header");
+    let row1 = lines.next().expect("row 1");
+    let row2 = lines.next().expect("row 2");
+    assert!(row2.contains(",49433.69,"), "{row2}");
+    let corrected = format!(
+        "{header}\n{row1}\n{}\n",
+        row2.replace(",49433.69,", ",49533.69,")
+    );
+    std::fs::create_dir_all(&run.data_dir).expect("data dir");
+    let path = run.data_dir.join("correction.csv");
+    std::fs::write(&path, corrected).expect("the correction is written");
+    let report = submit::submit_file(&run.gateway, &run.credentials, &path, &options())
+        .await
+        .unwrap_or_else(|e| panic!("submit failed: {e}"));
+    let outcome = report.outcome.as_ref().expect("the batch was sent");
+    assert_eq!(
+        (outcome.batch.accepted_cases, outcome.batch.existing_cases),
+        (0, 2)
+    );
+    let bank_token = run
+        .credentials
+        .mint_bank(&first.batch.bank_id, None)
+        .expect("bank token");
+    let mut bank = run.gateway.bank(&bank_token).expect("bank client");
+    let first_rows = submit::list_batch_rows(&mut bank, &first.batch.batch_id, false)
+        .await
+        .expect("rows list");
+    assert_eq!(
+        outcome.differing,
+        [submit::DifferingRow {
+            row: 2,
+            reference: "JY-2025-00002".into(),
+            case_id: first_rows[1].case_id.clone(),
+            fields: vec!["claim.principal_fen".into()],
+        }]
+    );
+    let text = submit::render_report(&report);
+    assert!(text.contains("the stored case stands"), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("row      2")
+            && l.contains("JY-2025-00002")
+            && l.contains("differs in claim.principal_fen")),
+        "{text}"
+    );
+    run.stop().await;
+}
+
+#[tokio::test]
 async fn status_shows_the_case_masked_and_its_timeline() {
     let run = Running::start().await;
     let report = submit_sample(&run, &run.credentials).await;

@@ -94,11 +94,10 @@ pub fn ruling_pb(r: ruling::Model) -> pb::Ruling {
 }
 
 pub fn import_pb(i: ruling_import::Model) -> pb::RulingImport {
-    let status = match i.status.as_str() {
-        crate::store::IMPORT_RECEIVING => pb::ImportStatus::Receiving,
-        crate::store::IMPORT_COMPLETED => pb::ImportStatus::Completed,
-        crate::store::IMPORT_ABORTED => pb::ImportStatus::Aborted,
-        _ => pb::ImportStatus::Unspecified,
+    let status = match i.status {
+        crate::store::ImportStatus::Receiving => pb::ImportStatus::Receiving,
+        crate::store::ImportStatus::Completed => pb::ImportStatus::Completed,
+        crate::store::ImportStatus::Aborted => pb::ImportStatus::Aborted,
     };
     pb::RulingImport {
         import_id: i.id,

@@ -194,7 +194,7 @@ async fn raw_insert(target: &Target, cases: &[pb::CaseInput]) -> f64 {
             )
         })
         .collect();
-    let per_insert = sieve_kernel::db::rows_per_insert(db.backend(), case::COLUMNS);
+    let per_insert = sieve_kernel::db::rows_per_insert::<case::Entity>(db.backend());
     let start = Instant::now();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {

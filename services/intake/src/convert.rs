@@ -117,15 +117,11 @@ pub fn new_case(
         fees_fen: d.fees_fen,
         contract_ref: d.contract_ref,
         contract_names_court: d.contract_names_court,
-        stage: crate::domain::chain::FIRST_STAGE.as_str().into(),
+        stage: crate::domain::chain::FIRST_STAGE,
         submitted_at_ms: now_ms,
         stage_changed_at_ms: now_ms,
         version: 1,
     }
-}
-
-pub fn stage_pb(s: &str) -> common::Stage {
-    Stage::parse(s).map_or(common::Stage::Unspecified, stage_to_pb)
 }
 
 pub fn stage_to_pb(s: Stage) -> common::Stage {
@@ -189,7 +185,7 @@ pub fn case_pb(c: case::Model) -> pb::Case {
         claim: Some(claim),
         contract_ref: c.contract_ref,
         contract_names_court: c.contract_names_court,
-        stage: stage_pb(&c.stage) as i32,
+        stage: stage_to_pb(c.stage) as i32,
         submitted_at: Some(timestamp(c.submitted_at_ms)),
         stage_changed_at: Some(timestamp(c.stage_changed_at_ms)),
         version: c.version,
@@ -215,8 +211,8 @@ pub fn event_pb(e: case_event::Model) -> pb::StageEvent {
     pb::StageEvent {
         event_id: e.event_id,
         case_id: e.case_id,
-        from_stage: stage_pb(&e.from_stage) as i32,
-        to_stage: stage_pb(&e.to_stage) as i32,
+        from_stage: stage_to_pb(e.from_stage) as i32,
+        to_stage: stage_to_pb(e.to_stage) as i32,
         actor: actor_pb(&e.actor) as i32,
         reason: e.reason,
         source_record_id: e.source_record_id,
@@ -236,11 +232,10 @@ pub fn bank_pb(b: bank::Model) -> pb::Bank {
 }
 
 pub fn batch_pb(b: batch::Model) -> pb::Batch {
-    let status = match b.status.as_str() {
-        store::BATCH_RECEIVING => pb::BatchStatus::Receiving,
-        store::BATCH_COMPLETED => pb::BatchStatus::Completed,
-        store::BATCH_ABORTED => pb::BatchStatus::Aborted,
-        _ => pb::BatchStatus::Unspecified,
+    let status = match b.status {
+        store::BatchStatus::Receiving => pb::BatchStatus::Receiving,
+        store::BatchStatus::Completed => pb::BatchStatus::Completed,
+        store::BatchStatus::Aborted => pb::BatchStatus::Aborted,
     };
     pb::Batch {
         batch_id: b.id,
@@ -276,7 +271,7 @@ pub fn row_pb(r: store::RowRecord) -> sieve_kernel::error::Result<pb::BatchRow> 
             differing_fields: vec![],
         },
         store::RowRecord::Other(m) => {
-            let refused = m.outcome == store::ROW_REFUSED;
+            let refused = m.outcome == store::RowOutcome::Refused;
             let whose = format!("batch {} row {}", m.batch_id, m.row);
             let stored = violation::decode(&m.refusals, &whose)?;
             // Read as strictly as the refusals: a corrupt list is an error, not "no change".
@@ -335,7 +330,7 @@ mod tests {
             batch_id: "b1".into(),
             row: 7,
             bank_case_ref: "JY-7".into(),
-            outcome: store::ROW_REFUSED.into(),
+            outcome: store::RowOutcome::Refused,
             case_id: None,
             refusals: refusals.into(),
             differing_fields: store::NO_DIFFERENCES.into(),
@@ -347,7 +342,7 @@ mod tests {
             batch_id: "b1".into(),
             row: 8,
             bank_case_ref: "JY-8".into(),
-            outcome: store::ROW_EXISTING.into(),
+            outcome: store::RowOutcome::Existing,
             case_id: Some("c1".into()),
             refusals: "[]".into(),
             differing_fields: differing_fields.into(),

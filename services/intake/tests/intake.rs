@@ -195,6 +195,7 @@ async fn rows_of(
                     page_size: 1000,
                     page_token: token.clone(),
                 }),
+                outcome: 0,
             })
             .await
             .unwrap()
@@ -418,6 +419,90 @@ async fn a_reference_sent_again_with_other_content_names_the_fields_that_differ(
         .into_inner();
     assert_eq!(unary.rows[0].outcome, pb::RowOutcome::Existing as i32);
     assert_eq!(unary.rows[0].differing_fields, ["contract_names_court"]);
+    app.stop().await;
+}
+
+/// The rows of one outcome, as a bank's system lists them.
+async fn rows_with(
+    app: &mut TestApp,
+    batch_id: &str,
+    outcome: pb::RowOutcome,
+) -> Vec<pb::BatchRow> {
+    app.client
+        .list_batch_rows(pb::ListBatchRowsRequest {
+            batch_id: batch_id.into(),
+            outcome: outcome as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rows
+}
+
+#[tokio::test]
+async fn existing_rows_are_listed_on_their_own_with_the_fields_that_differ() {
+    let mut app = spawn_app().await;
+    let bank = register_bank(&mut app, "JYRCB").await;
+    submit(&mut app, &bank, "first", (0..2).map(valid_case).collect())
+        .await
+        .unwrap();
+    // Row 1 corrects the principal of a stored case, row 2 repeats one, row 3 is new, row 4
+    // is refused.
+    let mut later: Vec<pb::CaseInput> = vec![valid_case(0), valid_case(1), valid_case(7)];
+    if let Some(claim) = later[0].claim.as_mut() {
+        claim.principal_fen += 100;
+    }
+    let mut bad = valid_case(8);
+    if let Some(debtor) = bad.debtor.as_mut() {
+        debtor.phone = "1391234567".into();
+    }
+    later.push(bad);
+    let batch = submit(&mut app, &bank, "later", later)
+        .await
+        .unwrap()
+        .batch
+        .unwrap();
+    assert_eq!(
+        (
+            batch.accepted_cases,
+            batch.existing_cases,
+            batch.refused_cases
+        ),
+        (1, 2, 1)
+    );
+
+    let existing = rows_with(&mut app, &batch.batch_id, pb::RowOutcome::Existing).await;
+    let listed: Vec<(i64, Vec<&str>)> = existing
+        .iter()
+        .map(|r| {
+            (
+                r.row,
+                r.differing_fields.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [(1, vec!["claim.principal_fen"]), (2, vec![])]);
+    assert!(existing.iter().all(|r| !r.case_id.is_empty()));
+    let accepted = rows_with(&mut app, &batch.batch_id, pb::RowOutcome::Accepted).await;
+    assert_eq!(accepted.iter().map(|r| r.row).collect::<Vec<_>>(), [3]);
+    let refused = rows_with(&mut app, &batch.batch_id, pb::RowOutcome::Refused).await;
+    assert_eq!(refused.iter().map(|r| r.row).collect::<Vec<_>>(), [4]);
+    assert_eq!(all_rows(&mut app, &batch.batch_id, true).await, refused);
+    assert_eq!(all_rows(&mut app, &batch.batch_id, false).await.len(), 4);
+
+    // refused_only and another outcome contradict each other.
+    let status = app
+        .client
+        .list_batch_rows(pb::ListBatchRowsRequest {
+            batch_id: batch.batch_id.clone(),
+            refused_only: true,
+            outcome: pb::RowOutcome::Existing as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
     app.stop().await;
 }
 
@@ -1168,6 +1253,7 @@ async fn crash_mid_batch_then(resend: Resend) {
             batch_id: half.id.clone(),
             refused_only: false,
             page: None,
+            outcome: 0,
         })
         .await
         .unwrap_err();

@@ -18,7 +18,7 @@ pub mod lease;
 pub mod page;
 pub mod stream;
 
-pub use lease::{Lease, Opened, Standing, Uploads};
+pub use lease::{Lease, Opened, Standing, UploadStatus, Uploads};
 pub use page::Page;
 pub use stream::{BATCH, IMPORT, Kind, Part, Rows, Tally, Upload, Wording};
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, Select, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, Iterable, Select, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -261,9 +261,12 @@ async fn with_readers(
     })
 }
 
-/// Rows per multi-row INSERT that stay under the backend's bind-parameter limit
-/// (SQLite 32,766 since 3.32; PostgreSQL 65,535), with room to spare.
-pub fn rows_per_insert(backend: DatabaseBackend, columns: usize) -> usize {
+/// Rows of `E` per multi-row INSERT that stay under the backend's bind-parameter limit
+/// (SQLite 32,766 since 3.32; PostgreSQL 65,535), with room to spare. Each row binds every
+/// column of the entity, counted from it: a column added to the model is counted, not
+/// forgotten in a hand-written number.
+pub fn rows_per_insert<E: EntityTrait>(backend: DatabaseBackend) -> usize {
+    let columns = <E::Column as Iterable>::iter().count();
     let limit = match backend {
         DatabaseBackend::Postgres => 65_535,
         _ => 32_766,
@@ -389,6 +392,17 @@ mod tests {
             assert!(written.is_err(), "a SQLite reader is query_only");
         }
         drop_target(&target).await;
+    }
+
+    #[test]
+    fn rows_per_insert_counts_the_entity_s_columns() {
+        // The outbox has 12 columns: 2,730 rows bind 32,760 parameters on SQLite.
+        type Outbox = crate::outbox::entity::Entity;
+        assert_eq!(
+            rows_per_insert::<Outbox>(DatabaseBackend::Sqlite),
+            32_766 / 12
+        );
+        assert_eq!(rows_per_insert::<Outbox>(DatabaseBackend::Postgres), 4_000);
     }
 
     #[tokio::test]

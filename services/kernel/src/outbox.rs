@@ -174,7 +174,7 @@ pub async fn enqueue<C: ConnectionTrait>(
         last_error: Set(None),
     });
     let rows: Vec<ActiveModel> = rows.collect();
-    let per_insert = crate::db::rows_per_insert(db.get_database_backend(), 12);
+    let per_insert = crate::db::rows_per_insert::<Entity>(db.get_database_backend());
     for chunk in rows.chunks(per_insert) {
         Entity::insert_many(chunk.to_vec())
             .exec_without_returning(db)

@@ -15,26 +15,48 @@ pub use outcome::{MAX_OUTCOMES_PER_MESSAGE, StageOutcome, report, report_many};
 
 use std::fmt;
 
+use sea_orm::entity::prelude::{DeriveActiveEnum, EnumIter, StringLen};
+
 use sieve_proto::common::v1 as common;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A case's place on the chain. Stored (a case's stage, its events' from and to) as the
+/// words of [`Stage::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum Stage {
+    #[sea_orm(string_value = "SUBMITTED")]
     Submitted,
+    #[sea_orm(string_value = "REJECTED")]
     Rejected,
+    #[sea_orm(string_value = "BAD_DEBT_CHECK")]
     BadDebtCheck,
+    #[sea_orm(string_value = "CERTIFIABLE")]
     Certifiable,
+    #[sea_orm(string_value = "CERTIFIED")]
     Certified,
+    #[sea_orm(string_value = "PRESERVATION")]
     Preservation,
+    #[sea_orm(string_value = "MEDIATION")]
     Mediation,
+    #[sea_orm(string_value = "JUDICIAL_CONFIRMATION")]
     JudicialConfirmation,
+    #[sea_orm(string_value = "NOTARIZATION")]
     Notarization,
+    #[sea_orm(string_value = "RESOLVED_BY_AGREEMENT")]
     ResolvedByAgreement,
+    #[sea_orm(string_value = "ENFORCEMENT_REFERRED")]
     EnforcementReferred,
+    #[sea_orm(string_value = "PAYMENT_ORDER")]
     PaymentOrder,
+    #[sea_orm(string_value = "ENFORCEABLE")]
     Enforceable,
+    #[sea_orm(string_value = "LITIGATION")]
     Litigation,
+    #[sea_orm(string_value = "JUDGED")]
     Judged,
+    #[sea_orm(string_value = "SETTLED")]
     Settled,
+    #[sea_orm(string_value = "WITHDRAWN")]
     Withdrawn,
 }
 

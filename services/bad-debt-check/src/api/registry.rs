@@ -143,12 +143,12 @@ impl PreCheckApi {
             .into_iter()
             .map(|m| m.into_active_model().reset_all())
             .collect();
-        store::insert_all(&txn, new_models, store::ruling::COLUMNS).await?;
+        store::insert_all(&txn, new_models).await?;
         let refusal_models: Vec<store::import_refusal::ActiveModel> = refusals
             .into_iter()
             .map(|m| m.into_active_model().reset_all())
             .collect();
-        store::insert_all(&txn, refusal_models, 4).await?;
+        store::insert_all(&txn, refusal_models).await?;
         for number in newly_revoked {
             revoke_certificates_resting_on(&txn, &number, now).await?;
         }
@@ -283,11 +283,15 @@ impl RegistryService for PreCheckApi {
         let now = self.now_ms();
         match result {
             Ok(()) => {
-                let done =
-                    store::finish_import(&self.inner.db, &import.id, store::IMPORT_COMPLETED, now)
-                        .await
-                        .map_err(Error::from)?
-                        .ok_or_else(|| Error::not_found("import", &import.id))?;
+                let done = store::finish_import(
+                    &self.inner.db,
+                    &import.id,
+                    store::ImportStatus::Completed,
+                    now,
+                )
+                .await
+                .map_err(Error::from)?
+                .ok_or_else(|| Error::not_found("import", &import.id))?;
                 let refusals = self.first_import_refusals(&done.id).await?;
                 tracing::info!(import = %done.id, added = done.added, updated = done.updated, unchanged = done.unchanged, refused = done.refused, "rulings imported");
                 Ok(Response::new(pb::ImportRulingsResponse {
@@ -299,9 +303,13 @@ impl RegistryService for PreCheckApi {
             Err(e) => {
                 // Chunks already written stay: each ruling is an idempotent fact keyed by its
                 // number, so the retry that follows rewrites nothing it does not change.
-                if let Err(cleanup) =
-                    store::finish_import(&self.inner.db, &import.id, store::IMPORT_ABORTED, now)
-                        .await
+                if let Err(cleanup) = store::finish_import(
+                    &self.inner.db,
+                    &import.id,
+                    store::ImportStatus::Aborted,
+                    now,
+                )
+                .await
                 {
                     // Its lease lapses; a retry under the same request id takes it over.
                     tracing::error!(import = %import.id, error = %cleanup, "could not mark an import aborted");

@@ -34,8 +34,6 @@ pub mod ruling {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-
-    pub const COLUMNS: usize = 16;
 }
 
 pub mod ruling_import {
@@ -51,8 +49,7 @@ pub mod ruling_import {
         pub source_court_code: String,
         pub source_court_name: String,
         pub label: String,
-        /// RECEIVING, COMPLETED or ABORTED.
-        pub status: String,
+        pub status: sieve_kernel::bulk::UploadStatus,
         pub expected: i64,
         pub received: i64,
         pub added: i64,
@@ -122,8 +119,6 @@ pub mod check {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-
-    pub const COLUMNS: usize = 12;
 }
 
 pub mod check_match {

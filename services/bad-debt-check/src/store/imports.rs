@@ -10,7 +10,7 @@ use sea_orm::{
 use sieve_kernel::bulk::{self, Lease, Standing};
 use sieve_kernel::db::Db;
 
-use super::{IMPORT_COMPLETED, IMPORT_RECEIVING, import_refusal, new_id, ruling_import};
+use super::{ImportStatus, import_refusal, new_id, ruling_import};
 
 /// What opening an import found.
 pub type OpenedImport = bulk::Opened<ruling_import::Model>;
@@ -39,7 +39,7 @@ impl bulk::Uploads for NewImport<'_> {
     }
 
     fn standing(i: &ruling_import::Model) -> Standing {
-        Standing::of(&i.status, i.lease_until_ms)
+        Standing::of(i.status, i.lease_until_ms)
     }
 
     async fn restart(
@@ -55,7 +55,7 @@ impl bulk::Uploads for NewImport<'_> {
             .exec(txn)
             .await?;
         let mut am = i.into_active_model();
-        am.status = Set(IMPORT_RECEIVING.into());
+        am.status = Set(ImportStatus::Receiving);
         am.expected = Set(self.expected);
         am.received = Set(0);
         am.added = Set(0);
@@ -79,7 +79,7 @@ impl bulk::Uploads for NewImport<'_> {
             source_court_code: self.court_code.into(),
             source_court_name: self.court_name.into(),
             label: self.label.into(),
-            status: IMPORT_RECEIVING.into(),
+            status: ImportStatus::Receiving,
             expected: self.expected,
             received: 0,
             added: 0,
@@ -148,7 +148,7 @@ pub async fn bump_import<C: ConnectionTrait>(
 pub async fn finish_import(
     db: &Db,
     import_id: &str,
-    status: &str,
+    status: ImportStatus,
     now_ms: i64,
 ) -> Result<Option<ruling_import::Model>, DbErr> {
     let txn = sieve_kernel::db::begin_write(db).await?;
@@ -164,7 +164,7 @@ pub async fn finish_import(
     )
     .await?;
     txn.commit().await?;
-    if status == IMPORT_COMPLETED {
+    if status == ImportStatus::Completed {
         // Fresh statistics after a bulk load: without them PostgreSQL's planner may scan
         // millions of rulings per match instead of using the debtor index.
         db.writer().execute_unprepared("ANALYZE ruling").await?;

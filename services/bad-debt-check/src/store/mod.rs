@@ -23,22 +23,20 @@ pub use imports::{
     ImportCounts, NewImport, OpenedImport, bump_import, finish_import, import_refusals,
 };
 
-// An import's status: the words of every upload (the kernel's lease reads them).
-pub const IMPORT_RECEIVING: &str = sieve_kernel::bulk::lease::RECEIVING;
-pub const IMPORT_COMPLETED: &str = sieve_kernel::bulk::lease::COMPLETED;
-pub const IMPORT_ABORTED: &str = sieve_kernel::bulk::lease::ABORTED;
+/// An import's status: the words of every upload (the kernel's lease reads them).
+pub use sieve_kernel::bulk::UploadStatus as ImportStatus;
 
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// Inserts models in multi-row statements sized under the bind limit.
-pub async fn insert_all<A, C>(conn: &C, models: Vec<A>, columns: usize) -> Result<(), DbErr>
+pub async fn insert_all<A, C>(conn: &C, models: Vec<A>) -> Result<(), DbErr>
 where
     A: ActiveModelTrait + Send,
     C: ConnectionTrait,
 {
-    let per = sieve_kernel::db::rows_per_insert(conn.get_database_backend(), columns);
+    let per = sieve_kernel::db::rows_per_insert::<A::Entity>(conn.get_database_backend());
     let mut it = models.into_iter().peekable();
     while it.peek().is_some() {
         let part: Vec<A> = it.by_ref().take(per).collect();
@@ -110,7 +108,7 @@ pub async fn insert_checks<C: ConnectionTrait>(
     if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         return insert_checks_unnest(conn, checks).await;
     }
-    let per = sieve_kernel::db::rows_per_insert(conn.get_database_backend(), check::COLUMNS);
+    let per = sieve_kernel::db::rows_per_insert::<check::Entity>(conn.get_database_backend());
     let mut inserted = 0;
     let mut it = checks.into_iter().peekable();
     while it.peek().is_some() {

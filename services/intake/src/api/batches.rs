@@ -82,7 +82,7 @@ pub(super) async fn submit_cases(
         &batch.id,
         0,
         MAX_UNARY_CASES as u64,
-        false,
+        store::WhichRows::All,
     )
     .await
     .map_err(Error::from)?;
@@ -126,27 +126,23 @@ pub(super) async fn list_batch_rows(
         .ok_or_else(|| Error::not_found("batch", &r.batch_id))?;
     // Rows of a batch still being received name cases that do not exist yet; an aborted
     // batch kept none.
-    if batch.status != store::BATCH_COMPLETED {
+    if batch.status != store::BatchStatus::Completed {
+        let status = sea_orm::ActiveEnum::to_value(&batch.status);
         return Err(Error::precondition(
             reason::BATCH_NOT_COMPLETED,
             format!(
                 "batch {} is {}: its rows are listed once it completes",
                 batch.id,
-                batch.status.to_lowercase()
+                status.to_lowercase()
             ),
         )
-        .with_meta("status", batch.status)
+        .with_meta("status", status)
         .into());
     }
-    let rows = store::batch_rows(
-        api.inner.db.read(),
-        &r.batch_id,
-        after,
-        page.size,
-        r.refused_only,
-    )
-    .await
-    .map_err(Error::from)?;
+    let which = which_rows(r.refused_only, r.outcome)?;
+    let rows = store::batch_rows(api.inner.db.read(), &r.batch_id, after, page.size, which)
+        .await
+        .map_err(Error::from)?;
     let next = page.next_token(&rows, |r| match r {
         store::RowRecord::Accepted { row, .. } => *row,
         store::RowRecord::Other(m) => m.row,
@@ -159,6 +155,33 @@ pub(super) async fn list_batch_rows(
         rows,
         next_page_token: next,
     }))
+}
+
+/// The rows a `ListBatchRows` asks for: `refused_only` is the older way to say REFUSED.
+fn which_rows(refused_only: bool, outcome: i32) -> Result<store::WhichRows> {
+    use store::{RowOutcome, WhichRows};
+    let named = match pb::RowOutcome::try_from(outcome) {
+        Ok(pb::RowOutcome::Unspecified) => None,
+        Ok(pb::RowOutcome::Accepted) => Some(WhichRows::Accepted),
+        Ok(pb::RowOutcome::Existing) => Some(WhichRows::Of(RowOutcome::Existing)),
+        Ok(pb::RowOutcome::Refused) => Some(WhichRows::Of(RowOutcome::Refused)),
+        Err(_) => {
+            return Err(Error::invalid_field(
+                "outcome",
+                format!("unknown value {outcome}: not a row outcome"),
+            ));
+        }
+    };
+    let refused = WhichRows::Of(RowOutcome::Refused);
+    match (refused_only, named) {
+        (false, named) => Ok(named.unwrap_or(WhichRows::All)),
+        (true, None) => Ok(refused),
+        (true, Some(w)) if w == refused => Ok(refused),
+        (true, Some(_)) => Err(Error::invalid_field(
+            "outcome",
+            "refused_only asks for the refused rows; another outcome contradicts it",
+        )),
+    }
 }
 
 /// What a message of `SubmitBatch` holds.

@@ -35,11 +35,7 @@ pub(super) async fn list_cases(
     let stage = if r.stage == 0 {
         None
     } else {
-        Some(
-            convert::require_stage("stage", r.stage)?
-                .as_str()
-                .to_string(),
-        )
+        Some(convert::require_stage("stage", r.stage)?)
     };
     let filter = store::CaseFilter {
         bank_id: Some(r.bank_id).filter(|s| !s.is_empty()),

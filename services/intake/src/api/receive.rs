@@ -68,7 +68,7 @@ impl IntakeApi {
                     bank_id: header.bank_id.clone(),
                     seen: HashSet::new(),
                     pending: store::Chunk::default(),
-                    chunk_rows: sieve_kernel::db::rows_per_insert(backend, store::case::COLUMNS),
+                    chunk_rows: sieve_kernel::db::rows_per_insert::<store::case::Entity>(backend),
                 }))
             }
         }
@@ -113,7 +113,7 @@ impl IntakeApi {
                 batch_id: r.batch.id.clone(),
                 row,
                 bank_case_ref: reference,
-                outcome: store::ROW_REFUSED.into(),
+                outcome: store::RowOutcome::Refused,
                 case_id: None,
                 refusals: violation::encode(&stored).map_err(Error::internal)?,
                 differing_fields: store::NO_DIFFERENCES.into(),
@@ -246,8 +246,14 @@ impl IntakeApi {
         &self,
         batch_id: &str,
     ) -> Result<Vec<sieve_proto::common::v1::RowRefusal>> {
-        let rows =
-            store::batch_rows(self.inner.db.read(), batch_id, 0, REFUSALS_IN_SUMMARY, true).await?;
+        let rows = store::batch_rows(
+            self.inner.db.read(),
+            batch_id,
+            0,
+            REFUSALS_IN_SUMMARY,
+            store::WhichRows::Of(store::RowOutcome::Refused),
+        )
+        .await?;
         let mut out = Vec::new();
         for r in rows {
             out.extend(convert::row_pb(r)?.refusals);

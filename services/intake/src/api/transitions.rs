@@ -52,9 +52,8 @@ impl IntakeApi {
         let current = store::get_case(self.inner.db.read(), &t.case_id)
             .await?
             .ok_or_else(|| Error::not_found("case", &t.case_id))?;
-        t.from_stage = current.stage.clone();
-        let from = Stage::parse(&current.stage);
-        self.transition(t, to, from).await
+        t.from_stage = Some(current.stage);
+        self.transition(t, to, Some(current.stage)).await
     }
 }
 
@@ -129,7 +128,7 @@ pub(super) async fn record_stage_outcomes(
                 pb::OutcomeResult {
                     event_id,
                     case_id,
-                    stage: convert::stage_pb(&c.stage) as i32,
+                    stage: convert::stage_to_pb(c.stage) as i32,
                     duplicate: false,
                     refused_reason: String::new(),
                     refused_message: String::new(),
@@ -138,7 +137,7 @@ pub(super) async fn record_stage_outcomes(
             Ok(store::Recorded::Duplicate(c)) => pb::OutcomeResult {
                 event_id,
                 case_id,
-                stage: convert::stage_pb(&c.stage) as i32,
+                stage: convert::stage_to_pb(c.stage) as i32,
                 duplicate: true,
                 refused_reason: String::new(),
                 refused_message: String::new(),
@@ -161,8 +160,8 @@ pub(super) async fn withdraw_case(
     let t = store::Transition {
         event_id: format!("withdraw:{}:{}", r.case_id, r.request_id),
         case_id: r.case_id,
-        from_stage: String::new(),
-        to_stage: Stage::Withdrawn.as_str().into(),
+        from_stage: None,
+        to_stage: Stage::Withdrawn,
         actor: "BANK".into(),
         reason: format!(
             "withdrawn by the bank / 银行撤回: {}",
@@ -188,8 +187,8 @@ pub(super) async fn report_settlement(
     let t = store::Transition {
         event_id: format!("settle:{}:{}", r.case_id, r.request_id),
         case_id: r.case_id,
-        from_stage: String::new(),
-        to_stage: Stage::Settled.as_str().into(),
+        from_stage: None,
+        to_stage: Stage::Settled,
         actor: "BANK".into(),
         reason: format!("paid in full: {} fen / 已全额履行", r.paid_fen),
         source_record_id: r.request_id,
@@ -218,7 +217,7 @@ fn check_transition(
         return Err(Error::not_found("case", case_id));
     };
     if let Some(prev) = previous {
-        if prev.case_id != case_id || prev.to_stage != to.as_str() {
+        if prev.case_id != case_id || prev.to_stage != to {
             return Err(Error::bad_request(
                 reason::EVENT_ID_REUSED,
                 format!("event {event_id} was already recorded for another outcome"),
@@ -227,12 +226,7 @@ fn check_transition(
         }
         return Ok(());
     }
-    let Some(current_stage) = Stage::parse(&current.stage) else {
-        return Err(Error::internal(std::io::Error::other(format!(
-            "case {} has unknown stage {}",
-            current.id, current.stage
-        ))));
-    };
+    let current_stage = current.stage;
     let from = from.unwrap_or(current_stage);
     if current_stage != from {
         return Err(Error::precondition(
@@ -271,8 +265,8 @@ fn outcome_transition(
     let t = store::Transition {
         event_id: r.event_id,
         case_id: r.case_id,
-        from_stage: from.as_str().into(),
-        to_stage: to.as_str().into(),
+        from_stage: Some(from),
+        to_stage: to,
         actor: convert::actor_str(r.actor),
         reason: r.reason,
         source_record_id: r.source_record_id.chars().take(256).collect(),

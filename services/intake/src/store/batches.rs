@@ -9,9 +9,7 @@ use sea_orm::{
 use sieve_kernel::bulk::{self, Lease, Standing};
 use sieve_kernel::db::Db;
 
-use super::{
-    BATCH_ABORTED, BATCH_COMPLETED, BATCH_RECEIVING, ROW_REFUSED, batch, batch_row, case, new_id,
-};
+use super::{BatchStatus, RowOutcome, batch, batch_row, case, new_id};
 
 pub async fn find_batch(
     db: &impl ConnectionTrait,
@@ -86,7 +84,7 @@ impl bulk::Uploads for NewBatch<'_> {
     }
 
     fn standing(b: &batch::Model) -> Standing {
-        Standing::of(&b.status, b.lease_until_ms)
+        Standing::of(b.status, b.lease_until_ms)
     }
 
     async fn restart(
@@ -98,7 +96,7 @@ impl bulk::Uploads for NewBatch<'_> {
         // Aborted, or abandoned by a receiver that died: clear what it left and start over.
         purge_batch_rows(txn, &b.id).await?;
         let mut am = b.into_active_model();
-        am.status = Set(BATCH_RECEIVING.into());
+        am.status = Set(BatchStatus::Receiving);
         am.label = Set(self.label.into());
         am.expected_cases = Set(self.expected);
         am.received_cases = Set(0);
@@ -119,7 +117,7 @@ impl bulk::Uploads for NewBatch<'_> {
             bank_id: self.bank_id.into(),
             request_id: self.request_id.into(),
             label: self.label.into(),
-            status: BATCH_RECEIVING.into(),
+            status: BatchStatus::Receiving,
             expected_cases: self.expected,
             received_cases: 0,
             accepted_cases: 0,
@@ -170,7 +168,7 @@ pub(super) async fn abort_if(
 ) -> Result<bool, DbErr> {
     let mut update = batch::Entity::update_many()
         .filter(batch::Column::Id.eq(batch_id))
-        .filter(batch::Column::Status.eq(BATCH_RECEIVING));
+        .filter(batch::Column::Status.eq(BatchStatus::Receiving));
     update = match holder {
         Holder::Receiver(r) => update.filter(batch::Column::Receiver.eq(r)),
         Holder::Abandoned { now_ms, dead } => {
@@ -186,7 +184,7 @@ pub(super) async fn abort_if(
         }
     };
     let ended = update
-        .col_expr(batch::Column::Status, Expr::value(BATCH_ABORTED))
+        .col_expr(batch::Column::Status, Expr::value(BatchStatus::Aborted))
         .col_expr(batch::Column::AcceptedCases, Expr::value(0i64))
         .col_expr(batch::Column::ExistingCases, Expr::value(0i64))
         .col_expr(batch::Column::RefusedCases, Expr::value(0i64))
@@ -247,7 +245,7 @@ pub async fn abort_abandoned_batches(
         .select_only()
         .column(batch::Column::Id)
         .column(batch::Column::Receiver)
-        .filter(batch::Column::Status.eq(BATCH_RECEIVING))
+        .filter(batch::Column::Status.eq(BatchStatus::Receiving))
         .filter(condition)
         .into_tuple()
         .all(db.read())
@@ -299,7 +297,7 @@ pub(super) async fn hold(
 ) -> Result<(), BatchError> {
     let held = batch::Entity::update_many()
         .filter(batch::Column::Id.eq(batch_id))
-        .filter(batch::Column::Status.eq(BATCH_RECEIVING))
+        .filter(batch::Column::Status.eq(BatchStatus::Receiving))
         .filter(batch::Column::Receiver.eq(&receiver.id))
         .col_expr(batch::Column::LeaseUntilMs, Expr::value(lease_until_ms))
         .exec(conn)
@@ -321,9 +319,9 @@ pub async fn complete_batch(
     let txn = sieve_kernel::db::begin_write(db).await?;
     let completed = batch::Entity::update_many()
         .filter(batch::Column::Id.eq(batch_id))
-        .filter(batch::Column::Status.eq(BATCH_RECEIVING))
+        .filter(batch::Column::Status.eq(BatchStatus::Receiving))
         .filter(batch::Column::Receiver.eq(&receiver.id))
-        .col_expr(batch::Column::Status, Expr::value(BATCH_COMPLETED))
+        .col_expr(batch::Column::Status, Expr::value(BatchStatus::Completed))
         .col_expr(batch::Column::CompletedAtMs, Expr::value(now_ms))
         .exec(&txn)
         .await?;
@@ -342,6 +340,16 @@ pub async fn complete_batch(
     Ok(b)
 }
 
+/// Which rows of a batch to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhichRows {
+    All,
+    /// The rows that created a case.
+    Accepted,
+    /// The rows that created none, of this outcome.
+    Of(RowOutcome),
+}
+
 /// Rows of a batch after `after_row`, in row order: the accepted ones (read from `case`)
 /// merged with the existing and refused ones.
 pub async fn batch_rows(
@@ -349,20 +357,24 @@ pub async fn batch_rows(
     batch_id: &str,
     after_row: i64,
     limit: u64,
-    refused_only: bool,
+    which: WhichRows,
 ) -> Result<Vec<RowRecord>, DbErr> {
-    let mut other = batch_row::Entity::find()
-        .filter(batch_row::Column::BatchId.eq(batch_id))
-        .filter(batch_row::Column::Row.gt(after_row));
-    if refused_only {
-        other = other.filter(batch_row::Column::Outcome.eq(ROW_REFUSED));
-    }
-    let other = other
-        .order_by_asc(batch_row::Column::Row)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let accepted: Vec<(i64, String, String)> = if refused_only {
+    let other = if which == WhichRows::Accepted {
+        Vec::new()
+    } else {
+        let mut other = batch_row::Entity::find()
+            .filter(batch_row::Column::BatchId.eq(batch_id))
+            .filter(batch_row::Column::Row.gt(after_row));
+        if let WhichRows::Of(outcome) = which {
+            other = other.filter(batch_row::Column::Outcome.eq(outcome));
+        }
+        other
+            .order_by_asc(batch_row::Column::Row)
+            .limit(limit)
+            .all(db)
+            .await?
+    };
+    let accepted: Vec<(i64, String, String)> = if matches!(which, WhichRows::Of(_)) {
         Vec::new()
     } else {
         case::Entity::find()

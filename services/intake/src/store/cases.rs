@@ -5,7 +5,9 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::{BATCH_COMPLETED, batch, case};
+use sieve_kernel::stage::Stage;
+
+use super::{BatchStatus, batch, case};
 
 /// The cases batch `batch_id` admitted with `after_row < batch_row <= last_row`, in row order.
 pub async fn cases_in_rows(
@@ -29,7 +31,7 @@ pub async fn get_case(db: &impl ConnectionTrait, id: &str) -> Result<Option<case
     sieve_kernel::db::by_key(
         case::Entity::find_by_id(id.to_string())
             .inner_join(batch::Entity)
-            .filter(batch::Column::Status.eq(BATCH_COMPLETED)),
+            .filter(batch::Column::Status.eq(BatchStatus::Completed)),
         db,
     )
     .await
@@ -42,7 +44,7 @@ pub async fn cases_by_id(
 ) -> Result<Vec<(String, case::Model)>, DbErr> {
     Ok(case::Entity::find()
         .inner_join(batch::Entity)
-        .filter(batch::Column::Status.eq(BATCH_COMPLETED))
+        .filter(batch::Column::Status.eq(BatchStatus::Completed))
         .filter(sieve_kernel::lookup::key_in(
             case::Column::Id,
             ids,
@@ -58,7 +60,7 @@ pub async fn cases_by_id(
 #[derive(Debug, Default, Clone)]
 pub struct CaseFilter {
     pub bank_id: Option<String>,
-    pub stage: Option<String>,
+    pub stage: Option<Stage>,
     pub batch_id: Option<String>,
 }
 
@@ -70,13 +72,13 @@ pub async fn list_cases(
 ) -> Result<Vec<case::Model>, DbErr> {
     let mut q = case::Entity::find()
         .inner_join(batch::Entity)
-        .filter(batch::Column::Status.eq(BATCH_COMPLETED))
+        .filter(batch::Column::Status.eq(BatchStatus::Completed))
         .filter(case::Column::Id.gt(after_id));
     if let Some(b) = &filter.bank_id {
         q = q.filter(case::Column::BankId.eq(b.clone()));
     }
     if let Some(s) = &filter.stage {
-        q = q.filter(case::Column::Stage.eq(s.clone()));
+        q = q.filter(case::Column::Stage.eq(*s));
     }
     if let Some(b) = &filter.batch_id {
         q = q.filter(case::Column::BatchId.eq(b.clone()));

@@ -13,9 +13,7 @@ use sieve_kernel::rules::StoredViolation;
 use sieve_kernel::rules::violation;
 
 use super::batches::{ABANDONED, Holder, abort_if, hold};
-use super::{
-    BATCH_COMPLETED, BatchError, ROW_EXISTING, ROW_REFUSED, Receiver, batch, batch_row, case,
-};
+use super::{BatchError, BatchStatus, Receiver, RowOutcome, batch, batch_row, case};
 
 /// One chunk of a batch, written in one transaction.
 #[derive(Debug, Default)]
@@ -57,7 +55,7 @@ pub async fn write_chunk(
     lease_until_ms: i64,
 ) -> Result<ChunkOutcome, BatchError> {
     let backend = db.backend();
-    let per_insert = sieve_kernel::db::rows_per_insert(backend, case::COLUMNS);
+    let per_insert = sieve_kernel::db::rows_per_insert::<case::Entity>(backend);
     let txn = sieve_kernel::db::begin_write(db).await?;
     hold(&txn, batch_id, receiver, lease_until_ms).await?;
     let mut outcome = ChunkOutcome {
@@ -86,7 +84,7 @@ pub async fn write_chunk(
                     again.push(model);
                     continue;
                 };
-                if owner.status == BATCH_COMPLETED {
+                if owner.status == BatchStatus::Completed {
                     outcome
                         .existing
                         .push((model.batch_row, owner.case.id.clone()));
@@ -95,7 +93,7 @@ pub async fn write_chunk(
                         batch_id: batch_id.to_string(),
                         row: model.batch_row,
                         bank_case_ref: model.bank_case_ref,
-                        outcome: ROW_EXISTING.into(),
+                        outcome: RowOutcome::Existing,
                         case_id: Some(owner.case.id.clone()),
                         refusals: "[]".into(),
                         differing_fields: serde_json::to_string(&differing)
@@ -145,9 +143,8 @@ pub async fn write_chunk(
             rows.push(in_unfinished_batch(batch_id, model, None)?);
         }
     }
-    for part in rows.chunks(sieve_kernel::db::rows_per_insert(
+    for part in rows.chunks(sieve_kernel::db::rows_per_insert::<batch_row::Entity>(
         backend,
-        batch_row::COLUMNS,
     )) {
         let models: Vec<batch_row::ActiveModel> = part
             .iter()
@@ -242,7 +239,7 @@ async fn insert_cases(
 struct Owner {
     /// The whole case: an EXISTING row is compared with it.
     case: case::Model,
-    status: String,
+    status: BatchStatus,
     lease_until_ms: i64,
 }
 
@@ -372,7 +369,7 @@ fn in_unfinished_batch(
         batch_id: batch_id.to_string(),
         row: model.batch_row,
         bank_case_ref: model.bank_case_ref,
-        outcome: ROW_REFUSED.into(),
+        outcome: RowOutcome::Refused,
         case_id: None,
         refusals: violation::encode(&[refusal])
             .map_err(|e| DbErr::Custom(format!("refusal: {e}")))?,

@@ -33,8 +33,7 @@ pub mod batch {
         pub bank_id: String,
         pub request_id: String,
         pub label: String,
-        /// RECEIVING, COMPLETED or ABORTED.
-        pub status: String,
+        pub status: sieve_kernel::bulk::UploadStatus,
         pub expected_cases: i64,
         pub received_cases: i64,
         pub accepted_cases: i64,
@@ -59,6 +58,7 @@ pub mod batch {
 
 pub mod case {
     use sea_orm::entity::prelude::*;
+    use sieve_kernel::stage::Stage;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "court_case")]
@@ -86,7 +86,7 @@ pub mod case {
         pub fees_fen: i64,
         pub contract_ref: String,
         pub contract_names_court: bool,
-        pub stage: String,
+        pub stage: Stage,
         pub submitted_at_ms: i64,
         pub stage_changed_at_ms: i64,
         /// Events on the timeline, the admission included; guards concurrent transitions.
@@ -111,9 +111,6 @@ pub mod case {
     }
 
     impl ActiveModelBehavior for ActiveModel {}
-
-    /// Columns per row, for sizing multi-row inserts under the bind limit.
-    pub const COLUMNS: usize = 24;
 }
 
 pub mod batch_row {
@@ -129,8 +126,7 @@ pub mod batch_row {
         #[sea_orm(primary_key, auto_increment = false)]
         pub row: i64,
         pub bank_case_ref: String,
-        /// EXISTING or REFUSED.
-        pub outcome: String,
+        pub outcome: Outcome,
         pub case_id: Option<String>,
         /// JSON array of {field, rule, description}.
         pub refusals: String,
@@ -144,11 +140,21 @@ pub mod batch_row {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    pub const COLUMNS: usize = 7;
+    /// What became of a row that created no case, stored as these words.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+    #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+    pub enum Outcome {
+        /// It names a case the bank had already submitted.
+        #[sea_orm(string_value = "EXISTING")]
+        Existing,
+        #[sea_orm(string_value = "REFUSED")]
+        Refused,
+    }
 }
 
 pub mod case_event {
     use sea_orm::entity::prelude::*;
+    use sieve_kernel::stage::Stage;
 
     /// A transition after admission. The admission itself is the case row (its batch, its
     /// submission time), so a million-case batch writes a million rows, not two million.
@@ -161,8 +167,8 @@ pub mod case_event {
         pub case_id: String,
         /// The case's version this event created.
         pub seq: i64,
-        pub from_stage: String,
-        pub to_stage: String,
+        pub from_stage: Stage,
+        pub to_stage: Stage,
         pub actor: String,
         pub reason: String,
         pub source_record_id: String,

@@ -7,6 +7,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder,
 };
 use sieve_kernel::db::Db;
+use sieve_kernel::stage::Stage;
 
 use super::{case, case_event, get_case};
 
@@ -26,8 +27,9 @@ pub async fn events(
 pub struct Transition {
     pub event_id: String,
     pub case_id: String,
-    pub from_stage: String,
-    pub to_stage: String,
+    /// None: the stage the case is in when the transition is applied (a bank's own act).
+    pub from_stage: Option<Stage>,
+    pub to_stage: Stage,
     pub actor: String,
     pub reason: String,
     pub source_record_id: String,
@@ -83,7 +85,7 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
     let updated = case::Entity::update_many()
         .filter(case::Column::Id.eq(t.case_id.clone()))
         .filter(case::Column::Version.eq(current.version))
-        .col_expr(case::Column::Stage, Expr::value(t.to_stage.clone()))
+        .col_expr(case::Column::Stage, Expr::value(t.to_stage))
         .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms))
         .col_expr(case::Column::Version, Expr::value(seq))
         .exec(conn)
@@ -91,7 +93,8 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
     if updated.rows_affected != 1 {
         return Err(DbErr::RecordNotUpdated);
     }
-    current.stage = t.to_stage.clone();
+    let from_stage = t.from_stage.unwrap_or(current.stage);
+    current.stage = t.to_stage;
     current.stage_changed_at_ms = now_ms;
     current.version = seq;
     case_event::Entity::insert(
@@ -99,7 +102,7 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
             event_id: t.event_id,
             case_id: t.case_id,
             seq,
-            from_stage: t.from_stage,
+            from_stage,
             to_stage: t.to_stage,
             actor: t.actor,
             reason: t.reason,

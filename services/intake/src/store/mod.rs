@@ -12,8 +12,9 @@ mod events;
 
 pub use banks::{get_bank, get_bank_by_code, list_banks, register_bank};
 pub use batches::{
-    ABANDONED, BatchError, NewBatch, Opened, Receiver, RowRecord, abort_abandoned_batches,
-    abort_batch, batch_rows, complete_batch, find_batch, get_batch, renew_lease,
+    ABANDONED, BatchError, NewBatch, Opened, Receiver, RowRecord, WhichRows,
+    abort_abandoned_batches, abort_batch, batch_rows, complete_batch, find_batch, get_batch,
+    renew_lease,
 };
 pub use cases::{CaseFilter, cases_by_id, cases_in_rows, get_case, list_cases};
 pub use chunks::{
@@ -22,12 +23,9 @@ pub use chunks::{
 pub use entities::{bank, batch, batch_row, case, case_event};
 pub use events::{Recorded, Transition, apply_transition, events, record_transition};
 
-// A batch's status: the words of every upload (the kernel's lease reads them).
-pub const BATCH_RECEIVING: &str = sieve_kernel::bulk::lease::RECEIVING;
-pub const BATCH_COMPLETED: &str = sieve_kernel::bulk::lease::COMPLETED;
-pub const BATCH_ABORTED: &str = sieve_kernel::bulk::lease::ABORTED;
-pub const ROW_EXISTING: &str = "EXISTING";
-pub const ROW_REFUSED: &str = "REFUSED";
+pub use entities::batch_row::Outcome as RowOutcome;
+/// A batch's status: the words of every upload (the kernel's lease reads them).
+pub use sieve_kernel::bulk::UploadStatus as BatchStatus;
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()

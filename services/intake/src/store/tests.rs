@@ -21,7 +21,7 @@ fn stored() -> case::Model {
         fees_fen: 0,
         contract_ref: "HT1".into(),
         contract_names_court: false,
-        stage: "BAD_DEBT_CHECK".into(),
+        stage: sieve_kernel::stage::Stage::BadDebtCheck,
         submitted_at_ms: 1,
         stage_changed_at_ms: 1,
         version: 1,

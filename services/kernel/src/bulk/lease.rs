@@ -7,6 +7,7 @@
 //! rows through [`Uploads`].
 
 use async_trait::async_trait;
+use sea_orm::entity::prelude::{DeriveActiveEnum, EnumIter, StringLen};
 use sea_orm::{DatabaseTransaction, DbErr};
 
 use crate::db::Db;
@@ -27,10 +28,18 @@ impl Lease {
     }
 }
 
-/// An upload's status as stored: the same words for every upload.
-pub const RECEIVING: &str = "RECEIVING";
-pub const COMPLETED: &str = "COMPLETED";
-pub const ABORTED: &str = "ABORTED";
+/// An upload's status as stored: the same words for every upload (a batch, an import), kept
+/// as text so the stored values are the ones written before the column was typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum UploadStatus {
+    #[sea_orm(string_value = "RECEIVING")]
+    Receiving,
+    #[sea_orm(string_value = "COMPLETED")]
+    Completed,
+    #[sea_orm(string_value = "ABORTED")]
+    Aborted,
+}
 
 /// Where an earlier upload under the same key stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +54,12 @@ pub enum Standing {
 }
 
 impl Standing {
-    /// From the stored status and lease. A status that is neither completed nor receiving
-    /// reads as aborted: the upload may be started again.
-    pub fn of(status: &str, lease_until_ms: i64) -> Self {
+    /// From the stored status and lease.
+    pub fn of(status: UploadStatus, lease_until_ms: i64) -> Self {
         match status {
-            COMPLETED => Self::Completed,
-            RECEIVING => Self::Receiving { lease_until_ms },
-            _ => Self::Aborted,
+            UploadStatus::Completed => Self::Completed,
+            UploadStatus::Receiving => Self::Receiving { lease_until_ms },
+            UploadStatus::Aborted => Self::Aborted,
         }
     }
 }

@@ -302,14 +302,22 @@ fn an_earlier_upload_is_answered_refused_or_taken_over() {
     };
     assert_eq!(decide(lapsed, now), Found::Free);
     assert_eq!(decide(Standing::Aborted, now), Found::Free);
-    // As stored: a status neither completed nor receiving is taken over.
+    // As stored.
     assert_eq!(
-        Standing::of(lease::RECEIVING, 5),
+        Standing::of(UploadStatus::Receiving, 5),
         Standing::Receiving { lease_until_ms: 5 }
     );
-    assert_eq!(Standing::of(lease::COMPLETED, 5), Standing::Completed);
-    assert_eq!(Standing::of(lease::ABORTED, 5), Standing::Aborted);
-    assert_eq!(Standing::of("", 5), Standing::Aborted);
+    assert_eq!(
+        Standing::of(UploadStatus::Completed, 5),
+        Standing::Completed
+    );
+    assert_eq!(Standing::of(UploadStatus::Aborted, 5), Standing::Aborted);
+    // Stored as the words written before the column was typed; any other word is corrupt
+    // (an error when read), no longer taken over as aborted.
+    use sea_orm::ActiveEnum;
+    let words: Vec<String> = UploadStatus::values();
+    assert_eq!(words, ["RECEIVING", "COMPLETED", "ABORTED"]);
+    assert!(UploadStatus::try_from_value(&String::new()).is_err());
     assert_eq!(
         Lease::new(now, 30_000),
         Lease {

@@ -9,6 +9,16 @@ fn names_round_trip() {
 }
 
 #[test]
+fn stages_are_stored_as_their_names() {
+    use sea_orm::{ActiveEnum, Iterable};
+    // Every stage, once, in the words stored before the column was typed.
+    assert_eq!(Stage::iter().collect::<Vec<_>>(), Stage::ALL);
+    for s in Stage::ALL {
+        assert_eq!(s.to_value(), s.as_str());
+    }
+}
+
+#[test]
 fn the_chain_in_order() {
     assert!(allows(Submitted, BadDebtCheck));
     assert!(allows(BadDebtCheck, Certifiable));
