@@ -28,9 +28,10 @@ use crate::calendar::{self, DayKind, Period};
 use crate::clock::SharedClock;
 use crate::worker::{Pass, Work, Worker};
 
-pub const PENDING: &str = "PENDING";
-pub const FIRED: &str = "FIRED";
-pub const CANCELLED: &str = "CANCELLED";
+pub use entity::Status;
+pub const PENDING: Status = Status::Pending;
+pub const FIRED: Status = Status::Fired;
+pub const CANCELLED: Status = Status::Cancelled;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -58,8 +59,7 @@ pub mod entity {
         pub holiday_calendar_missing: bool,
         /// When it fires: the end of its period.
         pub due_at_ms: i64,
-        /// PENDING, FIRED or CANCELLED.
-        pub status: String,
+        pub status: Status,
         pub created_at_ms: i64,
         pub closed_at_ms: Option<i64>,
         /// A handler that failed: how often, and why; it is tried again after a backoff.
@@ -72,6 +72,20 @@ pub mod entity {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    /// Where a deadline stands, stored as these words.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+    #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+    pub enum Status {
+        /// Running: the sweeper fires it once its end has passed.
+        #[sea_orm(string_value = "PENDING")]
+        Pending,
+        #[sea_orm(string_value = "FIRED")]
+        Fired,
+        /// The act happened in time.
+        #[sea_orm(string_value = "CANCELLED")]
+        Cancelled,
+    }
 }
 
 pub use entity::Model as DueDeadline;
@@ -213,7 +227,7 @@ pub async fn schedule<C: ConnectionTrait>(
         moved_off: Set(moved_off_text(&deadline.moved_off)),
         holiday_calendar_missing: Set(deadline.holiday_calendar_missing),
         due_at_ms: Set(deadline.ends_at.timestamp_millis()),
-        status: Set(PENDING.to_string()),
+        status: Set(PENDING),
         created_at_ms: Set(now_ms),
         closed_at_ms: Set(None),
         attempts: Set(0),

@@ -76,3 +76,9 @@ fn every_field_of_the_row_is_compared_and_nothing_else() {
         ]
     );
 }
+
+#[test]
+fn row_outcomes_are_stored_as_before() {
+    use sea_orm::ActiveEnum;
+    assert_eq!(RowOutcome::values(), ["EXISTING", "REFUSED"]);
+}

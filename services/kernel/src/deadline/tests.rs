@@ -140,6 +140,19 @@ async fn a_deadline_fires_once_its_period_ends_by_the_clock_and_not_before() {
         .unwrap()
         .unwrap();
     assert_eq!(row.status, FIRED);
+    // Stored as the word written before the column was typed.
+    let raw = db
+        .read()
+        .query_one_raw(Statement::from_string(
+            db.read().get_database_backend(),
+            "SELECT status FROM deadline WHERE subject = 'order-1'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
+    assert_eq!(raw, "FIRED");
     drop_target(db, target).await;
 }
 
@@ -165,7 +178,7 @@ async fn a_cancelled_deadline_never_fires_and_a_failing_handler_holds_back_only_
     assert_eq!((pass.fired, pass.failed), (1, 1));
     assert_eq!(fired(db.read()).await, ["c"]);
     let b = find(db.read(), "k", "b").await.unwrap().unwrap();
-    assert_eq!((b.status.as_str(), b.attempts), (PENDING, 1));
+    assert_eq!((b.status, b.attempts), (PENDING, 1));
     assert_eq!(b.last_error.as_deref(), Some("not now"));
     // After its backoff, once the handler works again, it fires.
     record.refuse.lock().unwrap().clear();
