@@ -12,8 +12,8 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::forward::{
-    Context, door, inner, own_bank_id, own_batch, own_case, own_certificate, pass_through,
-    public_verification, stage_records,
+    Backends, Context, door, inner, own_bank_id, own_batch, own_case, own_certificate,
+    pass_through, public_verification, stage_records,
 };
 use crate::token::Role;
 
@@ -38,7 +38,7 @@ door! {
         ) -> Result<Response<BankApiServiceSubmitBatchResponse>, Status> {
             let caller = self.ctx.gate.authorize(&request, ROLE).await?;
             let span = tracing::info_span!("caller", org_id = %caller.org_id, role = %caller.role);
-            let mut intake = self.ctx.intake.clone();
+            let mut intake = self.ctx.backends.intake.clone();
             let mut inbound = request.into_inner();
             async move {
                 // A stream broken before its header ends the call with its own status.
@@ -50,7 +50,7 @@ door! {
                 // Chunks pass through one by one as they arrive. If the caller's stream
                 // breaks, the call to intake is dropped (not ended cleanly), so intake
                 // aborts the batch rather than judging a truncated one.
-                let (rest, broken_rx) = pass_through(inbound, |m| m.request.unwrap_or_default());
+                let (rest, broken_rx) = pass_through(inbound, 1, |m| m.request);
                 let outbound = futures::stream::once(async { first }).chain(rest);
                 let answer = tokio::select! {
                     biased;
@@ -69,7 +69,7 @@ door! {
             &self,
             request: Request<BankApiServiceSubmitCasesRequest>,
         ) -> Result<Response<BankApiServiceSubmitCasesResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
                 let mut r = inner(r.request)?;
                 own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
                 let response = intake.submit_cases(r).await?.into_inner();
@@ -82,7 +82,7 @@ door! {
             &self,
             request: Request<BankApiServiceGetBatchRequest>,
         ) -> Result<Response<BankApiServiceGetBatchResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
                 let r = inner(r.request)?;
                 let batch = own_batch(&mut intake, &caller, &r.batch_id).await?;
                 Ok(BankApiServiceGetBatchResponse {
@@ -96,7 +96,7 @@ door! {
             &self,
             request: Request<BankApiServiceListBatchRowsRequest>,
         ) -> Result<Response<BankApiServiceListBatchRowsResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
                 let r = inner(r.request)?;
                 own_batch(&mut intake, &caller, &r.batch_id).await?;
                 let response = intake.list_batch_rows(r).await?.into_inner();
@@ -109,8 +109,7 @@ door! {
             &self,
             request: Request<BankApiServiceGetCaseRequest>,
         ) -> Result<Response<BankApiServiceGetCaseResponse>, Status> {
-            let pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { pre_check, mut intake, .. }, r| async move {
                 // Fetched together; the records are shown only once the case proves the
                 // caller's.
                 let (case, records) = tokio::join!(
@@ -129,7 +128,7 @@ door! {
             &self,
             request: Request<BankApiServiceListCasesRequest>,
         ) -> Result<Response<BankApiServiceListCasesResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
                 let mut r = inner(r.request)?;
                 own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
                 let response = intake.list_cases(r).await?.into_inner();
@@ -142,7 +141,7 @@ door! {
             &self,
             request: Request<BankApiServiceGetTimelineRequest>,
         ) -> Result<Response<BankApiServiceGetTimelineResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
                 let r = inner(r.request)?;
                 // Fetched together; the timeline is shown only once the case proves the
                 // caller's.
@@ -160,7 +159,7 @@ door! {
             &self,
             request: Request<BankApiServiceWithdrawCaseRequest>,
         ) -> Result<Response<BankApiServiceWithdrawCaseResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
                 let r = inner(r.request)?;
                 own_case(&mut intake, &caller, &r.case_id).await?;
                 let response = intake.withdraw_case(r).await?.into_inner();
@@ -173,8 +172,7 @@ door! {
             &self,
             request: Request<BankApiServiceApplyCertificatesRequest>,
         ) -> Result<Response<BankApiServiceApplyCertificatesResponse>, Status> {
-            let mut pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |caller, _, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut pre_check, .. }, r| async move {
                 let mut r = inner(r.request)?;
                 // The pre-check refuses, row by row, cases that are not this bank's.
                 own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
@@ -188,8 +186,7 @@ door! {
             &self,
             request: Request<BankApiServiceGetCertificateRequest>,
         ) -> Result<Response<BankApiServiceGetCertificateResponse>, Status> {
-            let mut pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |caller, _, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut pre_check, .. }, r| async move {
                 let key = inner(r.request)?.key;
                 let certificate = own_certificate(&mut pre_check, &caller, key).await?;
                 Ok(BankApiServiceGetCertificateResponse {
@@ -207,8 +204,7 @@ door! {
         ) -> Result<Response<BankApiServiceGetCertificateDocumentResponse>, Status> {
             use bdc::get_certificate_document_request::Key as DocumentKey;
             use bdc::get_certificate_request::Key;
-            let mut pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |caller, _, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut pre_check, .. }, r| async move {
                 let r = inner(r.request)?;
                 let key = match &r.key {
                     Some(DocumentKey::CertificateId(v)) => Some(Key::CertificateId(v.clone())),
@@ -239,8 +235,7 @@ door! {
             &self,
             request: Request<BankApiServiceVerifyCertificateRequest>,
         ) -> Result<Response<BankApiServiceVerifyCertificateResponse>, Status> {
-            let mut pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |caller, _, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut pre_check, .. }, r| async move {
                 let answer = pre_check
                     .verify_certificate(inner(r.request)?)
                     .await?
@@ -260,7 +255,7 @@ door! {
             &self,
             request: Request<BankApiServiceReportSettlementRequest>,
         ) -> Result<Response<BankApiServiceReportSettlementResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
                 let r = inner(r.request)?;
                 own_case(&mut intake, &caller, &r.case_id).await?;
                 let response = intake.report_settlement(r).await?.into_inner();

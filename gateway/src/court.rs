@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::clock;
-use crate::forward::{Context, door, inner, pass_through, stage_records};
+use crate::forward::{Backends, Context, door, inner, pass_through, stage_records};
 use crate::token::Role;
 
 const ROLE: Role = Role::Court;
@@ -25,9 +25,8 @@ door! {
             &self,
             request: Request<CourtApiServiceGetCaseDossierRequest>,
         ) -> Result<Response<CourtApiServiceGetCaseDossierResponse>, Status> {
-            let pre_check = self.ctx.pre_check.clone();
             let clock = self.ctx.clock.clone();
-            self.ctx.call(request, ROLE, |_, intake, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { pre_check, intake, .. }, r| async move {
                 let (mut case_client, mut timeline_client) = (intake.clone(), intake);
                 // The case, its timeline and every stage's record, all at once; a stage
                 // service that does not answer leaves its record out, not the dossier.
@@ -62,7 +61,7 @@ door! {
             &self,
             request: Request<CourtApiServiceListCasesRequest>,
         ) -> Result<Response<CourtApiServiceListCasesResponse>, Status> {
-            self.ctx.call(request, ROLE, |_, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut intake, .. }, r| async move {
                 let response = intake.list_cases(inner(r.request)?).await?;
                 Ok(CourtApiServiceListCasesResponse { response: Some(response.into_inner()) })
             })
@@ -73,7 +72,7 @@ door! {
             &self,
             request: Request<CourtApiServiceGetTimelineRequest>,
         ) -> Result<Response<CourtApiServiceGetTimelineResponse>, Status> {
-            self.ctx.call(request, ROLE, |_, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut intake, .. }, r| async move {
                 let response = intake.get_timeline(inner(r.request)?).await?;
                 Ok(CourtApiServiceGetTimelineResponse { response: Some(response.into_inner()) })
             })
@@ -84,7 +83,7 @@ door! {
             &self,
             request: Request<CourtApiServiceRegisterBankRequest>,
         ) -> Result<Response<CourtApiServiceRegisterBankResponse>, Status> {
-            self.ctx.call(request, ROLE, |_, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut intake, .. }, r| async move {
                 let response = intake.register_bank(inner(r.request)?).await?;
                 Ok(CourtApiServiceRegisterBankResponse { response: Some(response.into_inner()) })
             })
@@ -97,12 +96,10 @@ door! {
         ) -> Result<Response<CourtApiServiceImportRulingsResponse>, Status> {
             let caller = self.ctx.gate.authorize(&request, ROLE).await?;
             let span = tracing::info_span!("caller", org_id = %caller.org_id, role = %caller.role);
-            let mut registry = self.ctx.registry.clone();
+            let mut registry = self.ctx.backends.registry.clone();
             // Message by message as they arrive; a broken stream from the court drops the
             // call, so the registry aborts the import rather than judging a truncated one.
-            let (outbound, broken) = pass_through(request.into_inner(), |m| {
-                m.request.unwrap_or_default()
-            });
+            let (outbound, broken) = pass_through(request.into_inner(), 0, |m| m.request);
             async move {
                 let answer = tokio::select! {
                     biased;
@@ -121,8 +118,7 @@ door! {
             &self,
             request: Request<CourtApiServiceListImportRefusalsRequest>,
         ) -> Result<Response<CourtApiServiceListImportRefusalsResponse>, Status> {
-            let mut registry = self.ctx.registry.clone();
-            self.ctx.call(request, ROLE, |_, _, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut registry, .. }, r| async move {
                 let response = registry
                     .list_import_refusals(inner(r.request)?)
                     .await?;
@@ -137,8 +133,7 @@ door! {
             &self,
             request: Request<CourtApiServiceRevokeRulingRequest>,
         ) -> Result<Response<CourtApiServiceRevokeRulingResponse>, Status> {
-            let mut registry = self.ctx.registry.clone();
-            self.ctx.call(request, ROLE, |_, _, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut registry, .. }, r| async move {
                 let response = registry.revoke_ruling(inner(r.request)?).await?;
                 Ok(CourtApiServiceRevokeRulingResponse { response: Some(response.into_inner()) })
             })
@@ -149,8 +144,7 @@ door! {
             &self,
             request: Request<CourtApiServiceGetRulingRequest>,
         ) -> Result<Response<CourtApiServiceGetRulingResponse>, Status> {
-            let mut registry = self.ctx.registry.clone();
-            self.ctx.call(request, ROLE, |_, _, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut registry, .. }, r| async move {
                 let response = registry.get_ruling(inner(r.request)?).await?;
                 Ok(CourtApiServiceGetRulingResponse { response: Some(response.into_inner()) })
             })
@@ -161,8 +155,7 @@ door! {
             &self,
             request: Request<CourtApiServiceGetCertificateRequest>,
         ) -> Result<Response<CourtApiServiceGetCertificateResponse>, Status> {
-            let mut pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |_, _, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut pre_check, .. }, r| async move {
                 let response = pre_check.get_certificate(inner(r.request)?).await?;
                 Ok(CourtApiServiceGetCertificateResponse { response: Some(response.into_inner()) })
             })
@@ -173,8 +166,7 @@ door! {
             &self,
             request: Request<CourtApiServiceGetCertificateDocumentRequest>,
         ) -> Result<Response<CourtApiServiceGetCertificateDocumentResponse>, Status> {
-            let mut pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |_, _, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut pre_check, .. }, r| async move {
                 let response = pre_check
                     .get_certificate_document(inner(r.request)?)
                     .await?;
@@ -189,8 +181,7 @@ door! {
             &self,
             request: Request<CourtApiServiceVerifyCertificateRequest>,
         ) -> Result<Response<CourtApiServiceVerifyCertificateResponse>, Status> {
-            let mut pre_check = self.ctx.pre_check.clone();
-            self.ctx.call(request, ROLE, |_, _, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut pre_check, .. }, r| async move {
                 let response = pre_check.verify_certificate(inner(r.request)?).await?;
                 Ok(CourtApiServiceVerifyCertificateResponse {
                     response: Some(response.into_inner()),
@@ -203,7 +194,7 @@ door! {
             &self,
             request: Request<CourtApiServiceListBanksRequest>,
         ) -> Result<Response<CourtApiServiceListBanksResponse>, Status> {
-            self.ctx.call(request, ROLE, |_, mut intake, r| async move {
+            self.ctx.call(request, ROLE, |_, Backends { mut intake, .. }, r| async move {
                 let response = intake.list_banks(inner(r.request)?).await?;
                 Ok(CourtApiServiceListBanksResponse { response: Some(response.into_inner()) })
             })

@@ -51,13 +51,21 @@ pub fn pre_check_client(channel: InternalChannel, max_message_bytes: usize) -> P
         .max_encoding_message_size(max_message_bytes)
 }
 
+/// Every internal service a door may call, one lazily connected client each (clients are
+/// cheap to clone: they share their channel). A stage lands at the gateway by adding its
+/// client here; every door's call gets all of them.
+#[derive(Clone)]
+pub struct Backends {
+    pub intake: IntakeClient,
+    pub registry: RegistryClient,
+    pub pre_check: PreCheckClient,
+}
+
 /// What each door holds: the gate, the backends and the suite's clock.
 #[derive(Clone)]
 pub struct Context {
     pub gate: Arc<Gate>,
-    pub intake: IntakeClient,
-    pub registry: RegistryClient,
-    pub pre_check: PreCheckClient,
+    pub backends: Backends,
     /// The clock of the gateway's build context: in `sieve up`, the one every service reads.
     pub clock: SharedClock,
 }
@@ -72,12 +80,12 @@ impl Context {
         f: F,
     ) -> Result<Response<R>, Status>
     where
-        F: FnOnce(Caller, IntakeClient, T) -> Fut,
+        F: FnOnce(Caller, Backends, T) -> Fut,
         Fut: Future<Output = Result<R, Status>>,
     {
         let caller = self.gate.authorize(&request, role).await?;
         let span = tracing::info_span!("caller", org_id = %caller.org_id, role = %caller.role);
-        f(caller, self.intake.clone(), request.into_inner())
+        f(caller, self.backends.clone(), request.into_inner())
             .instrument(span)
             .await
             .map(Response::new)
@@ -236,13 +244,15 @@ macro_rules! door {
 pub(crate) use door;
 
 /// A caller's client stream, passed on message by message as it arrives (never buffered),
-/// each message mapped by `unwrap`. When the caller's stream breaks, the stream passed on
-/// never ends (so the service behind cannot mistake it for a complete one) and the caller's
-/// error arrives on the receiver: the forwarding call should then be dropped, which resets
-/// the stream to the service, and that error answered.
+/// each message's inner request taken by `inner_of`. When the caller's stream breaks — or a
+/// message leaves its inner request out, refused InvalidArgument naming the message rather
+/// than forwarded empty, counting from `read` messages the door took first — the stream passed on never ends (so the service behind cannot
+/// mistake it for a complete one) and the refusal arrives on the receiver: the forwarding
+/// call should then be dropped, which resets the stream to the service, and that answered.
 pub fn pass_through<T, U>(
     inbound: Streaming<T>,
-    unwrap: fn(T) -> U,
+    read: u64,
+    inner_of: fn(T) -> Option<U>,
 ) -> (
     impl Stream<Item = U> + Send + 'static,
     tokio::sync::oneshot::Receiver<Status>,
@@ -253,18 +263,26 @@ where
 {
     let (broken_tx, broken_rx) = tokio::sync::oneshot::channel::<Status>();
     let stream = futures::stream::unfold(
-        (inbound, Some(broken_tx)),
-        move |(mut inbound, mut broken)| async move {
-            match inbound.message().await {
-                Ok(Some(message)) => Some((unwrap(message), (inbound, broken))),
-                Ok(None) => None,
-                Err(status) => {
-                    if let Some(tx) = broken.take() {
-                        let _ = tx.send(status);
-                    }
-                    std::future::pending::<Option<(U, (Streaming<T>, _))>>().await
-                }
+        (inbound, Some(broken_tx), read),
+        move |(mut inbound, mut broken, seen)| async move {
+            let refusal = match inbound.message().await {
+                Ok(Some(message)) => match inner_of(message) {
+                    Some(inner) => return Some((inner, (inbound, broken, seen + 1))),
+                    None => Status::from(
+                        Error::invalid_field(
+                            "request",
+                            "missing: send the backend's request in `request`",
+                        )
+                        .with_meta("message", (seen + 1).to_string()),
+                    ),
+                },
+                Ok(None) => return None,
+                Err(status) => status,
+            };
+            if let Some(tx) = broken.take() {
+                let _ = tx.send(refusal);
             }
+            std::future::pending::<Option<(U, (Streaming<T>, _, u64))>>().await
         },
     );
     (stream, broken_rx)

@@ -127,9 +127,11 @@ impl Service for Application {
         );
         let doors = forward::Context {
             gate: Arc::new(gate),
-            intake,
-            registry: forward::registry_client(bad_debt_check.clone(), max),
-            pre_check: forward::pre_check_client(bad_debt_check, max),
+            backends: forward::Backends {
+                intake,
+                registry: forward::registry_client(bad_debt_check.clone(), max),
+                pre_check: forward::pre_check_client(bad_debt_check, max),
+            },
             clock: ctx.clock.clone(),
         };
         // Generated servers share one builder shape; each gets the configured size limits.

@@ -21,6 +21,7 @@ impl PublicApiService for PublicApi {
         let r = inner(request.into_inner().request)?;
         let answer = self
             .ctx
+            .backends
             .pre_check
             .clone()
             .verify_certificate(r)

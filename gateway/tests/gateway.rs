@@ -684,6 +684,31 @@ async fn a_batch_streams_through_the_gateway() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+
+    // A message that leaves its inner request out is refused, naming it, not passed on empty.
+    let gap = tokio_stream::StreamExt::map(batch_stream("", "stream-4", 10, 5), |mut m| {
+        if matches!(&m.request, Some(r) if matches!(&r.item, Some(Item::Chunk(c)) if c.cases[0].bank_case_ref.ends_with("-0000005")))
+        {
+            m.request = None;
+        }
+        m
+    });
+    let status = bank.submit_batch(authed(gap, &token_a)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(reason(&status), reason::INVALID_FIELD);
+    let details = status.get_error_details();
+    let fields: Vec<String> = details
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["request"]);
+    assert_eq!(
+        details
+            .error_info()
+            .and_then(|i| i.metadata.get("message").cloned()),
+        Some("3".to_string()),
+        "the header, one chunk, then the third message"
+    );
 }
 
 #[tokio::test]
