@@ -55,6 +55,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ClockCommand,
     },
+    /// The court's holiday calendar: load a year's file (the form of
+    /// `calendars/cn-2026.toml`) into every service that counts periods. Needs a court token.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
 }
 
 impl Command {
@@ -87,6 +93,21 @@ pub enum ClockCommand {
     Show(ClockShowArgs),
     /// Move the manual clock forward, e.g. `31d`, `12h`, `90m`, `45s`, `1d12h`.
     Advance(ClockAdvanceArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Load a year's calendar; running deadlines it changes are counted again, each move
+    /// written on its case's timeline.
+    Load(CalendarLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CalendarLoadArgs {
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
 }
 
 #[derive(Debug, Args)]

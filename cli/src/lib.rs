@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod batch_file;
+pub mod calendar;
 pub mod certificates;
 pub mod client;
 pub mod clock;
@@ -163,6 +164,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             Ok(())
         }
         Command::Clock { command } => clock::run(command, &settings).await,
+        Command::Calendar { command } => calendar::run(command, &settings).await,
     }
 }
 

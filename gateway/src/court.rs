@@ -8,9 +8,9 @@ use sieve_proto::intake::v1 as intake;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use crate::clock;
 use crate::forward::{Backends, Context, door, inner, pass_through, stage_records};
 use crate::token::Role;
+use crate::{calendar, clock};
 
 const ROLE: Role = Role::Court;
 
@@ -208,6 +208,18 @@ door! {
             let clock = self.ctx.clock.clone();
             self.ctx
                 .call(request, ROLE, |_, _, _| async move { Ok(clock::get(clock.as_ref())) })
+                .await
+        }
+
+        async fn load_calendar(
+            &self,
+            request: Request<CourtApiServiceLoadCalendarRequest>,
+        ) -> Result<Response<CourtApiServiceLoadCalendarResponse>, Status> {
+            let services = self.ctx.calendars.clone();
+            self.ctx
+                .call(request, ROLE, |_, _, r| async move {
+                    calendar::load(&services, inner(r.request)?).await
+                })
                 .await
         }
 

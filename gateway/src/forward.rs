@@ -13,6 +13,7 @@ use sieve_kernel::{Error, ErrorCode, SharedClock};
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
 use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;
+use sieve_proto::calendar::v1::calendar_service_client::CalendarServiceClient;
 use sieve_proto::gateway::v1::StageRecords;
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
@@ -29,6 +30,8 @@ pub type IntakeClient = IntakeServiceClient<InternalChannel>;
 /// Bad-debt-check's two services, sharing one lazily connected channel.
 pub type RegistryClient = RegistryServiceClient<InternalChannel>;
 pub type PreCheckClient = PreCheckServiceClient<InternalChannel>;
+/// A service keeping the court's calendar (`sieve.calendar.v1.CalendarService`).
+pub type CalendarClient = CalendarServiceClient<InternalChannel>;
 
 /// How long a dossier waits for a stage service's record before showing it as unavailable.
 const STAGE_RECORD_WAIT: Duration = Duration::from_secs(3);
@@ -66,6 +69,9 @@ pub struct Backends {
 pub struct Context {
     pub gate: Arc<Gate>,
     pub backends: Backends,
+    /// Every service that keeps the court's calendar and counts periods with it, by name: a
+    /// calendar the court loads goes to each.
+    pub calendars: Vec<(&'static str, CalendarClient)>,
     /// The clock of the gateway's build context: in `sieve up`, the one every service reads.
     pub clock: SharedClock,
 }

@@ -9,6 +9,7 @@
 
 mod auth;
 mod bank;
+mod calendar;
 mod clock;
 mod court;
 mod forward;
@@ -130,8 +131,15 @@ impl Service for Application {
             backends: forward::Backends {
                 intake,
                 registry: forward::registry_client(bad_debt_check.clone(), max),
-                pre_check: forward::pre_check_client(bad_debt_check, max),
+                pre_check: forward::pre_check_client(bad_debt_check.clone(), max),
             },
+            // Each stage service adds itself here as it is deployed; intake counts no periods.
+            calendars: vec![(
+                PRE_CHECK_SERVICE,
+                sieve_proto::calendar::v1::calendar_service_client::CalendarServiceClient::new(
+                    bad_debt_check,
+                ),
+            )],
             clock: ctx.clock.clone(),
         };
         // Generated servers share one builder shape; each gets the configured size limits.

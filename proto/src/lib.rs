@@ -28,6 +28,7 @@ macro_rules! package {
 package!(common, "sieve.common.v1");
 package!(intake, "sieve.intake.v1");
 package!(bad_debt_check, "sieve.bad_debt_check.v1");
+package!(calendar, "sieve.calendar.v1");
 package!(preservation, "sieve.preservation.v1");
 package!(mediation, "sieve.mediation.v1");
 package!(notarization, "sieve.notarization.v1");

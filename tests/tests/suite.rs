@@ -26,7 +26,7 @@ struct Running {
     gateway: Gateway,
     credentials: Credentials,
     data_dir: PathBuf,
-    targets: Vec<Target>,
+    targets: std::collections::HashMap<&'static str, Target>,
 }
 
 impl Running {
@@ -83,14 +83,14 @@ impl Running {
             gateway,
             credentials,
             data_dir,
-            targets: launch.targets.into_values().collect(),
+            targets: launch.targets,
         }
     }
 
     async fn stop(self) {
         self.suite.shutdown().await.expect("clean shutdown");
         let _ = std::fs::remove_dir_all(&self.data_dir);
-        for target in &self.targets {
+        for target in self.targets.values() {
             if let Target::Postgres { url, schema } = target {
                 let _ = sieve_kernel::db::drop_schema(url, schema).await;
             }
@@ -938,5 +938,135 @@ async fn the_system_clock_cannot_be_moved() {
         err.to_string().contains("reason: CLOCK_NOT_MANUAL"),
         "{err}"
     );
+    run.stop().await;
+}
+
+/// A 2027 calendar published late: New Year's Day on Friday 2027-01-01, and its weekend.
+const CN_2027: &str = r#"year = 2027
+source = "国务院办公厅关于2027年部分节假日安排的通知 (test)"
+rest_days = [
+  { date = "2027-01-01", holiday = "New Year's Day" },
+  { date = "2027-01-02", holiday = "New Year's Day" },
+  { date = "2027-01-03", holiday = "New Year's Day" },
+]
+working_days = []
+"#;
+
+#[tokio::test]
+async fn a_calendar_loaded_late_moves_a_running_deadline_and_says_so_on_the_timeline() {
+    use sieve_kernel::calendar::stored;
+    let run = Running::start().await;
+    let report = submit_sample(&run, &run.credentials).await;
+    let case_id = report
+        .outcome
+        .and_then(|o| o.first_case_id)
+        .expect("an accepted case");
+    let court = run.credentials.court_token().expect("court token");
+
+    // A stage service's deadline for the case, counted while 2027 has no calendar: served
+    // Thursday 2026-12-17, 15 days end Friday 2027-01-01 (CPL 85), flagged as counted
+    // without holidays. The pre-check is today's stage service keeping the calendar.
+    let target = &run.targets[sieve_bad_debt_check::SERVICE];
+    let db = sieve_kernel::db::connect(target, &run.settings.database)
+        .await
+        .expect("the pre-check's store");
+    let calendar = stored::current(db.read()).await.expect("its calendar");
+    let served = chrono::NaiveDate::from_ymd_opt(2026, 12, 17).expect("a date");
+    let period = calendar.days("cpl_227.objection_15_days", served, 15);
+    assert!(period.holiday_calendar_missing);
+    let txn = sieve_kernel::db::begin_write(&db).await.expect("txn");
+    sieve_kernel::deadline::schedule(&txn, "order.objection", "order-1", &case_id, &period, 0)
+        .await
+        .expect("scheduled");
+    txn.commit().await.expect("commit");
+
+    // A bad file is refused at the door, with its line and reason.
+    let bad = sieve_cli::calendar::load(
+        &run.gateway,
+        &court,
+        CN_2027.replace("2027-01-03", "2026-01-03"),
+    )
+    .await
+    .expect_err("refused");
+    let status = bad.status().expect("a gRPC error");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    let details = status.get_error_details();
+    assert_eq!(
+        details.error_info().map(|i| i.reason.as_str()),
+        Some(reason::CALENDAR_INVALID)
+    );
+    let violation = &details.bad_request().expect("violations").field_violations[0];
+    assert_eq!(violation.field, "file");
+    assert!(
+        violation.description.starts_with("line 6:")
+            && violation.description.contains("not in 2027"),
+        "{violation:?}"
+    );
+
+    // `sieve calendar load FILE`, from a file.
+    let file = run.data_dir.join("cn-2027.toml");
+    std::fs::write(&file, CN_2027).expect("written");
+    let text = sieve_cli::calendar::read(&file).expect("read");
+    let answer = sieve_cli::calendar::load(&run.gateway, &court, text.clone())
+        .await
+        .unwrap_or_else(|e| panic!("calendar load failed: {e}"));
+    let [load] = answer.loads.as_slice() else {
+        panic!("one service keeps the calendar: {answer:?}")
+    };
+    assert_eq!(load.service, sieve_bad_debt_check::SERVICE);
+    let r = load.response.as_ref().expect("loaded");
+    assert!(r.changed);
+    assert_eq!((r.recounted, r.moved_count), (1, 1));
+    assert_eq!(
+        (r.moved[0].previous_end.as_str(), r.moved[0].end.as_str()),
+        ("2027-01-01", "2027-01-04")
+    );
+    let printed = sieve_cli::calendar::render(&answer);
+    assert!(
+        printed.contains(&format!(
+            "case {case_id}: order.objection (cpl_227.objection_15_days) ends 2027-01-04, not 2027-01-01"
+        )),
+        "{printed}"
+    );
+    let row = sieve_kernel::deadline::find(db.read(), "order.objection", "order-1")
+        .await
+        .expect("read")
+        .expect("the deadline");
+    assert_eq!(row.end_date, "2027-01-04");
+    assert!(!row.holiday_calendar_missing);
+
+    // The move reaches the case's timeline, as an event within its stage.
+    let event_id = format!("deadline:{}/1", row.id);
+    let wait = Instant::now() + Duration::from_secs(60);
+    let event = loop {
+        let timeline = status::case_status(&run.gateway, &court, &case_id)
+            .await
+            .unwrap_or_else(|e| panic!("status failed: {e}"))
+            .dossier
+            .timeline;
+        if let Some(e) = timeline.into_iter().find(|e| e.event_id == event_id) {
+            break e;
+        }
+        assert!(Instant::now() < wait, "the move is not on the timeline");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(event.from_stage, event.to_stage);
+    assert_eq!(event.actor, sieve_proto::common::v1::Actor::Court as i32);
+    assert!(
+        event.reason.contains("now ends 2027-01-04, not 2027-01-01")
+            && event.reason.contains("New Year's Day"),
+        "{}",
+        event.reason
+    );
+
+    // The same file again: harmless, nothing moves.
+    let again = sieve_cli::calendar::load(&run.gateway, &court, text)
+        .await
+        .unwrap_or_else(|e| panic!("calendar load failed: {e}"));
+    let r = again.loads[0].response.as_ref().expect("loaded");
+    assert!(!r.changed);
+    assert_eq!((r.recounted, r.moved_count), (1, 0));
+    assert!(sieve_cli::calendar::render(&again).contains("already in force"));
+    let _ = db.close().await;
     run.stop().await;
 }

@@ -195,6 +195,7 @@ impl Service for Application {
             recency_window_months: window,
             key,
         };
+        let calendar = sieve_kernel::calendar::api::CalendarApi::new(db.clone(), clock.clone());
         let api = api::PreCheckApi::new(
             db.clone(),
             clock,
@@ -215,6 +216,7 @@ impl Service for Application {
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
             )
+            .add_service(calendar.server())
             .bind(&settings.server.host, port)
             .await?;
         Ok(Self {

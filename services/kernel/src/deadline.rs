@@ -24,7 +24,7 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
-use crate::calendar::{self, DayKind, Period};
+use crate::calendar::{self, DayKind};
 use crate::clock::SharedClock;
 use crate::worker::{Pass, Work, Worker};
 
@@ -46,6 +46,8 @@ pub mod entity {
         pub kind: String,
         /// The record it runs for (a payment order id). One deadline per kind and subject.
         pub subject: String,
+        /// The case it runs in: where a move of its end is written on the timeline.
+        pub case_id: String,
         /// The rule that set the period, e.g. `cpl_227.objection_15_days`.
         pub rule: String,
         /// `15d`, `3m` or `24h`.
@@ -66,6 +68,8 @@ pub mod entity {
         pub attempts: i32,
         pub next_try_at_ms: i64,
         pub last_error: Option<String>,
+        /// How often a calendar loaded later moved its end; names each move's timeline event.
+        pub revision: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -102,6 +106,7 @@ pub mod migration {
         Id,
         Kind,
         Subject,
+        CaseId,
         Rule,
         Period,
         StartDate,
@@ -116,6 +121,7 @@ pub mod migration {
         Attempts,
         NextTryAtMs,
         LastError,
+        Revision,
     }
 
     pub struct Migration;
@@ -136,6 +142,7 @@ pub mod migration {
                     .col(string(Deadline::Id).primary_key())
                     .col(string(Deadline::Kind))
                     .col(string(Deadline::Subject))
+                    .col(string(Deadline::CaseId))
                     .col(string(Deadline::Rule))
                     .col(string(Deadline::Period))
                     .col(string(Deadline::StartDate))
@@ -150,6 +157,7 @@ pub mod migration {
                     .col(integer(Deadline::Attempts))
                     .col(big_integer(Deadline::NextTryAtMs))
                     .col(text_null(Deadline::LastError))
+                    .col(integer(Deadline::Revision))
                     .to_owned(),
             )
             .await?;
@@ -185,15 +193,8 @@ pub mod migration {
     }
 }
 
-fn period_text(p: Period) -> String {
-    match p {
-        Period::Days(n) => format!("{n}d"),
-        Period::Months(n) => format!("{n}m"),
-        Period::Hours(n) => format!("{n}h"),
-    }
-}
-
-fn moved_off_text(moved: &[(chrono::NaiveDate, DayKind)]) -> String {
+/// The rest days an end moved off, as a deadline stores them.
+pub fn moved_off_text(moved: &[(chrono::NaiveDate, DayKind)]) -> String {
     moved
         .iter()
         .map(|(d, k)| match k {
@@ -206,12 +207,15 @@ fn moved_off_text(moved: &[(chrono::NaiveDate, DayKind)]) -> String {
         .join("; ")
 }
 
-/// Starts the clock for `subject` inside the caller's transaction (`db` is that transaction).
-/// Scheduling the same kind and subject again changes nothing: the first deadline stands.
+/// Starts the clock for `subject` of the case `case_id` inside the caller's transaction (`db`
+/// is that transaction). Scheduling the same kind and subject again changes nothing: the
+/// first deadline stands. Count `deadline` with [`crate::calendar::stored::current`], the
+/// calendar the court loaded.
 pub async fn schedule<C: ConnectionTrait>(
     db: &C,
     kind: &str,
     subject: &str,
+    case_id: &str,
     deadline: &calendar::Deadline,
     now_ms: i64,
 ) -> Result<(), DbErr> {
@@ -219,8 +223,9 @@ pub async fn schedule<C: ConnectionTrait>(
         id: Set(uuid::Uuid::now_v7().simple().to_string()),
         kind: Set(kind.to_string()),
         subject: Set(subject.to_string()),
+        case_id: Set(case_id.to_string()),
         rule: Set(deadline.rule.to_string()),
-        period: Set(period_text(deadline.period)),
+        period: Set(deadline.period.text()),
         start_date: Set(deadline.start.to_string()),
         nominal_end: Set(deadline.nominal_end.to_string()),
         end_date: Set(deadline.end.to_string()),
@@ -233,6 +238,7 @@ pub async fn schedule<C: ConnectionTrait>(
         attempts: Set(0),
         next_try_at_ms: Set(0),
         last_error: Set(None),
+        revision: Set(0),
     };
     Entity::insert(row)
         .on_conflict_do_nothing_on([Column::Kind, Column::Subject])
@@ -470,6 +476,9 @@ impl Work for Sweeper {
         "deadline sweep failed"
     }
 }
+
+mod recount;
+pub use recount::{Moved, Recounted, recount};
 
 #[cfg(test)]
 mod tests;

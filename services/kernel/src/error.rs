@@ -77,6 +77,8 @@ pub mod reason {
     pub const BANK_MISMATCH: &str = "BANK_MISMATCH";
     /// The suite runs on the system clock, which nobody moves (`sieve up --manual-clock`).
     pub const CLOCK_NOT_MANUAL: &str = "CLOCK_NOT_MANUAL";
+    /// A holiday calendar file that does not parse (its line and reason in the violation).
+    pub const CALENDAR_INVALID: &str = "CALENDAR_INVALID";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,6 +21,9 @@ pub use relay::{Relay, RelayPass};
 pub const TOPIC_STAGE_OUTCOME: &str = "intake.stage_outcome";
 /// Topic of a batch of stage outcomes for intake; the payload is a `RecordStageOutcomesRequest`.
 pub const TOPIC_STAGE_OUTCOMES: &str = "intake.stage_outcomes";
+/// Topic of a running deadline a calendar moved, for the case's timeline at intake; the
+/// payload is a `RecordDeadlineMovedRequest`.
+pub const TOPIC_DEADLINE_MOVED: &str = "intake.deadline_moved";
 /// Topic of cases entering the bad-debt pre-check; the payload is a `CheckCasesRequest`.
 pub const TOPIC_CHECK_CASES: &str = "bad_debt_check.check_cases";
 

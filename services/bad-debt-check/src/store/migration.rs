@@ -11,6 +11,10 @@ impl MigratorTrait for Migrator {
             Box::new(sieve_kernel::outbox::migration::Migration),
             Box::new(M0001PreCheck),
             Box::new(M0002MatchRuns),
+            // The court's calendar and the deadlines it recounts (none kept here yet): the
+            // pre-check is the stage service that serves the calendar today.
+            Box::new(sieve_kernel::deadline::migration::Migration),
+            Box::new(sieve_kernel::calendar::stored::migration::Migration),
         ]
     }
 }

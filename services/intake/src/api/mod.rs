@@ -79,6 +79,7 @@ impl IntakeApi {
 mod banks;
 mod batches;
 mod cases;
+mod deadlines;
 mod receive;
 mod transitions;
 
@@ -166,6 +167,13 @@ impl IntakeService for IntakeApi {
         request: Request<pb::RecordStageOutcomesRequest>,
     ) -> Result<Response<pb::RecordStageOutcomesResponse>, Status> {
         transitions::record_stage_outcomes(self, request).await
+    }
+
+    async fn record_deadline_moved(
+        &self,
+        request: Request<pb::RecordDeadlineMovedRequest>,
+    ) -> Result<Response<pb::RecordDeadlineMovedResponse>, Status> {
+        deadlines::record_deadline_moved(self, request).await
     }
 
     async fn withdraw_case(

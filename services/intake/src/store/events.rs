@@ -82,20 +82,26 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
     // The version check makes a concurrent transition of the same case fail instead of
     // silently overwriting it (PostgreSQL replicas; SQLite has one writer anyway). It runs
     // before the event is written, so a failure leaves nothing behind.
-    let updated = case::Entity::update_many()
+    let mut update = case::Entity::update_many()
         .filter(case::Column::Id.eq(t.case_id.clone()))
         .filter(case::Column::Version.eq(current.version))
-        .col_expr(case::Column::Stage, Expr::value(t.to_stage))
-        .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms))
-        .col_expr(case::Column::Version, Expr::value(seq))
-        .exec(conn)
-        .await?;
+        .col_expr(case::Column::Version, Expr::value(seq));
+    let from_stage = t.from_stage.unwrap_or(current.stage);
+    // An event within a stage (a deadline moved) leaves the stage and its time alone.
+    let moves = from_stage != t.to_stage;
+    if moves {
+        update = update
+            .col_expr(case::Column::Stage, Expr::value(t.to_stage))
+            .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms));
+    }
+    let updated = update.exec(conn).await?;
     if updated.rows_affected != 1 {
         return Err(DbErr::RecordNotUpdated);
     }
-    let from_stage = t.from_stage.unwrap_or(current.stage);
-    current.stage = t.to_stage;
-    current.stage_changed_at_ms = now_ms;
+    if moves {
+        current.stage = t.to_stage;
+        current.stage_changed_at_ms = now_ms;
+    }
     current.version = seq;
     case_event::Entity::insert(
         case_event::Model {

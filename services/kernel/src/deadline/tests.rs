@@ -7,13 +7,17 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use super::*;
 use crate::calendar::Calendar;
-use crate::clock::ManualClock;
+use crate::clock::{Clock, ManualClock};
 
 struct DeadlinesOnly;
 
 impl MigratorTrait for DeadlinesOnly {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(migration::Migration)]
+        vec![
+            Box::new(migration::Migration),
+            Box::new(crate::calendar::stored::migration::Migration),
+            Box::new(crate::outbox::migration::Migration),
+        ]
     }
 }
 
@@ -96,7 +100,7 @@ async fn a_deadline_fires_once_its_period_ends_by_the_clock_and_not_before() {
     // 30 days from 03-02: 04-01, a Wednesday; due at 24:00 that day, Beijing time.
     let period = calendar.days("test.thirty_days", served, 30);
     let txn = crate::db::begin_write(&db).await.unwrap();
-    schedule(&txn, "order.objection", "order-1", &period, 0)
+    schedule(&txn, "order.objection", "order-1", "case-1", &period, 0)
         .await
         .unwrap();
     // Scheduling again changes nothing.
@@ -104,6 +108,7 @@ async fn a_deadline_fires_once_its_period_ends_by_the_clock_and_not_before() {
         &txn,
         "order.objection",
         "order-1",
+        "case-1",
         &calendar.days("x", served, 1),
         0,
     )
@@ -164,7 +169,7 @@ async fn a_cancelled_deadline_never_fires_and_a_failing_handler_holds_back_only_
     let served = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
     let txn = crate::db::begin_write(&db).await.unwrap();
     for s in ["a", "b", "c"] {
-        schedule(&txn, "k", s, &calendar.days("r", served, 15), 0)
+        schedule(&txn, "k", s, "case-1", &calendar.days("r", served, 15), 0)
             .await
             .unwrap();
     }
@@ -209,6 +214,7 @@ async fn two_sweepers_on_one_database_never_fire_a_deadline_twice() {
             &txn,
             "k",
             &format!("s{i:04}"),
+            "case-1",
             &calendar.days("r", served, 1 + i % 40),
             0,
         )
@@ -256,6 +262,7 @@ async fn a_running_sweeper_fires_a_30_day_window_as_soon_as_a_manual_clock_passe
         &txn,
         "k",
         "a",
+        "case-1",
         &Calendar::built_in().days("r", served, 30),
         0,
     )
@@ -281,5 +288,168 @@ async fn a_running_sweeper_fires_a_30_day_window_as_soon_as_a_manual_clock_passe
     assert!(fired_at.is_ok(), "the move woke the sweeper");
     let _ = stop.send(());
     task.await.unwrap();
+    drop_target(db, target).await;
+}
+
+/// A 2027 calendar as the State Council might publish it late: New Year's Day on Friday
+/// 2027-01-01, with the weekend after it.
+const CN_2027: &str = r#"year = 2027
+source = "国务院办公厅关于2027年部分节假日安排的通知 (test)"
+rest_days = [
+  { date = "2027-01-01", holiday = "New Year's Day" },
+  { date = "2027-01-02", holiday = "New Year's Day" },
+  { date = "2027-01-03", holiday = "New Year's Day" },
+]
+working_days = []
+"#;
+
+async fn moved_messages(
+    db: &sea_orm::DatabaseConnection,
+) -> Vec<sieve_proto::intake::v1::RecordDeadlineMovedRequest> {
+    use prost::Message;
+    crate::outbox::entity::Entity::find()
+        .filter(crate::outbox::entity::Column::Topic.eq(crate::outbox::TOPIC_DEADLINE_MOVED))
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| {
+            sieve_proto::intake::v1::RecordDeadlineMovedRequest::decode(m.payload.as_slice())
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_calendar_loaded_late_moves_a_running_deadline_and_says_so_on_the_timeline() {
+    use crate::calendar::stored;
+    let (db, target) = fresh().await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let calendar = stored::current(db.read()).await.unwrap();
+    assert!(!calendar.has_year(2027), "2027 is not built in");
+    // Served Thursday 2026-12-17: 15 days end Friday 2027-01-01, counted without a 2027
+    // calendar, so New Year's Day is not known to be a rest day.
+    let served = NaiveDate::from_ymd_opt(2026, 12, 17).unwrap();
+    let txn = crate::db::begin_write(&db).await.unwrap();
+    let period = calendar.days("cpl_227.objection_15_days", served, 15);
+    schedule(&txn, "order.objection", "order-1", "case-1", &period, 0)
+        .await
+        .unwrap();
+    // One in March 2026, which a 2027 calendar does not touch, and one already fired.
+    let march = calendar.days("r", NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(), 15);
+    schedule(&txn, "k", "march", "case-2", &march, 0)
+        .await
+        .unwrap();
+    schedule(&txn, "k", "fired", "case-3", &period, 0)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let before = find(db.read(), "order.objection", "order-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.end_date, "2027-01-01");
+    assert!(before.holiday_calendar_missing);
+    Entity::update_many()
+        .filter(Column::Subject.eq("fired"))
+        .col_expr(Column::Status, Expr::value(FIRED))
+        .exec(db.writer())
+        .await
+        .unwrap();
+
+    // A bad file is refused with its line and reason, and changes nothing.
+    let bad = CN_2027.replace("2027-01-03", "2026-01-03");
+    match stored::load(&db, &bad, 1).await {
+        Err(stored::LoadError::Refused(e)) => {
+            assert_eq!(e.line, 6, "{e}");
+            assert!(e.reason.contains("not in 2027"), "{e}");
+        }
+        other => panic!("refused, not {other:?}"),
+    }
+    assert!(!stored::current(db.read()).await.unwrap().has_year(2027));
+
+    let now = clock.now().timestamp_millis();
+    let loaded = stored::load(&db, CN_2027, now).await.unwrap();
+    assert!(loaded.changed);
+    assert_eq!(loaded.year.loaded_at_ms, Some(now));
+    assert_eq!(
+        loaded.recounted.recounted, 1,
+        "only the running one touching 2027"
+    );
+    let [moved] = loaded.recounted.moved.as_slice() else {
+        panic!("one moved: {:?}", loaded.recounted.moved)
+    };
+    assert_eq!(
+        (
+            moved.previous_end.as_str(),
+            moved.end.as_str(),
+            moved.case_id.as_str()
+        ),
+        ("2027-01-01", "2027-01-04", "case-1")
+    );
+    let after = find(db.read(), "order.objection", "order-1")
+        .await
+        .unwrap()
+        .unwrap();
+    // CPL 85 para 3: the last day, a holiday, moves to Monday 2027-01-04, 24:00 Beijing time.
+    assert_eq!(after.end_date, "2027-01-04");
+    assert_eq!(after.nominal_end, "2027-01-01");
+    assert_eq!(
+        after.due_at_ms,
+        Utc.with_ymd_and_hms(2027, 1, 4, 16, 0, 0)
+            .unwrap()
+            .timestamp_millis()
+    );
+    assert!(!after.holiday_calendar_missing, "counted with 2027 now");
+    assert!(
+        after.moved_off.starts_with("2027-01-01 New Year's Day"),
+        "{}",
+        after.moved_off
+    );
+    assert_eq!(after.revision, 1);
+    let untouched = find(db.read(), "k", "march").await.unwrap().unwrap();
+    assert_eq!(untouched.revision, 0);
+
+    // The timeline's message, for intake, in the same commit.
+    let [message] = moved_messages(db.read()).await.try_into().unwrap();
+    assert_eq!(message.event_id, format!("deadline:{}/1", after.id));
+    assert_eq!(message.case_id, "case-1");
+    assert_eq!(
+        (message.previous_end.as_str(), message.end.as_str()),
+        ("2027-01-01", "2027-01-04")
+    );
+    assert_eq!(message.rule, "cpl_227.objection_15_days");
+    assert!(message.moved_off.contains("New Year's Day"));
+    assert!(message.why.contains("2027"), "{}", message.why);
+
+    // Loading it again is harmless: nothing stored, nothing moved, no second message.
+    let again = stored::load(&db, CN_2027, now + 1).await.unwrap();
+    assert!(!again.changed);
+    assert!(again.recounted.moved.is_empty());
+    assert_eq!(again.year.loaded_at_ms, Some(now), "the first load stands");
+    assert_eq!(moved_messages(db.read()).await.len(), 1);
+    assert_eq!(
+        find(db.read(), "order.objection", "order-1")
+            .await
+            .unwrap()
+            .unwrap(),
+        after
+    );
+
+    // The year survives a restart (a new connection reads it), over the built-in years.
+    let settings = crate::Settings::defaults().unwrap().database;
+    let other = crate::db::connect(&target, &settings).await.unwrap();
+    let counted = stored::current(other.read()).await.unwrap();
+    assert!(counted.has_year(2027) && counted.has_year(2026));
+    let _ = other.close().await;
+
+    // It fires at its new end, not the old one.
+    let sweeper = Sweeper::new(db.clone(), Arc::new(Record::default()), clock.clone());
+    clock.set(Utc.with_ymd_and_hms(2027, 1, 1, 16, 0, 0).unwrap());
+    sweeper.run_once().await.unwrap();
+    assert_eq!(fired(db.read()).await, ["march"], "Friday 24:00: not yet");
+    clock.set(Utc.with_ymd_and_hms(2027, 1, 4, 16, 0, 0).unwrap());
+    assert_eq!(sweeper.run_once().await.unwrap().fired, 1);
+    assert_eq!(fired(db.read()).await, ["march", "order-1"]);
     drop_target(db, target).await;
 }

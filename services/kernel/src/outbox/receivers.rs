@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use prost::Message;
 
 use super::{
-    Deliver, DeliveryError, OutboxMessage, TOPIC_STAGE_OUTCOME, TOPIC_STAGE_OUTCOMES, classify,
+    Deliver, DeliveryError, OutboxMessage, TOPIC_DEADLINE_MOVED, TOPIC_STAGE_OUTCOME,
+    TOPIC_STAGE_OUTCOMES, classify,
 };
 use crate::internal::InternalChannel;
 
@@ -28,11 +29,12 @@ impl Routes {
         self
     }
 
-    /// Stage outcomes, single and batched, to intake.
+    /// Stage outcomes, single and batched, and deadlines a calendar moved, to intake.
     pub fn to_intake(self, channel: InternalChannel) -> Self {
         let intake: Arc<dyn Deliver> = Arc::new(IntakeOutcomes::new(channel));
         self.route(TOPIC_STAGE_OUTCOME, intake.clone())
-            .route(TOPIC_STAGE_OUTCOMES, intake)
+            .route(TOPIC_STAGE_OUTCOMES, intake.clone())
+            .route(TOPIC_DEADLINE_MOVED, intake)
     }
 }
 
@@ -58,7 +60,8 @@ fn with_outbox_id<T>(msg: T, message: &OutboxMessage) -> tonic::Request<T> {
     request
 }
 
-/// Delivers stage outcomes to intake's `RecordStageOutcome(s)`.
+/// Delivers stage outcomes to intake's `RecordStageOutcome(s)`, and moved deadlines to its
+/// `RecordDeadlineMoved`.
 pub struct IntakeOutcomes {
     client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient<InternalChannel>,
 }
@@ -102,7 +105,9 @@ impl IntakeOutcomes {
 #[async_trait]
 impl Deliver for IntakeOutcomes {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
-        use sieve_proto::intake::v1::{RecordStageOutcomeRequest, RecordStageOutcomesRequest};
+        use sieve_proto::intake::v1::{
+            RecordDeadlineMovedRequest, RecordStageOutcomeRequest, RecordStageOutcomesRequest,
+        };
         let undecodable = |e: prost::DecodeError| {
             DeliveryError::Permanent(format!("payload of {} does not decode: {e}", message.topic))
         };
@@ -121,6 +126,16 @@ impl Deliver for IntakeOutcomes {
                 let outcomes = RecordStageOutcomesRequest::decode(message.payload.as_slice())
                     .map_err(undecodable)?;
                 self.record_outcomes(outcomes, message).await
+            }
+            TOPIC_DEADLINE_MOVED => {
+                let moved = RecordDeadlineMovedRequest::decode(message.payload.as_slice())
+                    .map_err(undecodable)?;
+                self.client
+                    .clone()
+                    .record_deadline_moved(with_outbox_id(moved, message))
+                    .await
+                    .map_err(|s| classify(&s))?;
+                Ok(())
             }
             other => Err(DeliveryError::Permanent(format!(
                 "intake receives no topic {other}"

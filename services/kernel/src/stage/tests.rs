@@ -318,6 +318,12 @@ mod asking_intake {
         ) -> Answer<intake::RecordStageOutcomesResponse> {
             unused()
         }
+        async fn record_deadline_moved(
+            &self,
+            _: Request<intake::RecordDeadlineMovedRequest>,
+        ) -> Answer<intake::RecordDeadlineMovedResponse> {
+            unused()
+        }
         async fn withdraw_case(
             &self,
             _: Request<intake::WithdrawCaseRequest>,
