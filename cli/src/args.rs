@@ -477,6 +477,24 @@ mod tests {
     }
 
     #[test]
+    fn calendar_load_takes_a_file() {
+        let cli = parse(&["calendar", "load", "cn-2027.toml", "--token", "t"]).expect("parses");
+        assert!(!cli.command.runs_services());
+        let Command::Calendar {
+            command: CalendarCommand::Load(a),
+        } = cli.command
+        else {
+            panic!("not calendar load")
+        };
+        assert_eq!(a.file, std::path::Path::new("cn-2027.toml"));
+        assert_eq!(a.gateway.token.as_deref(), Some("t"));
+        assert!(
+            parse(&["calendar", "load"]).is_err(),
+            "the file is required"
+        );
+    }
+
+    #[test]
     fn clock_shows_and_advances_by_a_duration() {
         let cli = parse(&["clock", "show", "--token", "t"]).expect("parses");
         assert!(!cli.command.runs_services());

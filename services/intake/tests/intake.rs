@@ -752,6 +752,93 @@ async fn a_duplicated_outcome_event_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_deadline_moved_by_a_calendar_goes_on_the_timeline_once_and_moves_no_stage() {
+    let mut app = spawn_app().await;
+    let case_id = one_case(&mut app).await;
+    let before = app
+        .client
+        .get_case(pb::GetCaseRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    let moved = pb::RecordDeadlineMovedRequest {
+        event_id: "deadline:d1/1".into(),
+        case_id: case_id.clone(),
+        actor: sieve_proto::common::v1::Actor::Court as i32,
+        deadline_id: "d1".into(),
+        kind: "order.objection".into(),
+        rule: "cpl_227.objection_15_days".into(),
+        previous_end: "2027-01-01".into(),
+        end: "2027-01-04".into(),
+        moved_off: "2027-01-01 New Year's Day".into(),
+        why: "the court loaded the 2027 holiday calendar".into(),
+        occurred_at: None,
+    };
+    let first = app
+        .client
+        .record_deadline_moved(moved.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.duplicate);
+    // Delivered again (the relay retries): recorded once.
+    let again = app
+        .client
+        .record_deadline_moved(moved.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    let after = app
+        .client
+        .get_case(pb::GetCaseRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(after.stage, before.stage);
+    assert_eq!(after.stage_changed_at, before.stage_changed_at);
+    assert_eq!(after.version, before.version + 1);
+    let timeline = app
+        .client
+        .get_timeline(pb::GetTimelineRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(timeline.len(), 2, "admission and the move");
+    let e = &timeline[1];
+    assert_eq!((e.from_stage, e.to_stage), (before.stage, before.stage));
+    assert_eq!(e.source_record_id, "deadline d1");
+    assert!(
+        e.reason.contains("now ends 2027-01-04, not 2027-01-01"),
+        "{}",
+        e.reason
+    );
+    // A bad date is refused; an unknown case is not found.
+    let mut bad = moved.clone();
+    bad.event_id = "deadline:d1/2".into();
+    bad.end = "2027-13-01".into();
+    let err = app.client.record_deadline_moved(bad).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let mut unknown = moved;
+    unknown.event_id = "deadline:d2/1".into();
+    unknown.case_id = "no-such-case".into();
+    let err = app.client.record_deadline_moved(unknown).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_outbox_delivers_after_the_receiver_was_down() {
     // Intake runs, takes a case, and goes down.
     let mut app = spawn_app().await;

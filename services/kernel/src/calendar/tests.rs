@@ -142,3 +142,59 @@ fn a_bad_calendar_file_is_refused_with_its_line_and_reason() {
     let e = YearCalendar::parse("year = \"twenty\"\n").unwrap_err();
     assert_eq!(e.line, 1, "{e}");
 }
+
+#[test]
+fn a_refused_file_names_its_line_and_reason_in_the_violation() {
+    let e = api::check(
+        "year = 2027\nsource = \"x\"\nrest_days = []\nworking_days = [\"2027-01-11\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.reason, crate::error::reason::CALENDAR_INVALID);
+    assert_eq!(e.violations[0].field, "file");
+    assert!(
+        e.violations[0]
+            .description
+            .starts_with("line 4: 2027-01-11"),
+        "{:?}",
+        e.violations
+    );
+    let big = "#".repeat(api::MAX_FILE_BYTES + 1);
+    assert!(
+        api::check(&big).unwrap_err().violations[0]
+            .description
+            .contains("bytes")
+    );
+}
+
+#[test]
+fn a_stored_period_is_counted_again_under_a_later_calendar() {
+    let without = Calendar::built_in();
+    let start = day(2026, 12, 17);
+    let first = without.days("r", start, 15);
+    assert_eq!(first.end, day(2027, 1, 1));
+    let mut with = Calendar::built_in();
+    with.load(YearCalendar {
+        year: 2027,
+        source: "test".into(),
+        rest_days: [(day(2027, 1, 1), "New Year's Day".to_string())].into(),
+        working_days: Default::default(),
+    });
+    let again = with.recount(Period::Days(15), start, first.end);
+    assert_eq!(
+        again.end,
+        day(2027, 1, 4),
+        "Friday's holiday, then the weekend"
+    );
+    assert_eq!(again.ends_at, Some(end_of_day(day(2027, 1, 4))));
+    assert!(!again.holiday_calendar_missing);
+    // Hours keep their end; only the flag is counted again.
+    let hours = with.recount(Period::Hours(24), day(2027, 1, 1), day(2027, 1, 2));
+    assert_eq!((hours.end, hours.ends_at), (day(2027, 1, 2), None));
+    assert!(!hours.holiday_calendar_missing);
+    for p in [Period::Days(15), Period::Months(3), Period::Hours(24)] {
+        assert_eq!(Period::parse(&p.text()), Some(p));
+    }
+    assert_eq!(Period::parse("15"), None);
+    assert_eq!(Period::parse("d"), None);
+    assert_eq!(Period::parse(""), None);
+}
