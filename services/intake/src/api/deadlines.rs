@@ -42,13 +42,13 @@ pub(super) async fn record_deadline_moved(
     .chars()
     .take(REASON_CHARS)
     .collect();
-    let stage = current.stage.clone();
+    let stage = current.stage;
     let (case_id, event_id) = (r.case_id.clone(), r.event_id.clone());
     let t = store::Transition {
         event_id: r.event_id,
         case_id: r.case_id,
-        from_stage: stage.clone(),
-        to_stage: stage.clone(),
+        from_stage: Some(stage),
+        to_stage: stage,
         actor: convert::actor_str(r.actor),
         reason,
         source_record_id: format!("deadline {}", r.deadline_id)
