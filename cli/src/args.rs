@@ -266,11 +266,13 @@ pub struct DemoArgs {
     pub no_certify: bool,
 }
 
+// Not an argument group: derive puts every field of a grouped struct in the group, so
+// `--gateway` and `--ttl-hours` would exclude `--bank`. Exactly one of court and bank.
 #[derive(Debug, Args)]
-#[group(id = "who", required = true, multiple = false, args = ["court", "bank"])]
+#[group(skip)]
 pub struct TokenArgs {
     /// A court token: every case, every court call.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bank", required_unless_present = "bank")]
     pub court: bool,
     /// A token for the registered bank with this code (looked up through the gateway).
     #[arg(long, value_name = "CODE")]
@@ -424,6 +426,26 @@ mod tests {
         assert_eq!(t.bank.as_deref(), Some("ICBC-YC"));
         assert!(!t.court);
         assert_eq!(t.ttl_hours, 24);
+        // The bank looked up on a named gateway, with its own expiry.
+        let cli = parse(&[
+            "token",
+            "--bank",
+            "ICBC-YC",
+            "--gateway",
+            "http://10.0.0.5:50050",
+            "--ttl-hours",
+            "2",
+        ])
+        .expect("parses");
+        let Command::Token(t) = cli.command else {
+            panic!("not token")
+        };
+        assert_eq!(
+            (t.bank.as_deref(), t.gateway.as_deref(), t.ttl_hours),
+            (Some("ICBC-YC"), Some("http://10.0.0.5:50050"), 2)
+        );
+        assert!(parse(&["token", "--court", "--ttl-hours", "1"]).is_ok());
+        assert!(parse(&["token", "--gateway", "http://10.0.0.5:50050"]).is_err());
     }
 
     #[test]
