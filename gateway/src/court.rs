@@ -215,10 +215,9 @@ door! {
             &self,
             request: Request<CourtApiServiceLoadCalendarRequest>,
         ) -> Result<Response<CourtApiServiceLoadCalendarResponse>, Status> {
-            let services = self.ctx.calendars.clone();
             self.ctx
-                .call(request, ROLE, |_, _, r| async move {
-                    calendar::load(&services, inner(r.request)?).await
+                .call(request, ROLE, |_, Backends { calendars, .. }, r| async move {
+                    calendar::load(&calendars, inner(r.request)?).await
                 })
                 .await
         }

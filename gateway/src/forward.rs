@@ -48,6 +48,12 @@ pub fn registry_client(channel: InternalChannel, max_message_bytes: usize) -> Re
         .max_encoding_message_size(max_message_bytes)
 }
 
+pub fn calendar_client(channel: InternalChannel, max_message_bytes: usize) -> CalendarClient {
+    CalendarServiceClient::new(channel)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes)
+}
+
 pub fn pre_check_client(channel: InternalChannel, max_message_bytes: usize) -> PreCheckClient {
     PreCheckServiceClient::new(channel)
         .max_decoding_message_size(max_message_bytes)
@@ -62,6 +68,9 @@ pub struct Backends {
     pub intake: IntakeClient,
     pub registry: RegistryClient,
     pub pre_check: PreCheckClient,
+    /// Every service that keeps the court's calendar and counts periods with it, by name: a
+    /// calendar the court loads goes to each.
+    pub calendars: Vec<(&'static str, CalendarClient)>,
 }
 
 /// What each door holds: the gate, the backends and the suite's clock.
@@ -69,9 +78,6 @@ pub struct Backends {
 pub struct Context {
     pub gate: Arc<Gate>,
     pub backends: Backends,
-    /// Every service that keeps the court's calendar and counts periods with it, by name: a
-    /// calendar the court loads goes to each.
-    pub calendars: Vec<(&'static str, CalendarClient)>,
     /// The clock of the gateway's build context: in `sieve up`, the one every service reads.
     pub clock: SharedClock,
 }

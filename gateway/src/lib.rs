@@ -132,14 +132,13 @@ impl Service for Application {
                 intake,
                 registry: forward::registry_client(bad_debt_check.clone(), max),
                 pre_check: forward::pre_check_client(bad_debt_check.clone(), max),
+                // Each stage service adds itself here as it is deployed; intake counts no
+                // periods.
+                calendars: vec![(
+                    PRE_CHECK_SERVICE,
+                    forward::calendar_client(bad_debt_check, max),
+                )],
             },
-            // Each stage service adds itself here as it is deployed; intake counts no periods.
-            calendars: vec![(
-                PRE_CHECK_SERVICE,
-                sieve_proto::calendar::v1::calendar_service_client::CalendarServiceClient::new(
-                    bad_debt_check,
-                ),
-            )],
             clock: ctx.clock.clone(),
         };
         // Generated servers share one builder shape; each gets the configured size limits.
