@@ -54,6 +54,12 @@ pub struct Launch {
     pub targets: HashMap<&'static str, Target>,
     /// The clock every service reads (tests and demos: a manual one).
     pub clock: Option<sieve_kernel::SharedClock>,
+    /// A service's port by name, over `any_port` (a test restarting a service where its
+    /// callers still look for it).
+    pub ports: HashMap<&'static str, u16>,
+    /// Where the services not started here answer. `None`: as configured (`sieve up`,
+    /// `sieve serve`); `Some`: only these, so that a test reaches nothing it did not start.
+    pub peers: Option<Peers>,
 }
 
 /// Services running in this process.
@@ -61,6 +67,8 @@ pub struct Suite {
     addrs: Vec<(&'static str, SocketAddr)>,
     tasks: JoinSet<(&'static str, Result<(), tonic::transport::Error>)>,
     stop: watch::Sender<bool>,
+    /// [`Launch::peers`].
+    others: Option<Peers>,
 }
 
 impl Suite {
@@ -97,6 +105,7 @@ impl Suite {
             addrs: Vec::new(),
             tasks: JoinSet::new(),
             stop,
+            others: launch.peers.clone(),
         };
         let mut built = Vec::with_capacity(ordered.len());
         for r in &ordered {
@@ -137,6 +146,9 @@ impl Suite {
         if launch.any_port {
             ctx = ctx.any_port();
         }
+        if let Some(port) = launch.ports.get(r.name) {
+            ctx.port = *port;
+        }
         if let Some(target) = launch.targets.get(r.name) {
             ctx = ctx.with_target(target.clone());
         }
@@ -150,6 +162,13 @@ impl Suite {
 
     /// Where every service of the suite answers, as far as is known now.
     fn peers(&self, settings: &Settings) -> Peers {
+        if let Some(others) = &self.others {
+            let mut peers = others.clone();
+            for (name, addr) in &self.addrs {
+                peers.insert(name, url(*addr));
+            }
+            return peers;
+        }
         let mut peers = Peers::new();
         for r in registry() {
             if let Some(url) = self.url_of(r.name, settings) {
@@ -217,6 +236,15 @@ impl Suite {
             }
         }
         first
+    }
+}
+
+/// A suite dropped without [`Suite::shutdown`] (a test that ended, a panic) still stops its
+/// services the orderly way, in the background: each drains and releases its storage.
+impl Drop for Suite {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        self.tasks.detach_all();
     }
 }
 
@@ -326,6 +354,7 @@ mod tests {
             addrs: Vec::new(),
             tasks: JoinSet::new(),
             stop,
+            others: None,
         };
         let url = |settings: &Settings, name| suite.url_of(name, settings).expect("known");
         assert_eq!(url(&settings, "bad-debt-check"), "http://127.0.0.1:50052");
@@ -347,6 +376,7 @@ mod tests {
             addrs: vec![("gateway", "127.0.0.1:50050".parse().expect("addr"))],
             tasks: JoinSet::new(),
             stop,
+            others: None,
         };
         let system = render_started(&suite, None, &sieve_kernel::SystemClock);
         assert!(!system.contains("clock"), "{system}");

@@ -2,14 +2,13 @@
 //! per test): tokens, roles, tenancy between banks, streaming batches and rulings,
 //! certificates, the public door and rate limits.
 
-use sieve_kernel::service::{Context, Service};
+use sieve_e2e::{GATEWAY, INTAKE, PRE_CHECK, Spawn, Spawned};
 use std::net::SocketAddr;
 
 use sieve_gateway::token::{self, Claims, Role, SigningKey};
 use sieve_kernel::Settings;
 use sieve_kernel::error::reason;
 use sieve_kernel::rules::resident_id::numbered as id_number;
-use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::gateway::v1::bank_api_service_client::BankApiServiceClient;
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
 use sieve_proto::gateway::v1::mediator_api_service_client::MediatorApiServiceClient;
@@ -17,7 +16,6 @@ use sieve_proto::gateway::v1::notary_api_service_client::NotaryApiServiceClient;
 use sieve_proto::gateway::v1::*;
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::submit_batch_request::Item;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
@@ -25,94 +23,44 @@ use tonic_types::StatusExt;
 struct Suite {
     gateway: SocketAddr,
     key: SigningKey,
-    // Dropping these stops the servers.
-    _stops: Vec<oneshot::Sender<()>>,
+    /// Intake, the pre-check and the gateway; dropping it stops them.
+    _spawned: Spawned,
 }
 
-/// The gateway's context on any port, forwarding to the services at these addresses.
-fn gateway_context(settings: &Settings, intake_url: &str, pre_check_url: &str) -> Context {
-    Context::of::<sieve_gateway::Application>(settings)
-        .expect("the gateway's settings")
-        .with_peer(sieve_intake::SERVICE, intake_url)
-        .with_peer(sieve_bad_debt_check::SERVICE, pre_check_url)
-        .any_port()
-}
-
-/// Intake on a fresh database and the gateway in front of it, each on an ephemeral port.
+/// Intake, the pre-check and the gateway in front of them, each on an ephemeral port and a
+/// fresh database.
 async fn start(rate_limit_per_second: u32) -> Suite {
     start_on(rate_limit_per_second, sieve_kernel::clock::system()).await
 }
 
 /// As [`start`], every service reading `clock`.
 async fn start_on(rate_limit_per_second: u32, clock: sieve_kernel::SharedClock) -> Suite {
-    sieve_kernel::telemetry::init_for_tests();
     let key = SigningKey::generate("test");
-    let mut settings = sieve_kernel::internal::testing::settings();
-    settings.server.shutdown_grace_secs = 1;
-    settings.set_service(
-        "gateway",
-        "signing_keys",
-        sieve_kernel::config::Map::from_iter([(key.kid.clone(), key.secret_base64())]),
-    );
-    settings.set_service("gateway", "rate_limit_per_second", rate_limit_per_second);
-
     // A configured court key, so bad-debt-check writes no development key file.
     let court_key = sieve_bad_debt_check::domain::certificate::CourtKey::generate("court-test");
-    settings.set_service("bad_debt_check", "signing_key_id", court_key.key_id());
-    settings.set_service(
-        "bad_debt_check",
-        "signing_key_secret",
-        court_key.secret_base64(),
-    );
-
-    // Each calls the other: both bind first, then learn the other's address, then serve.
-    let intake = sieve_intake::Application::build(
-        Context::of::<sieve_intake::Application>(&settings)
-            .expect("intake's settings")
-            .with_target(sieve_kernel::db::testing::fresh_target("intake"))
-            .with_clock(clock.clone())
-            .any_port(),
-    )
-    .await
-    .expect("build intake");
-    let intake_url = format!("http://{}", intake.local_addr());
-    let pre_check = sieve_bad_debt_check::Application::build(
-        Context::of::<sieve_bad_debt_check::Application>(&settings)
-            .expect("the pre-check's settings")
-            .with_target(sieve_kernel::db::testing::fresh_target("bad-debt-check"))
-            .with_peer(sieve_intake::SERVICE, &intake_url)
-            .with_clock(clock.clone())
-            .any_port(),
-    )
-    .await
-    .expect("build bad-debt-check");
-    let pre_check_url = format!("http://{}", pre_check.local_addr());
-    let intake = intake
-        .deliver_to_bad_debt_check(&pre_check_url)
-        .expect("bad-debt-check url");
-    let (stop_intake, rx) = oneshot::channel::<()>();
-    tokio::spawn(intake.run_until(async {
-        let _ = rx.await;
-    }));
-    let (stop_pre_check, rx) = oneshot::channel::<()>();
-    tokio::spawn(pre_check.run_until(async {
-        let _ = rx.await;
-    }));
-
-    let gateway = sieve_gateway::Application::build(
-        gateway_context(&settings, &intake_url, &pre_check_url).with_clock(clock),
-    )
-    .await
-    .expect("build gateway");
-    let addr = gateway.local_addr();
-    let (stop_gateway, rx) = oneshot::channel::<()>();
-    tokio::spawn(gateway.run_until(async {
-        let _ = rx.await;
-    }));
+    let spawned = Spawn::suite()
+        .configure(|settings| {
+            settings.server.shutdown_grace_secs = 1;
+            settings.set_service(
+                "gateway",
+                "signing_keys",
+                sieve_kernel::config::Map::from_iter([(key.kid.clone(), key.secret_base64())]),
+            );
+            settings.set_service("gateway", "rate_limit_per_second", rate_limit_per_second);
+            settings.set_service("bad_debt_check", "signing_key_id", court_key.key_id());
+            settings.set_service(
+                "bad_debt_check",
+                "signing_key_secret",
+                court_key.secret_base64(),
+            );
+        })
+        .clock(clock)
+        .start()
+        .await;
     Suite {
-        gateway: addr,
+        gateway: spawned.addr(GATEWAY),
         key,
-        _stops: vec![stop_intake, stop_pre_check, stop_gateway],
+        _spawned: spawned,
     }
 }
 
@@ -188,27 +136,7 @@ fn reason(status: &Status) -> String {
 }
 
 fn case(prefix: &str, i: usize) -> pb::CaseInput {
-    pb::CaseInput {
-        bank_case_ref: format!("{prefix}-{i:07}"),
-        product: ProductType::CreditCard as i32,
-        debtor: Some(Debtor {
-            kind: DebtorKind::NaturalPerson as i32,
-            name: "王芳".into(),
-            id_number: id_number(i),
-            phone: format!("139{i:08}"),
-            address: "黑龙江省伊春市嘉荫县朝阳镇1号".into(),
-            division_code: "230722".into(),
-        }),
-        contract_amount_fen: 0,
-        claim: Some(Claim {
-            principal_fen: 1_000_000 + i as i64,
-            interest_fen: 1000,
-            ..Default::default()
-        }),
-        contract_ref: format!("HT{i:08}"),
-        contract_names_court: false,
-        row: 0,
-    }
+    sieve_e2e::fixtures::case(prefix, i)
 }
 
 /// Submits `n` cases for the caller's bank (bank_id left empty) and returns their ids.
@@ -887,22 +815,14 @@ async fn calls_of_services_not_deployed_yet_say_so() {
 
 #[tokio::test]
 async fn the_development_key_is_used_when_none_is_configured() {
-    let dir = std::env::temp_dir().join(format!("sieve-gateway-dev-{}", uuid_like(),));
-    let mut settings = Settings::defaults().expect("defaults");
-    settings.database.data_dir = dir.clone();
-    let gateway = sieve_gateway::Application::build(gateway_context(
-        &settings,
-        "http://127.0.0.1:1",
-        "http://127.0.0.1:1",
-    ))
-    .await
-    .expect("build gateway");
-    let addr = gateway.local_addr();
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(gateway.run_until(async {
-        let _ = rx.await;
-    }));
-    let key = token::dev_key(&dir).unwrap();
+    // No signing key configured; no service behind it.
+    let gateway = Spawn::new(&[GATEWAY])
+        .peer(INTAKE, "http://127.0.0.1:1")
+        .peer(PRE_CHECK, "http://127.0.0.1:1")
+        .start()
+        .await;
+    let addr = gateway.addr(GATEWAY);
+    let key = token::dev_key(gateway.data_dir()).unwrap();
     let court_token = token::mint(
         &key,
         &Claims {
@@ -925,19 +845,7 @@ async fn the_development_key_is_used_when_none_is_configured() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    let _ = tx.send(());
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
+    gateway.stop().await;
 }
 
 use sieve_proto::bad_debt_check::v1 as bdc;
@@ -951,22 +859,8 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 /// A ruling for the debtor of `case(_, i)`: filed 2024-01-10, terminated 2024-06-20.
 fn ruling(number: &str, i: usize, revoked: bool, row: i64) -> bdc::RulingInput {
     bdc::RulingInput {
-        ruling_number: number.into(),
-        court: Some(Court {
-            code: "黑0722".into(),
-            name: "嘉荫县人民法院".into(),
-        }),
-        debtor_name: "王芳".into(),
-        debtor_id_number: id_number(i),
-        enforcement_filed_on: date(2024, 1, 10),
-        terminated_on: date(2024, 6, 20),
-        unpaid_fen: 1_595_750,
-        status: if revoked {
-            bdc::RulingStatus::Revoked
-        } else {
-            bdc::RulingStatus::Standing
-        } as i32,
         row,
+        ..sieve_e2e::fixtures::ruling(number, "王芳", &id_number(i), revoked)
     }
 }
 

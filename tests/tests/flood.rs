@@ -3,12 +3,12 @@
 //! rate limit. One test in its own binary: the captured subscriber is the process's global
 //! one, and the floods run one after the other so each reads only its own lines.
 
+use sieve_e2e::{GATEWAY, INTAKE, PRE_CHECK, Spawn};
 use sieve_gateway::token::SigningKey;
 use sieve_kernel::error::reason;
 use sieve_kernel::internal::{self, testing};
 use sieve_kernel::refusals::testing::{Captured, subscriber};
 use sieve_kernel::server::{Access, Server};
-use sieve_kernel::service::{Context, Service};
 use sieve_proto::gateway::v1::court_api_service_client::CourtApiServiceClient;
 use sieve_proto::gateway::v1::public_api_service_client::PublicApiServiceClient;
 use sieve_proto::gateway::v1::*;
@@ -79,32 +79,22 @@ async fn internal_port_without_the_credential(captured: &Captured) {
 }
 
 async fn gateway_doors(captured: &Captured) {
-    let mut settings = sieve_kernel::internal::testing::settings();
     let key = SigningKey::generate("test");
-    settings.set_service(
-        "gateway",
-        "signing_keys",
-        sieve_kernel::config::Map::from_iter([(key.kid.clone(), key.secret_base64())]),
-    );
-    settings.set_service("gateway", "rate_limit_per_second", 200);
     // No service behind it: every call here is refused at the gateway's own gate.
-    let gateway = sieve_gateway::Application::build(
-        Context::of::<sieve_gateway::Application>(&settings)
-            .unwrap()
-            .with_peer(sieve_intake::SERVICE, "http://127.0.0.1:1")
-            .with_peer(sieve_bad_debt_check::SERVICE, "http://127.0.0.1:1")
-            .any_port(),
-    )
-    .await
-    .unwrap();
-    let url = format!("http://{}", gateway.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(gateway.run_until(async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Channel::from_shared(url)
-        .unwrap()
-        .connect_lazy();
+    let gateway = Spawn::new(&[GATEWAY])
+        .peer(INTAKE, "http://127.0.0.1:1")
+        .peer(PRE_CHECK, "http://127.0.0.1:1")
+        .configure(|s| {
+            s.set_service(
+                "gateway",
+                "signing_keys",
+                sieve_kernel::config::Map::from_iter([(key.kid.clone(), key.secret_base64())]),
+            );
+            s.set_service("gateway", "rate_limit_per_second", 200);
+        })
+        .start()
+        .await;
+    let channel = gateway.plain_channel(GATEWAY);
     let start = captured.text().len();
 
     // A garbage token, 10,000 times.
@@ -150,8 +140,7 @@ async fn gateway_doors(captured: &Captured) {
         .count();
     assert!(limited >= CALLS / 2, "{limited} rate limited");
 
-    let _ = stop.send(());
-    served.await.unwrap().unwrap();
+    gateway.stop().await;
     let all = captured.text();
     let tokens = &all[start..after_tokens];
     let text = &all[start..];

@@ -3,16 +3,13 @@
 //! exactly as an operator drives it.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use sieve_cli::client::KeySource;
 use sieve_cli::submit::{self, SubmitOptions, SubmitReport};
-use sieve_cli::{
-    BankSpec, CliError, Credentials, Gateway, Launch, Suite, certificates, format, registry, status,
-};
+use sieve_cli::{BankSpec, CliError, Credentials, Gateway, certificates, format, registry, status};
+use sieve_e2e::{Spawn, Spawned};
 use sieve_kernel::Settings;
-use sieve_kernel::db::Target;
 use sieve_kernel::error::reason;
 use sieve_proto::bad_debt_check::v1::Certificate;
 use sieve_proto::common::v1::{PageRequest, Stage};
@@ -21,12 +18,11 @@ use sieve_proto::intake::v1::{Case, ListCasesRequest, RowOutcome};
 use tonic_types::StatusExt;
 
 struct Running {
-    suite: Suite,
+    spawned: Spawned,
     settings: Settings,
     gateway: Gateway,
     credentials: Credentials,
     data_dir: PathBuf,
-    targets: std::collections::HashMap<&'static str, Target>,
 }
 
 impl Running {
@@ -34,43 +30,21 @@ impl Running {
         Self::start_on(None).await
     }
 
-    /// The suite on `clock` (every service the same one), else the system clock.
+    /// The suite on `clock` (every service the same one), else the system clock; with the
+    /// development credential and keys `sieve up` makes in its data directory.
     async fn start_on(clock: Option<sieve_kernel::SharedClock>) -> Self {
-        sieve_kernel::telemetry::init_for_tests();
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let data_dir = std::env::temp_dir().join(format!(
-            "sieve-e2e-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut settings = Settings::defaults().expect("defaults load");
-        settings.database.data_dir = data_dir.clone();
-        let launch = Launch {
-            any_port: true,
-            targets: [
-                (
-                    sieve_intake::SERVICE,
-                    sieve_kernel::db::testing::fresh_target("intake"),
-                ),
-                (
-                    sieve_bad_debt_check::SERVICE,
-                    sieve_kernel::db::testing::fresh_target("bad-debt-check"),
-                ),
-            ]
-            .into(),
-            clock,
-        };
-        let suite = Suite::start(&settings, &sieve_cli::suite::names(), &launch)
-            .await
-            .expect("intake, bad-debt-check and gateway start");
-        let url = suite
-            .url_of(sieve_gateway::SERVICE, &settings)
-            .expect("the gateway is registered");
-        let gateway = Gateway::connect(&url, &settings).expect("gateway url");
+        let mut spawn = Spawn::suite().configure(|s| {
+            let defaults = Settings::defaults().expect("defaults load");
+            s.internal = defaults.internal;
+            s.server = defaults.server;
+        });
+        if let Some(clock) = clock {
+            spawn = spawn.clock(clock);
+        }
+        let spawned = spawn.start().await;
+        let settings = spawned.settings().clone();
+        let gateway =
+            Gateway::connect(&spawned.url(sieve_gateway::SERVICE), &settings).expect("gateway url");
         // The gateway created the development key when it started; the CLI only reads it.
         let credentials = Credentials::load(&settings, None).expect("credentials");
         assert!(
@@ -78,23 +52,16 @@ impl Running {
             "the development key is found"
         );
         Self {
-            suite,
+            data_dir: spawned.data_dir().to_path_buf(),
+            spawned,
             settings,
             gateway,
             credentials,
-            data_dir,
-            targets: launch.targets,
         }
     }
 
     async fn stop(self) {
-        self.suite.shutdown().await.expect("clean shutdown");
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        for target in self.targets.values() {
-            if let Target::Postgres { url, schema } = target {
-                let _ = sieve_kernel::db::drop_schema(url, schema).await;
-            }
-        }
+        self.spawned.stop().await;
     }
 }
 
@@ -966,7 +933,7 @@ async fn a_calendar_loaded_late_moves_a_running_deadline_and_says_so_on_the_time
     // A stage service's deadline for the case, counted while 2027 has no calendar: served
     // Thursday 2026-12-17, 15 days end Friday 2027-01-01 (CPL 85), flagged as counted
     // without holidays. The pre-check is today's stage service keeping the calendar.
-    let target = &run.targets[sieve_bad_debt_check::SERVICE];
+    let target = run.spawned.target(sieve_bad_debt_check::SERVICE);
     let db = sieve_kernel::db::connect(target, &run.settings.database)
         .await
         .expect("the pre-check's store");

@@ -1,7 +1,8 @@
 //! The pre-check with intake, both over real gRPC on ephemeral ports, each on a fresh
 //! database: SQLite by default, PostgreSQL when `SIEVE_TEST_DATABASE=postgres`.
 
-use sieve_kernel::service::{Context, Service};
+use sieve_e2e::fixtures::{date, ruling};
+use sieve_e2e::{INTAKE, PRE_CHECK, Spawn, Spawned, fixtures};
 use std::time::Duration;
 
 use sieve_kernel::Settings;
@@ -12,115 +13,32 @@ use sieve_kernel::rules::resident_id::check_character;
 use sieve_proto::bad_debt_check::v1 as bdc;
 use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
 use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;
-use sieve_proto::common::v1::{
-    Claim, Court, Date, Debtor, DebtorKind, ProductType, RowOutcome, Stage,
-};
+use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType, RowOutcome, Stage};
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
-use tokio::sync::oneshot;
 
-type Stop = (oneshot::Sender<()>, tokio::task::JoinHandle<()>);
-
-async fn stop(s: Stop) {
-    let _ = s.0.send(());
-    let _ = s.1.await;
+/// Fast relays and a short gathering delay, so that the tests wait little.
+fn spawn(services: &[&'static str]) -> Spawn {
+    Spawn::new(services).configure(|s| {
+        s.outbox.poll_interval_ms = 50;
+        s.outbox.base_backoff_ms = 50;
+        s.outbox.max_backoff_secs = 1;
+        s.set_service("bad_debt_check", "run_delay_ms", 50);
+    })
 }
 
-fn settings(data_dir: &std::path::Path) -> Settings {
-    let mut s = sieve_kernel::internal::testing::settings();
-    s.server.shutdown_grace_secs = 2;
-    s.outbox.poll_interval_ms = 50;
-    s.outbox.base_backoff_ms = 50;
-    s.outbox.max_backoff_secs = 1;
-    s.set_service("bad_debt_check", "run_delay_ms", 50);
-    s.database.data_dir = data_dir.to_path_buf();
-    s
+/// Starts `spawn`; the address of `service` among what it started.
+async fn start(spawn: Spawn, service: &str) -> (std::net::SocketAddr, Spawned) {
+    let spawned = spawn.start().await;
+    (spawned.addr(service), spawned)
 }
 
-fn temp_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join("sieve-tests").join(uuid_like());
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "bdc-{}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        chrono_ms()
-    )
-}
-
-fn chrono_ms() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
+async fn stop(spawned: Spawned) {
+    spawned.stop().await;
 }
 
 fn channel(addr: std::net::SocketAddr) -> Channel {
     sieve_kernel::internal::testing::channel(&format!("http://{addr}"))
-}
-
-type IntakeApp = sieve_intake::Application;
-
-/// Intake built and bound on a free port, not serving yet.
-async fn build_intake(s: &Settings, target: &Target, port: u16) -> IntakeApp {
-    let mut ctx = Context::of::<IntakeApp>(s)
-        .unwrap()
-        .with_target(target.clone());
-    ctx.port = port;
-    IntakeApp::build(ctx).await.unwrap()
-}
-
-fn run<S: Service>(app: S) -> (std::net::SocketAddr, Stop) {
-    let addr = app.local_addr();
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        app.run(Box::pin(async {
-            let _ = rx.await;
-        }))
-        .await
-        .unwrap();
-    });
-    (addr, (tx, task))
-}
-
-async fn start_intake(
-    s: &Settings,
-    target: &Target,
-    port: u16,
-    bdc_url: Option<String>,
-) -> (std::net::SocketAddr, Stop) {
-    let mut app = build_intake(s, target, port).await;
-    if let Some(url) = bdc_url {
-        app = app.deliver_to_bad_debt_check(&url).unwrap();
-    }
-    run(app)
-}
-
-async fn build_bdc(
-    s: &Settings,
-    target: &Target,
-    intake_url: &str,
-) -> sieve_bad_debt_check::Application {
-    let ctx = Context::of::<sieve_bad_debt_check::Application>(s)
-        .unwrap()
-        .with_target(target.clone())
-        .with_peer(sieve_intake::SERVICE, intake_url)
-        .any_port();
-    sieve_bad_debt_check::Application::build(ctx).await.unwrap()
-}
-
-async fn start_bdc(
-    s: &Settings,
-    target: &Target,
-    intake_url: &str,
-) -> (std::net::SocketAddr, Stop) {
-    run(build_bdc(s, target, intake_url).await)
 }
 
 /// Intake and the pre-check wired to each other, as `sieve up` does.
@@ -131,7 +49,7 @@ struct Suite {
     bdc_addr: std::net::SocketAddr,
     /// The pre-check's database, for tests that must see or damage what it stored.
     bdc_target: Target,
-    stops: Vec<Stop>,
+    spawned: Spawned,
 }
 
 impl Suite {
@@ -140,34 +58,22 @@ impl Suite {
     }
 
     async fn start_with(configure: impl FnOnce(&mut Settings)) -> Suite {
-        sieve_kernel::telemetry::init_for_tests();
-        let mut s = settings(&temp_dir());
-        configure(&mut s);
-        // Intake binds first; the pre-check learns its address, then intake learns the
-        // pre-check's, before either serves (as `sieve up` wires them).
-        let intake_target = sieve_kernel::db::testing::fresh_target("intake");
-        let intake = build_intake(&s, &intake_target, 0).await;
-        let bdc_target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
-        let bdc = build_bdc(&s, &bdc_target, &format!("http://{}", intake.local_addr())).await;
-        let intake = intake
-            .deliver_to_bad_debt_check(&format!("http://{}", bdc.local_addr()))
-            .unwrap();
-        let (bdc_addr, bdc_stop) = run(bdc);
-        let (intake_addr, intake_stop) = run(intake);
+        let spawned = spawn(&[INTAKE, PRE_CHECK])
+            .configure(configure)
+            .start()
+            .await;
         Suite {
-            intake: IntakeServiceClient::new(channel(intake_addr)),
-            registry: RegistryServiceClient::new(channel(bdc_addr)),
-            pre_check: PreCheckServiceClient::new(channel(bdc_addr)),
-            bdc_addr,
-            bdc_target,
-            stops: vec![intake_stop, bdc_stop],
+            intake: spawned.intake(),
+            registry: spawned.registry(),
+            pre_check: spawned.pre_check(),
+            bdc_addr: spawned.addr(PRE_CHECK),
+            bdc_target: spawned.target(PRE_CHECK).clone(),
+            spawned,
         }
     }
 
     async fn stop(self) {
-        for s in self.stops {
-            stop(s).await;
-        }
+        self.spawned.stop().await;
     }
 }
 
@@ -187,60 +93,15 @@ fn id_number(seed: u32, want: Option<char>) -> String {
     panic!("no ID with check character {want:?}");
 }
 
-fn date(y: i32, m: i32, d: i32) -> Option<Date> {
-    Some(Date {
-        year: y,
-        month: m,
-        day: d,
-    })
-}
-
-fn ruling(number: &str, name: &str, id: &str, revoked: bool) -> bdc::RulingInput {
-    bdc::RulingInput {
-        ruling_number: number.into(),
-        court: Some(Court {
-            code: "黑0722".into(),
-            name: "嘉荫县人民法院".into(),
-        }),
-        debtor_name: name.into(),
-        debtor_id_number: id.into(),
-        enforcement_filed_on: date(2024, 1, 10),
-        terminated_on: date(2024, 6, 20),
-        unpaid_fen: 1_595_750,
-        status: if revoked {
-            bdc::RulingStatus::Revoked
-        } else {
-            bdc::RulingStatus::Standing
-        } as i32,
-        row: 0,
-    }
-}
-
 async fn import(
     registry: &mut RegistryServiceClient<Channel>,
     request_id: &str,
     rulings: Vec<bdc::RulingInput>,
 ) -> bdc::ImportRulingsResponse {
-    let header = bdc::ImportRulingsRequest {
-        item: Some(bdc::import_rulings_request::Item::Header(
-            bdc::ImportHeader {
-                request_id: request_id.into(),
-                source_court: Some(Court {
-                    code: "黑0722".into(),
-                    name: "嘉荫县人民法院".into(),
-                }),
-                expected_rulings: rulings.len() as i64,
-                label: "test".into(),
-            },
-        )),
-    };
-    let chunk = bdc::ImportRulingsRequest {
-        item: Some(bdc::import_rulings_request::Item::Chunk(bdc::RulingChunk {
-            rulings,
-        })),
-    };
     registry
-        .import_rulings(tokio_stream::iter(vec![header, chunk]))
+        .import_rulings(tokio_stream::iter(fixtures::ruling_import(
+            request_id, rulings,
+        )))
         .await
         .unwrap()
         .into_inner()
@@ -631,10 +492,8 @@ async fn certificates_are_signed_verifiable_and_close_the_case() {
 
 #[tokio::test]
 async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
-    sieve_kernel::telemetry::init_for_tests();
-    let s = settings(&temp_dir());
-    let intake_target = sieve_kernel::db::testing::fresh_target("intake");
-    let (intake_addr, intake_stop) = start_intake(&s, &intake_target, 0, None).await;
+    let intake = spawn(&[INTAKE]);
+    let (intake_addr, intake_stop) = start(intake.clone(), INTAKE).await;
     let mut intake_client = IntakeServiceClient::new(channel(intake_addr));
     let cases: Vec<intake::CaseInput> = (0..50)
         .map(|i| case(i, "张三", &id_number(100 + i as u32, None)))
@@ -669,10 +528,9 @@ async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
     stop(intake_stop).await;
 
     // The pre-check works while intake is down; its outcomes wait in its outbox.
-    let (bdc_addr, bdc_stop) = start_bdc(
-        &s,
-        &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
-        &format!("http://{intake_addr}"),
+    let (bdc_addr, bdc_stop) = start(
+        spawn(&[PRE_CHECK]).peer(INTAKE, format!("http://{intake_addr}")),
+        PRE_CHECK,
     )
     .await;
     let mut pre_check = PreCheckServiceClient::new(channel(bdc_addr));
@@ -699,7 +557,7 @@ async fn outcomes_produced_while_intake_is_down_all_arrive_once_it_is_back() {
     assert_eq!((replay.accepted, replay.existing), (0, 50));
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let (_, intake_stop) = start_intake(&s, &intake_target, intake_addr.port(), None).await;
+    let (_, intake_stop) = start(intake.port(INTAKE, intake_addr.port()), INTAKE).await;
     let stages = settled(&mut intake_client, &ids, Stage::BadDebtCheck).await;
     assert!(stages.iter().all(|s| *s == Stage::Preservation as i32));
     stop(bdc_stop).await;
@@ -798,17 +656,14 @@ async fn a_taken_case_is_pending_until_its_run_and_no_certificate_is_issued_befo
 
 #[tokio::test]
 async fn concurrent_deliveries_and_runs_decide_every_case_exactly_once() {
-    sieve_kernel::telemetry::init_for_tests();
-    let mut st = settings(&temp_dir());
-    // Runs start as soon as cases are taken, so they interleave with the takers.
-    st.set_service("bad_debt_check", "run_delay_ms", 0);
-    st.set_service("bad_debt_check", "max_cases_per_run", 150);
-    let (addr, bdc_stop) = start_bdc(
-        &st,
-        &sieve_kernel::db::testing::fresh_target("bad-debt-check"),
-        "http://127.0.0.1:1",
-    )
-    .await;
+    let configured = spawn(&[PRE_CHECK])
+        .configure(|s| {
+            // Runs start as soon as cases are taken, so they interleave with the takers.
+            s.set_service("bad_debt_check", "run_delay_ms", 0);
+            s.set_service("bad_debt_check", "max_cases_per_run", 150);
+        })
+        .peer(INTAKE, "http://127.0.0.1:1");
+    let (addr, bdc_stop) = start(configured, PRE_CHECK).await;
     let mut registry = RegistryServiceClient::new(channel(addr));
     // Every third debtor has a standing ruling.
     let ids: Vec<String> = (0..800).map(|i| id_number(1_000 + i, None)).collect();
@@ -889,10 +744,9 @@ async fn checks_made_before_matching_runs_are_carried_into_runs_by_the_migration
     use sea_orm_migration::MigratorTrait;
     use sieve_bad_debt_check::store;
 
-    let st = settings(&temp_dir());
-    let target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
-    // Migrated by hand in steps, on the writer.
-    let db = sieve_kernel::db::connect(&target, &st.database)
+    // The pre-check's storage, never started: migrated by hand in steps, on the writer.
+    let storage = spawn(&[PRE_CHECK]);
+    let db = sieve_kernel::db::connect(storage.target(PRE_CHECK), &storage.settings().database)
         .await
         .unwrap()
         .writer()
@@ -955,19 +809,16 @@ async fn checks_made_before_matching_runs_are_carried_into_runs_by_the_migration
     assert_eq!((progress.taken, progress.matched), (3, 3));
     // New cases are numbered after the carried ones.
     assert_eq!(store::take_sequence(&db, 2).await.unwrap(), 3);
-    if let Target::Postgres { url, schema } = &target {
-        let _ = sieve_kernel::db::drop_schema(url, schema).await;
-    }
 }
 
 #[tokio::test]
 async fn cases_taken_before_a_stop_are_matched_after_the_restart() {
-    sieve_kernel::telemetry::init_for_tests();
-    let mut st = settings(&temp_dir());
+    let base = spawn(&[PRE_CHECK]).peer(INTAKE, "http://127.0.0.1:1");
     // No run before the stop: the cases are taken and wait.
-    st.set_service("bad_debt_check", "run_delay_ms", 600_000);
-    let target = sieve_kernel::db::testing::fresh_target("bad-debt-check");
-    let (addr, first) = start_bdc(&st, &target, "http://127.0.0.1:1").await;
+    let waiting = base
+        .clone()
+        .configure(|s| s.set_service("bad_debt_check", "run_delay_ms", 600_000));
+    let (addr, first) = start(waiting, PRE_CHECK).await;
     let mut registry = RegistryServiceClient::new(channel(addr));
     let matching = id_number(31, None);
     import(
@@ -993,8 +844,8 @@ async fn cases_taken_before_a_stop_are_matched_after_the_restart() {
     assert_eq!(waiting.outcome, bdc::CheckOutcome::Pending as i32);
     stop(first).await;
 
-    st.set_service("bad_debt_check", "run_delay_ms", 0);
-    let (addr, second) = start_bdc(&st, &target, "http://127.0.0.1:1").await;
+    let running = base.configure(|s| s.set_service("bad_debt_check", "run_delay_ms", 0));
+    let (addr, second) = start(running, PRE_CHECK).await;
     let mut client = PreCheckServiceClient::new(channel(addr));
     let mut outcomes = Vec::new();
     for case_id in ["case-000001", "case-000002"] {

@@ -1,7 +1,7 @@
 //! Intake over real gRPC on an ephemeral port, on a fresh database per test: SQLite by
 //! default, PostgreSQL when `SIEVE_TEST_DATABASE=postgres` (see `make test`).
 
-use sieve_kernel::service::{Context, Service};
+use sieve_e2e::{INTAKE, Spawn, Spawned, fixtures};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +13,7 @@ use sieve_kernel::db::Target;
 use sieve_kernel::error::reason;
 use sieve_kernel::internal::InternalChannel as Channel;
 use sieve_kernel::outbox::{self, NewMessage, Relay};
-use sieve_kernel::rules::resident_id::numbered as id_number;
-use sieve_proto::common::v1::{Actor, Claim, Debtor, DebtorKind, PageRequest, ProductType, Stage};
+use sieve_proto::common::v1::{Actor, PageRequest, Stage};
 use sieve_proto::intake::v1 as pb;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tokio::sync::oneshot;
@@ -31,67 +30,41 @@ impl MigratorTrait for OutboxOnly {
 }
 
 struct TestApp {
+    spawned: Option<Spawned>,
+    /// What started it: started again, it finds what this one wrote.
+    spawn: Spawn,
     addr: std::net::SocketAddr,
     client: IntakeServiceClient<Channel>,
     target: Target,
-    /// The service's own database handle (its writer and readers).
-    db: sieve_kernel::db::Db,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
     async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
+        if let Some(spawned) = self.spawned.take() {
+            spawned.stop().await;
         }
     }
 }
 
 fn settings() -> Settings {
-    let mut s = sieve_kernel::internal::testing::settings();
-    s.server.shutdown_grace_secs = 2;
-    s
+    Spawn::new(&[]).settings().clone()
 }
 
-async fn spawn_on(target: Target, port: u16) -> TestApp {
-    sieve_kernel::telemetry::init_for_tests();
-    let mut ctx = Context::of::<sieve_intake::Application>(&settings())
-        .expect("intake's settings")
-        .with_target(target.clone());
-    ctx.port = port;
-    let app = sieve_intake::Application::build(ctx)
-        .await
-        .expect("build intake");
-    let addr = app.local_addr();
-    let db = app.db().clone();
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        app.run_until(async {
-            let _ = rx.await;
-        })
-        .await
-        .expect("serve");
-    });
-    let channel = sieve_kernel::internal::testing::channel(&format!("http://{addr}"));
-    let client = IntakeServiceClient::new(channel)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(64 << 20);
+/// Intake alone, as `spawn` says: the pre-check is not reachable, so its announcements wait in
+/// the outbox.
+async fn start(spawn: Spawn) -> TestApp {
+    let spawned = spawn.clone().start().await;
     TestApp {
-        addr,
-        client,
-        target,
-        db,
-        stop: Some(tx),
-        task: Some(task),
+        addr: spawned.addr(INTAKE),
+        client: spawned.intake(),
+        target: spawned.target(INTAKE).clone(),
+        spawned: Some(spawned),
+        spawn,
     }
 }
 
 async fn spawn_app() -> TestApp {
-    spawn_on(sieve_kernel::db::testing::fresh_target("intake"), 0).await
+    start(Spawn::new(&[INTAKE])).await
 }
 
 async fn register_bank(app: &mut TestApp, code: &str) -> String {
@@ -100,11 +73,7 @@ async fn register_bank(app: &mut TestApp, code: &str) -> String {
 
 async fn register_bank_with(client: &mut IntakeServiceClient<Channel>, code: &str) -> String {
     client
-        .register_bank(pb::RegisterBankRequest {
-            code: code.into(),
-            name: format!("{code} 银行"),
-            callback_phone: "0458-6123456".into(),
-        })
+        .register_bank(fixtures::bank(code))
         .await
         .unwrap()
         .into_inner()
@@ -114,29 +83,7 @@ async fn register_bank_with(client: &mut IntakeServiceClient<Channel>, code: &st
 }
 
 fn valid_case(i: usize) -> pb::CaseInput {
-    pb::CaseInput {
-        bank_case_ref: format!("REF-{i:07}"),
-        product: ProductType::CreditCard as i32,
-        debtor: Some(Debtor {
-            kind: DebtorKind::NaturalPerson as i32,
-            name: "王芳".into(),
-            id_number: id_number(i),
-            phone: format!("139{:08}", i),
-            address: "黑龙江省伊春市嘉荫县朝阳镇1号".into(),
-            division_code: "230722".into(),
-        }),
-        contract_amount_fen: 0,
-        claim: Some(Claim {
-            principal_fen: 1_000_000 + i as i64,
-            interest_fen: 1000,
-            penalty_fen: 0,
-            fees_fen: 0,
-            total_fen: 0,
-        }),
-        contract_ref: format!("HT{i:08}"),
-        contract_names_court: false,
-        row: 0,
-    }
+    fixtures::case("REF", i)
 }
 
 fn header(bank_id: &str, request_id: &str, n: usize) -> pb::SubmitBatchRequest {
@@ -557,9 +504,10 @@ async fn a_lookup_is_answered_while_the_writer_holds_a_transaction() {
 
     let mut app = spawn_app().await;
     let case_id = one_case(&mut app).await;
-    // The service's own writer (on SQLite its only one) changes the case and holds the
+    // A writer on the service's database (on SQLite the only one it may have) changes the case and holds the
     // transaction open until the lookup has been answered.
-    let txn = app.db.begin_write().await.unwrap();
+    let db = app.spawned.as_ref().unwrap().database(INTAKE).await;
+    let txn = db.begin_write().await.unwrap();
     case::Entity::update_many()
         .filter(case::Column::Id.eq(case_id.clone()))
         .col_expr(case::Column::Stage, Expr::value("PRESERVATION"))
@@ -843,11 +791,12 @@ async fn the_outbox_delivers_after_the_receiver_was_down() {
     // Intake runs, takes a case, and goes down.
     let mut app = spawn_app().await;
     let case_id = one_case(&mut app).await;
-    let (port, target) = (app.addr.port(), app.target.clone());
+    let (port, again) = (app.addr.port(), app.spawn.clone());
     app.stop().await;
 
     // A stage service records outcomes while intake is down.
-    let producer_target = sieve_kernel::db::testing::fresh_target("producer");
+    let producer_storage = sieve_kernel::db::testing::Scratch::new("producer");
+    let producer_target = producer_storage.0.clone();
     let s = settings();
     let producer =
         sieve_kernel::db::connect_and_migrate::<OutboxOnly>(&producer_target, &s.database)
@@ -898,7 +847,7 @@ async fn the_outbox_delivers_after_the_receiver_was_down() {
     assert_eq!(relay.run_once().await.unwrap().claimed, 0);
 
     // Intake comes back on the same port and database.
-    let mut app = spawn_on(target, port).await;
+    let mut app = start(again.port(INTAKE, port)).await;
     clock.advance(chrono::Duration::seconds(5));
     let mut delivered = 0;
     for _ in 0..50 {
@@ -1048,7 +997,7 @@ async fn bad_batches_get_precise_errors_and_leave_nothing() {
 
 #[tokio::test]
 async fn a_malformed_message_mid_stream_aborts_the_batch() {
-    use sieve_kernel::wire::RawCodec;
+    use sieve_e2e::raw::RawCodec;
 
     let mut app = spawn_app().await;
     let bank = register_bank(&mut app, "JYRCB").await;
@@ -1131,71 +1080,6 @@ async fn health_and_reflection_are_served() {
         ]
     );
     app.stop().await;
-}
-
-/// Intake on a runtime of its own, so that a test can kill it as a crash would: every task
-/// dropped where it stands, no cleanup run, connections cut.
-struct Crashable {
-    addr: std::net::SocketAddr,
-    kill: std::sync::mpsc::Sender<()>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Crashable {
-    fn start(target: &Target, port: u16, clock: SharedClock) -> Self {
-        sieve_kernel::telemetry::init_for_tests();
-        let (ready, started) = std::sync::mpsc::channel();
-        let (kill, killed) = std::sync::mpsc::channel::<()>();
-        let target = target.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let mut ctx = Context::of::<sieve_intake::Application>(&settings())
-                .expect("intake's settings")
-                .with_target(target.clone())
-                .with_clock(clock);
-            ctx.port = port;
-            let built = runtime.block_on(sieve_intake::Application::build(ctx));
-            match built {
-                Ok(app) => {
-                    let _ = ready.send(app.local_addr());
-                    runtime.spawn(app.run_until(std::future::pending()));
-                }
-                Err(e) => panic!("intake did not start: {e}"),
-            }
-            let _ = killed.recv();
-            runtime.shutdown_timeout(Duration::from_secs(2));
-        });
-        let addr = started.recv().expect("intake started");
-        Self {
-            addr,
-            kill,
-            thread: Some(thread),
-        }
-    }
-
-    fn client(&self) -> IntakeServiceClient<Channel> {
-        let channel = sieve_kernel::internal::testing::channel(&format!("http://{}", self.addr));
-        IntakeServiceClient::new(channel)
-    }
-
-    /// kill -9, as far as the database and the caller can tell.
-    fn crash(mut self) -> u16 {
-        let _ = self.kill.send(());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.addr.port()
-    }
-}
-
-impl Drop for Crashable {
-    fn drop(&mut self) {
-        let _ = self.kill.send(());
-    }
 }
 
 /// How a bank sends its file again after intake crashed in the middle of it.
@@ -1282,13 +1166,14 @@ async fn assert_whole(
 /// A batch half received when intake is killed, then sent again: every row ends as exactly
 /// one case, the half-written batch is never visible, and its final state says what happened.
 async fn crash_mid_batch_then(resend: Resend) {
-    let target = sieve_kernel::db::testing::fresh_target("intake");
     let manual = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
     ));
     let clock: SharedClock = manual.clone();
-    let first = Crashable::start(&target, 0, clock.clone());
-    let mut client = first.client();
+    let base = Spawn::new(&[INTAKE]).clock(clock);
+    let target = base.target(INTAKE).clone();
+    let first = base.clone().start_crashable();
+    let mut client = first.intake();
     let bank_id = register_bank_with(&mut client, "CRASH").await;
     let cases: Vec<pb::CaseInput> = (0..CRASH_ROWS).map(valid_case).collect();
 
@@ -1346,7 +1231,8 @@ async fn crash_mid_batch_then(resend: Resend) {
         .unwrap_err();
     assert_eq!(rows.code(), Code::FailedPrecondition);
 
-    let port = first.crash();
+    let port = first.addr(INTAKE).port();
+    first.crash();
     drop(tx);
     assert!(
         upload.await.unwrap().is_err(),
@@ -1356,8 +1242,8 @@ async fn crash_mid_batch_then(resend: Resend) {
     let lease = Duration::from_millis(sieve_intake::api::BATCH_LEASE_MS as u64 + 1_000);
     let (second, batches) = match resend {
         Resend::NewKeyAfterRestart => {
-            let second = Crashable::start(&target, port, clock.clone());
-            let mut client = second.client();
+            let second = base.clone().port(INTAKE, port).start_crashable();
+            let mut client = second.intake();
             // The restarted receiver knows its predecessor's batch is dead.
             let aborted = client
                 .get_batch(pb::GetBatchRequest {
@@ -1383,8 +1269,8 @@ async fn crash_mid_batch_then(resend: Resend) {
             (second, vec![b.batch_id])
         }
         Resend::NewKeyElsewhereBeforeAndAfterTheLease => {
-            let second = Crashable::start(&target, 0, clock.clone());
-            let mut client = second.client();
+            let second = base.clone().start_crashable();
+            let mut client = second.intake();
             // Within the lease the crashed batch may still be alive somewhere: its rows are
             // refused, naming it, not counted as cases that exist.
             let early = submit_to(&mut client, &bank_id, "file-v2", cases.clone()).await;
@@ -1414,8 +1300,8 @@ async fn crash_mid_batch_then(resend: Resend) {
             (second, vec![b.batch_id, c.batch_id])
         }
         Resend::SameKeyAfterTheLease => {
-            let second = Crashable::start(&target, 0, clock.clone());
-            let mut client = second.client();
+            let second = base.clone().start_crashable();
+            let mut client = second.intake();
             manual.advance(chrono::Duration::from_std(lease).unwrap());
             // The service resolves the abandoned batch itself once the lease lapsed, with no
             // restart and no resubmission to prompt it.
@@ -1447,7 +1333,7 @@ async fn crash_mid_batch_then(resend: Resend) {
             (second, vec![b.batch_id])
         }
     };
-    let mut client = second.client();
+    let mut client = second.intake();
     let ids: Vec<&str> = batches.iter().map(String::as_str).collect();
     assert_whole(&mut client, &bank_id, &ids).await;
     if !matches!(resend, Resend::SameKeyAfterTheLease) {

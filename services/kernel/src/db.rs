@@ -274,11 +274,23 @@ pub fn rows_per_insert<E: EntityTrait>(backend: DatabaseBackend) -> usize {
     (limit / columns.max(1)).clamp(1, 4_000)
 }
 
-/// Drops a PostgreSQL schema (tests create one per test).
+/// Drops a PostgreSQL schema (tests create one per test). Sessions still holding locks in it
+/// (a service whose test ended without stopping it, a transaction left open) are ended first,
+/// or the drop would wait for them forever.
 pub async fn drop_schema(url: &str, schema: &str) -> Result<(), DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(1).sqlx_logging(false);
     let admin = Database::connect(opts).await?;
+    admin
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+             JOIN pg_class c ON c.oid = l.relation \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+            [schema.into()],
+        ))
+        .await?;
     admin
         .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
         .await?;
@@ -301,6 +313,58 @@ pub mod testing {
             ),
             _ => None,
         }
+    }
+
+    /// A fresh target that is removed when dropped (on a panic too).
+    pub struct Scratch(pub Target);
+
+    impl Scratch {
+        pub fn new(service: &str) -> Self {
+            Self(fresh_target(service))
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            remove(std::slice::from_ref(&self.0));
+        }
+    }
+
+    /// Removes tests' storage now: PostgreSQL schemas dropped, SQLite files deleted. Callable
+    /// from a `Drop` inside a test's runtime, which must not block on itself: the schemas are
+    /// dropped on a thread and a runtime of their own.
+    pub fn remove(targets: &[Target]) {
+        let mut schemas = Vec::new();
+        for target in targets {
+            match target {
+                Target::Postgres { url, schema } => schemas.push((url.clone(), schema.clone())),
+                Target::Sqlite(url) => {
+                    let path = url.trim_start_matches("sqlite://");
+                    let path = path.split('?').next().unwrap_or(path);
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+                    }
+                }
+            }
+        }
+        if schemas.is_empty() {
+            return;
+        }
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    for (url, schema) in &schemas {
+                        if let Err(e) = drop_schema(url, schema).await {
+                            eprintln!("schema {schema} not dropped: {e}");
+                        }
+                    }
+                });
+            }
+        });
+        let _ = dropped.join();
     }
 
     /// A fresh target named after `service`, never shared with another test.

@@ -84,60 +84,6 @@ pub fn too_large(status: &tonic::Status) -> Option<Error> {
     )
 }
 
-/// A codec that sends pre-encoded bytes as they are and decodes answers as `T`: for tests that
-/// must put malformed protobuf on the wire.
-pub struct RawCodec<T>(std::marker::PhantomData<T>);
-
-impl<T> Default for RawCodec<T> {
-    fn default() -> Self {
-        Self(std::marker::PhantomData)
-    }
-}
-
-pub struct RawEncoder;
-pub struct ProstDecoder<T>(std::marker::PhantomData<T>);
-
-impl tonic::codec::Encoder for RawEncoder {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-    fn encode(
-        &mut self,
-        item: Vec<u8>,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> std::result::Result<(), tonic::Status> {
-        use bytes::BufMut;
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl<T: prost::Message + Default> tonic::codec::Decoder for ProstDecoder<T> {
-    type Item = T;
-    type Error = tonic::Status;
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> std::result::Result<Option<T>, tonic::Status> {
-        use bytes::Buf;
-        T::decode(src.copy_to_bytes(src.remaining()))
-            .map(Some)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-}
-
-impl<T: prost::Message + Default + Send + 'static> tonic::codec::Codec for RawCodec<T> {
-    type Encode = Vec<u8>;
-    type Decode = T;
-    type Encoder = RawEncoder;
-    type Decoder = ProstDecoder<T>;
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-    fn decoder(&mut self) -> ProstDecoder<T> {
-        ProstDecoder(std::marker::PhantomData)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

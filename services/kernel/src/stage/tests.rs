@@ -128,12 +128,14 @@ mod reporting {
         }
     }
 
-    async fn db() -> crate::db::Db {
+    /// An outbox on fresh storage, removed when the first is dropped.
+    async fn db() -> (crate::db::testing::Scratch, crate::db::Db) {
         let settings = crate::config::Settings::defaults().expect("defaults");
-        let target = crate::db::testing::fresh_target("kernel-stage");
-        crate::db::connect_and_migrate::<OutboxOnly>(&target, &settings.database)
+        let scratch = crate::db::testing::Scratch::new("kernel-stage");
+        let db = crate::db::connect_and_migrate::<OutboxOnly>(&scratch.0, &settings.database)
             .await
-            .expect("database")
+            .expect("database");
+        (scratch, db)
     }
 
     async fn messages(db: &crate::db::Db) -> Vec<outbox::OutboxMessage> {
@@ -146,7 +148,7 @@ mod reporting {
 
     #[tokio::test]
     async fn one_outcome_is_one_message_in_the_callers_transaction() {
-        let db = db().await;
+        let (_scratch, db) = db().await;
         let txn = crate::db::begin_write(&db).await.expect("begin");
         report(&txn, 7, &outcome("p-1")).await.expect("report");
         // Rolled back: the record it came with was not written, so neither is the outcome.
@@ -168,7 +170,7 @@ mod reporting {
 
     #[tokio::test]
     async fn outcomes_together_are_one_message_per_call_intake_takes() {
-        let db = db().await;
+        let (_scratch, db) = db().await;
         let outcomes: Vec<_> = (0..=MAX_OUTCOMES_PER_MESSAGE)
             .map(|k| outcome(&format!("p-{k}")))
             .collect();
