@@ -913,8 +913,8 @@ impl Suite {
 
     /// Polls the case (as its bank) until it reaches `stage`; the outbox relays move it.
     async fn wait_for_stage(&self, token: &str, case_id: &str, stage: Stage) -> pb::Case {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
+        let what = format!("case {case_id} reaches {stage:?}");
+        sieve_e2e::eventually(&what, || async {
             let case = self
                 .bank_client()
                 .get_case(authed(
@@ -929,15 +929,12 @@ impl Suite {
                 .case
                 .unwrap();
             if case.stage == stage as i32 {
-                return case;
+                Ok(case)
+            } else {
+                Err(Stage::try_from(case.stage))
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "case {case_id} stayed in {:?}, expected {stage:?}",
-                Stage::try_from(case.stage)
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -358,47 +358,46 @@ async fn wait_for_stages(
     bank_token: &str,
     want: impl Fn(i64) -> Stage,
 ) -> Vec<Case> {
-    let mut bank = run.gateway.bank(bank_token).expect("bank client");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let cases = bank
-            .list_cases(BankApiServiceListCasesRequest {
-                request: Some(ListCasesRequest {
-                    page: Some(PageRequest {
-                        page_size: 1000,
-                        page_token: String::new(),
+    let bank = run.gateway.bank(bank_token).expect("bank client");
+    let row = |c: &Case| -> i64 {
+        c.bank_case_ref
+            .trim_start_matches("JY-2025-")
+            .parse()
+            .expect("a sample reference")
+    };
+    sieve_e2e::eventually("cases where expected (row, stage)", || {
+        let mut bank = bank.clone();
+        let (want, row) = (&want, &row);
+        async move {
+            let mut cases = bank
+                .list_cases(BankApiServiceListCasesRequest {
+                    request: Some(ListCasesRequest {
+                        page: Some(PageRequest {
+                            page_size: 1000,
+                            page_token: String::new(),
+                        }),
+                        ..Default::default()
                     }),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("list cases")
-            .into_inner()
-            .response
-            .expect("response")
-            .cases;
-        let row = |c: &Case| -> i64 {
-            c.bank_case_ref
-                .trim_start_matches("JY-2025-")
-                .parse()
-                .expect("a sample reference")
-        };
-        let pending: Vec<(i64, String)> = cases
-            .iter()
-            .filter(|c| c.stage != want(row(c)) as i32)
-            .map(|c| (row(c), format::stage(c.stage)))
-            .collect();
-        if pending.is_empty() {
-            let mut cases = cases;
+                })
+                .await
+                .expect("list cases")
+                .into_inner()
+                .response
+                .expect("response")
+                .cases;
+            let pending: Vec<(i64, String)> = cases
+                .iter()
+                .filter(|c| c.stage != want(row(c)) as i32)
+                .map(|c| (row(c), format::stage(c.stage)))
+                .collect();
+            if !pending.is_empty() {
+                return Err(pending);
+            }
             cases.sort_by_key(|c| row(c));
-            return cases;
+            Ok(cases)
         }
-        assert!(
-            Instant::now() < deadline,
-            "cases not yet where expected (row, stage): {pending:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// The page with one byte of its signed content changed: a digit of `field`'s value.

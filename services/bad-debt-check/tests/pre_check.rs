@@ -2,7 +2,7 @@
 //! database: SQLite by default, PostgreSQL when `SIEVE_TEST_DATABASE=postgres`.
 
 use sieve_e2e::fixtures::{date, ruling};
-use sieve_e2e::{INTAKE, PRE_CHECK, Spawn, Spawned, fixtures};
+use sieve_e2e::{INTAKE, PRE_CHECK, Spawn, Spawned, fixtures, wait_for_stage};
 use std::time::Duration;
 
 use sieve_kernel::Settings;
@@ -167,36 +167,17 @@ async fn submit_to(
     (bank, res.rows.into_iter().map(|r| r.case_id).collect())
 }
 
-async fn stage_of(client: &mut IntakeServiceClient<Channel>, case_id: &str) -> i32 {
-    client
-        .get_case(intake::GetCaseRequest {
-            case_id: case_id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap()
-        .stage
-}
-
-/// Waits until every case has left BAD_DEBT_CHECK (the relays run on their own).
+/// Waits until every case has left `from` (the relays run on their own).
 async fn settled(
     client: &mut IntakeServiceClient<Channel>,
     case_ids: &[String],
     from: Stage,
 ) -> Vec<i32> {
-    for _ in 0..600 {
-        let mut stages = Vec::new();
-        for id in case_ids {
-            stages.push(stage_of(client, id).await);
-        }
-        if stages.iter().all(|s| *s != from as i32) {
-            return stages;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("cases did not leave {from:?} within 30 s");
+    wait_for_stage(client, case_ids, |stage| stage != from)
+        .await
+        .into_iter()
+        .map(|case| case.stage)
+        .collect()
 }
 
 #[tokio::test]
