@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert;
 use crate::domain::certificate::{self as cert, CertificateContent, CourtKey};
-use crate::domain::ruling::{self as rules, Comparison};
+use crate::domain::ruling as rules;
 use crate::store::{self, OpenedImport};
 
 /// Rulings per import: the enforcement system's export of a province fits.

@@ -5,156 +5,38 @@ use super::*;
 use sieve_kernel::bulk::{self, Page, Part};
 
 impl PreCheckApi {
-    /// Writes one chunk of an import in one transaction. Returns the refusals written.
+    /// Screens one chunk of an import and writes it in one transaction.
     async fn import_chunk(
         &self,
         import_id: &str,
         rows: Vec<(i64, pb::RulingInput)>,
     ) -> Result<store::ImportCounts> {
         let now = self.now_ms();
-        let today = self.inner.clock.today();
-        let mut counts = store::ImportCounts {
-            received: rows.len() as i64,
-            ..Default::default()
-        };
-        let mut refusals: Vec<store::import_refusal::Model> = Vec::new();
-        // A refusal that cannot be stored fails the chunk: stored as an empty list, the row
-        // would read as refused for no reason.
-        let refuse = |row: i64,
-                      number: &str,
-                      v: Vec<rules::Violation>,
-                      refusals: &mut Vec<store::import_refusal::Model>|
-         -> Result<()> {
-            let stored: Vec<StoredViolation> = v.into_iter().map(StoredViolation::from).collect();
-            refusals.push(store::import_refusal::Model {
-                import_id: import_id.to_string(),
-                row,
-                ruling_number: number
-                    .chars()
-                    .take(violation::MAX_REFERENCE_CHARS)
-                    .collect(),
-                refusals: violation::encode(&stored).map_err(Error::internal)?,
-            });
-            Ok(())
-        };
-        let mut valid: Vec<(i64, pb::RulingInput, rules::RulingDraft)> =
-            Vec::with_capacity(rows.len());
-        let mut seen: HashSet<String> = HashSet::new();
-        for (row, input) in rows {
-            let draft = convert::draft(&input).normalized();
-            let mut violations = rules::validate(&draft, today);
-            if violations.is_empty() && !seen.insert(draft.ruling_number.clone()) {
-                violations.push(rules::Violation {
-                    field: rules::field::RULING_NUMBER,
-                    rule: rules::rule::RULING_NUMBER_DUPLICATE_IN_IMPORT,
-                    description: "同一文书号在本次导入中重复 / the same ruling number appears \
-                                  earlier in this import"
-                        .into(),
-                });
-            }
-            if violations.is_empty() {
-                valid.push((row, input, draft));
-            } else {
-                counts.refused += 1;
-                refuse(row, &draft.ruling_number, violations, &mut refusals)?;
-            }
-        }
-        let txn = sieve_kernel::db::begin_write(&self.inner.db).await?;
-        let stored = store::rulings_by_number(
-            &txn,
-            valid.iter().map(|v| v.2.ruling_number.clone()).collect(),
+        let received = rows.len() as i64;
+        let drafts = rows
+            .into_iter()
+            .map(|(row, input)| {
+                let court_code = input
+                    .court
+                    .as_ref()
+                    .map(|c| c.code.trim().to_string())
+                    .unwrap_or_default();
+                (row, court_code, convert::draft(&input).normalized())
+            })
+            .collect();
+        let screened = rules::screen(drafts, self.inner.clock.today());
+        store::write_import_chunk(
+            &self.inner.db,
+            store::ImportChunk {
+                import_id,
+                now,
+                lease_until_ms: now + IMPORT_LEASE_MS,
+                received,
+                valid: screened.valid,
+                refused: screened.refused,
+            },
         )
-        .await?;
-        let mut new_rulings = Vec::new();
-        let mut newly_revoked = Vec::new();
-        for (row, input, draft) in valid {
-            let existing = stored.get(&draft.ruling_number);
-            match existing.map(|e| (e, convert::stored_draft(e))) {
-                None => {
-                    let court = input.court.clone().unwrap_or_default();
-                    new_rulings.push(store::ruling::Model {
-                        id: store::new_id(),
-                        ruling_number: draft.ruling_number.clone(),
-                        court_code: court.code.trim().to_string(),
-                        court_name: draft.court_name.clone(),
-                        debtor_name: draft.debtor_name.clone(),
-                        debtor_id_number: draft.debtor_id_number.clone(),
-                        filed_on: draft
-                            .filed_on
-                            .map(sieve_kernel::rules::dates::iso)
-                            .unwrap_or_default(),
-                        terminated_on: draft
-                            .terminated_on
-                            .map(sieve_kernel::rules::dates::iso)
-                            .unwrap_or_default(),
-                        unpaid_fen: draft.unpaid_fen,
-                        revoked: draft.revoked,
-                        revocation_reason: if draft.revoked {
-                            "enforcement resumed (已恢复执行), as exported".into()
-                        } else {
-                            String::new()
-                        },
-                        resumed_case_number: String::new(),
-                        revoked_at_ms: draft.revoked.then_some(now),
-                        import_id: import_id.to_string(),
-                        imported_at_ms: now,
-                        updated_at_ms: now,
-                    });
-                    counts.added += 1;
-                }
-                Some((model, stored_draft)) => {
-                    if let Some(v) = rules::contradicts(&stored_draft, &draft) {
-                        counts.refused += 1;
-                        refuse(row, &draft.ruling_number, vec![v], &mut refusals)?;
-                        continue;
-                    }
-                    match rules::compare(&stored_draft, &draft) {
-                        Comparison::Identical | Comparison::New => counts.unchanged += 1,
-                        Comparison::Changed(_) => {
-                            let revoked = rules::merge_revoked(model.revoked, draft.revoked);
-                            if revoked && !model.revoked {
-                                newly_revoked.push(model.ruling_number.clone());
-                            }
-                            let mut am = model.clone().into_active_model();
-                            am.terminated_on = sea_orm::Set(
-                                draft
-                                    .terminated_on
-                                    .map(sieve_kernel::rules::dates::iso)
-                                    .unwrap_or_default(),
-                            );
-                            am.unpaid_fen = sea_orm::Set(draft.unpaid_fen);
-                            am.revoked = sea_orm::Set(revoked);
-                            if revoked && !model.revoked {
-                                am.revoked_at_ms = sea_orm::Set(Some(now));
-                                am.revocation_reason = sea_orm::Set(
-                                    "enforcement resumed (已恢复执行), as exported".into(),
-                                );
-                            }
-                            am.import_id = sea_orm::Set(import_id.to_string());
-                            am.updated_at_ms = sea_orm::Set(now);
-                            sea_orm::ActiveModelTrait::update(am, &txn).await?;
-                            counts.updated += 1;
-                        }
-                    }
-                }
-            }
-        }
-        let new_models: Vec<store::ruling::ActiveModel> = new_rulings
-            .into_iter()
-            .map(|m| m.into_active_model().reset_all())
-            .collect();
-        store::insert_all(&txn, new_models).await?;
-        let refusal_models: Vec<store::import_refusal::ActiveModel> = refusals
-            .into_iter()
-            .map(|m| m.into_active_model().reset_all())
-            .collect();
-        store::insert_all(&txn, refusal_models).await?;
-        for number in newly_revoked {
-            revoke_certificates_resting_on(&txn, &number, now).await?;
-        }
-        store::bump_import(&txn, import_id, counts, now + IMPORT_LEASE_MS).await?;
-        txn.commit().await?;
-        Ok(counts)
+        .await
     }
 
     /// The refusals of an import's first rows, for its summary; the rest are paged.
@@ -163,51 +45,6 @@ impl PreCheckApi {
             store::import_refusals(self.inner.db.read(), import_id, 0, REFUSALS_IN_SUMMARY).await?;
         convert::import_refusals_pb(rows)
     }
-}
-
-/// A certificate whose every ruling has been revoked no longer stands (its write-off basis
-/// is gone); one that still cites a standing ruling does.
-async fn revoke_certificates_resting_on<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    ruling_number: &str,
-    now: i64,
-) -> Result<Vec<String>> {
-    let mut revoked = Vec::new();
-    for c in store::certificates_citing(conn, ruling_number).await? {
-        // Strictly: an unreadable list read as empty would revoke the certificate (every one
-        // of no rulings is revoked).
-        let numbers: Vec<String> = sieve_kernel::rules::stored::decode(
-            &c.ruling_numbers,
-            format_args!("certificate {}", c.id),
-            "ruling numbers",
-        )?;
-        let stored = store::rulings_by_number(conn, numbers.clone()).await?;
-        let all_revoked = !numbers.is_empty()
-            && numbers.iter().all(|n| {
-                stored
-                    .get(n)
-                    .is_none_or(|r| r.revoked || r.ruling_number == ruling_number)
-            });
-        if all_revoked {
-            store::certificate::Entity::update_many()
-                .filter(store::certificate::Column::Id.eq(c.id.clone()))
-                .col_expr(
-                    store::certificate::Column::RevokedAtMs,
-                    sea_orm::sea_query::Expr::value(now),
-                )
-                .col_expr(
-                    store::certificate::Column::RevocationReason,
-                    sea_orm::sea_query::Expr::value(format!(
-                        "终本裁定已恢复执行 / enforcement resumed on {}",
-                        numbers.join(", ")
-                    )),
-                )
-                .exec(conn)
-                .await?;
-            revoked.push(c.number);
-        }
-    }
-    Ok(revoked)
 }
 
 #[tonic::async_trait]
@@ -345,32 +182,17 @@ impl RegistryService for PreCheckApi {
         let r = request.into_inner();
         sieve_kernel::wire::require_id("request_id", &r.request_id)?;
         sieve_kernel::wire::require_id("ruling_number", &r.ruling_number)?;
-        let now = self.now_ms();
-        let txn = sieve_kernel::db::begin_write(&self.inner.db)
-            .await
-            .map_err(Error::from)?;
-        let ruling = store::get_ruling(&txn, None, Some(r.ruling_number.trim()))
-            .await
-            .map_err(Error::from)?
-            .ok_or_else(|| Error::not_found("ruling", &r.ruling_number))?;
-        let mut revoked_certs = Vec::new();
-        let ruling = if ruling.revoked {
-            ruling // revoking twice is harmless
-        } else {
-            let mut am = ruling.into_active_model();
-            am.revoked = sea_orm::Set(true);
-            am.revoked_at_ms = sea_orm::Set(Some(now));
-            am.revocation_reason = sea_orm::Set(r.reason.chars().take(500).collect());
-            am.resumed_case_number = sea_orm::Set(r.resumed_case_number.chars().take(64).collect());
-            am.updated_at_ms = sea_orm::Set(now);
-            let updated = sea_orm::ActiveModelTrait::update(am, &txn)
-                .await
-                .map_err(Error::from)?;
-            revoked_certs =
-                revoke_certificates_resting_on(&txn, &updated.ruling_number, now).await?;
-            updated
-        };
-        txn.commit().await.map_err(Error::from)?;
+        let (ruling, revoked_certs) = store::revoke_ruling(
+            &self.inner.db,
+            store::Revocation {
+                ruling_number: r.ruling_number.trim(),
+                reason: &r.reason,
+                resumed_case_number: &r.resumed_case_number,
+                now: self.now_ms(),
+            },
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("ruling", &r.ruling_number))?;
         tracing::info!(ruling = %ruling.ruling_number, certificates = revoked_certs.len(), "ruling revoked");
         Ok(Response::new(pb::RevokeRulingResponse {
             ruling: Some(convert::ruling_pb(ruling)),

@@ -380,6 +380,84 @@ pub fn merge_revoked(stored_revoked: bool, incoming_revoked: bool) -> bool {
     stored_revoked || incoming_revoked
 }
 
+/// What an import does with a valid row, given the ruling stored under its number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reconciled {
+    /// Nothing is stored under the number.
+    Add,
+    /// The row names another ruling than the stored one ([`contradicts`]).
+    Refuse(Violation),
+    Unchanged,
+    /// Termination date, amount or status change; `revoked` as [`merge_revoked`] stores it,
+    /// `newly_revoked` when this row is what revokes it.
+    Update {
+        revoked: bool,
+        newly_revoked: bool,
+    },
+}
+
+pub fn reconcile(stored: Option<&RulingDraft>, incoming: &RulingDraft) -> Reconciled {
+    let Some(stored) = stored else {
+        return Reconciled::Add;
+    };
+    if let Some(v) = contradicts(stored, incoming) {
+        return Reconciled::Refuse(v);
+    }
+    match compare(stored, incoming) {
+        Comparison::Identical | Comparison::New => Reconciled::Unchanged,
+        Comparison::Changed(_) => {
+            let revoked = merge_revoked(stored.revoked, incoming.revoked);
+            Reconciled::Update {
+                revoked,
+                newly_revoked: revoked && !stored.revoked,
+            }
+        }
+    }
+}
+
+/// One chunk of an import, checked row by row: the rows that may be written (each with what
+/// the caller carries along, `T`) and the refused ones with their violations. A ruling number
+/// seen earlier in the chunk is refused.
+pub struct Screened<T> {
+    pub valid: Vec<(i64, T, RulingDraft)>,
+    /// Row, ruling number, what it broke.
+    pub refused: Vec<(i64, String, Vec<Violation>)>,
+}
+
+pub fn screen<T>(rows: Vec<(i64, T, RulingDraft)>, today: NaiveDate) -> Screened<T> {
+    let mut out = Screened {
+        valid: Vec::with_capacity(rows.len()),
+        refused: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (row, carried, draft) in rows {
+        let mut violations = validate(&draft, today);
+        if violations.is_empty() && !seen.insert(draft.ruling_number.clone()) {
+            violations.push(Violation {
+                field: field::RULING_NUMBER,
+                rule: rule::RULING_NUMBER_DUPLICATE_IN_IMPORT,
+                description: "同一文书号在本次导入中重复 / the same ruling number appears \
+                              earlier in this import"
+                    .into(),
+            });
+        }
+        if violations.is_empty() {
+            out.valid.push((row, carried, draft));
+        } else {
+            out.refused
+                .push((row, draft.ruling_number.clone(), violations));
+        }
+    }
+    out
+}
+
+/// Whether a certificate citing `numbers` has lost its basis: every ruling it rests on is
+/// revoked (enforcement resumed), so the debt is no longer shown uncollectable. One standing
+/// ruling keeps it; a certificate citing none never loses it this way.
+pub fn basis_gone(numbers: &[String], revoked: impl Fn(&str) -> bool) -> bool {
+    !numbers.is_empty() && numbers.iter().all(|n| revoked(n))
+}
+
 /// Whether the name on a case and on a ruling agree. Matching is by ID number (RULES.md
 /// "Bad-debt pre-check"); the names are reported to the clerk, never required to agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

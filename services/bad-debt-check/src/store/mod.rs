@@ -4,6 +4,7 @@
 pub mod entities;
 mod imports;
 pub mod migration;
+mod rulings;
 
 use std::collections::HashMap;
 
@@ -22,6 +23,7 @@ pub use entities::{
 pub use imports::{
     ImportCounts, NewImport, OpenedImport, bump_import, finish_import, import_refusals,
 };
+pub use rulings::{ImportChunk, Revocation, revoke_ruling, write_import_chunk};
 
 /// An import's status: the words of every upload (the kernel's lease reads them).
 pub use sieve_kernel::bulk::UploadStatus as ImportStatus;

@@ -339,3 +339,71 @@ fn status_words() {
     assert_eq!(parse_status(""), None);
     assert_eq!(parse_status("执行中"), None);
 }
+
+#[test]
+fn a_reimported_row_is_added_refused_unchanged_or_updated() {
+    let stored = ruling();
+    assert_eq!(reconcile(None, &stored), Reconciled::Add);
+    assert_eq!(reconcile(Some(&stored), &stored), Reconciled::Unchanged);
+    let mut later = ruling();
+    later.unpaid_fen += 100;
+    assert_eq!(
+        reconcile(Some(&stored), &later),
+        Reconciled::Update {
+            revoked: false,
+            newly_revoked: false
+        }
+    );
+    later.revoked = true;
+    assert_eq!(
+        reconcile(Some(&stored), &later),
+        Reconciled::Update {
+            revoked: true,
+            newly_revoked: true
+        }
+    );
+    // Once revoked, an older export showing it standing changes nothing.
+    let revoked = RulingDraft {
+        revoked: true,
+        ..ruling()
+    };
+    assert_eq!(reconcile(Some(&revoked), &ruling()), Reconciled::Unchanged);
+    let mut other_debtor = ruling();
+    other_debtor.debtor_id_number = "230722198511021758".into();
+    assert!(matches!(
+        reconcile(Some(&stored), &other_debtor),
+        Reconciled::Refuse(v) if v.rule == rule::RULING_CONTRADICTS_STORED
+    ));
+}
+
+#[test]
+fn a_chunk_is_screened_row_by_row_and_a_repeated_number_refused() {
+    let mut bad = ruling();
+    bad.ruling_number = "(2024)黑0722执301号之一".into();
+    bad.unpaid_fen = -1;
+    let rows = vec![(1, 'a', ruling()), (2, 'b', bad), (3, 'c', ruling())];
+    let screened = screen(rows, today());
+    assert_eq!(
+        screened
+            .valid
+            .iter()
+            .map(|(row, c, _)| (*row, *c))
+            .collect::<Vec<_>>(),
+        vec![(1, 'a')]
+    );
+    let refused: Vec<(i64, &str)> = screened
+        .refused
+        .iter()
+        .map(|(row, _, v)| (*row, v[0].rule))
+        .collect();
+    assert_eq!(refused[1], (3, rule::RULING_NUMBER_DUPLICATE_IN_IMPORT));
+    assert_eq!(refused[0].0, 2);
+}
+
+#[test]
+fn a_certificate_loses_its_basis_only_when_every_ruling_is_revoked() {
+    let numbers = vec!["A".to_string(), "B".to_string()];
+    assert!(basis_gone(&numbers, |_| true));
+    assert!(!basis_gone(&numbers, |n| n == "A"));
+    assert!(!basis_gone(&[], |_| true), "no ruling cited, none revoked");
+}
