@@ -6,13 +6,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::Datelike;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use sieve_kernel::SharedClock;
 use sieve_kernel::error::{Error, Result, reason};
 use sieve_kernel::lookup::Batched;
 use sieve_kernel::rules::{StoredViolation, violation};
-use sieve_kernel::stage::{self, IntakeClient, Stage, StageOutcome};
+use sieve_kernel::stage::IntakeClient;
 use sieve_proto::bad_debt_check::v1 as pb;
 use sieve_proto::bad_debt_check::v1::pre_check_service_server::PreCheckService;
 use sieve_proto::bad_debt_check::v1::registry_service_server::RegistryService;
@@ -20,7 +18,7 @@ use sieve_proto::common::v1 as common;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert;
-use crate::domain::certificate::{self as cert, CertificateContent, CourtKey};
+use crate::domain::certificate::{self as cert, CourtKey};
 use crate::domain::ruling as rules;
 use crate::store::{self, OpenedImport};
 
@@ -112,14 +110,6 @@ impl PreCheckApi {
         if let Some(w) = &self.inner.relay {
             w.notify_one();
         }
-    }
-
-    fn since(&self) -> Option<String> {
-        rules::window_start(
-            self.inner.clock.today(),
-            self.inner.config.recency_window_months,
-        )
-        .map(sieve_kernel::rules::dates::iso)
     }
 }
 

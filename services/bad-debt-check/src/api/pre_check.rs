@@ -55,13 +55,10 @@ impl PreCheckApi {
                 existing: 0,
             });
         }
-        let txn = sieve_kernel::db::begin_write(&self.inner.db).await?;
-        let before = store::take_sequence(&txn, todo.len() as i64).await?;
         let offered = todo.len() as u64;
-        let models = todo
+        let checks = todo
             .into_iter()
-            .enumerate()
-            .map(|(k, (c, id_number))| {
+            .map(|(c, id_number)| {
                 let case_ref = c.case_ref.unwrap_or_default();
                 let debtor = c.debtor.unwrap_or_default();
                 let claim = c.claim.unwrap_or_default();
@@ -77,12 +74,11 @@ impl PreCheckApi {
                     penalty_fen: claim.penalty_fen,
                     fees_fen: claim.fees_fen,
                     certificate_id: None,
-                    seq: before + 1 + k as i64,
+                    seq: 0,
                 }
             })
             .collect();
-        let accepted = store::insert_checks(&txn, models).await?;
-        txn.commit().await?;
+        let accepted = store::take_checks(&self.inner.db, checks).await?;
         if accepted > 0 {
             if let Some(w) = &self.inner.matcher {
                 w.notify_one();
@@ -167,185 +163,51 @@ impl PreCheckService for PreCheckApi {
         }
         // The certificate names the bank as intake registered it.
         let bank = self.inner.intake.bank(&r.bank_id).await?;
-        let now = self.inner.clock.now();
-        let now_ms = now.timestamp_millis();
         let today = self.inner.clock.today();
         let config = &self.inner.config;
-        let txn = sieve_kernel::db::begin_write(&self.inner.db)
-            .await
-            .map_err(Error::from)?;
-        let checks = store::checks_by_case(&txn, r.case_ids.clone())
-            .await
-            .map_err(Error::from)?;
-        let records: std::collections::HashMap<String, store::CheckRecord> =
-            store::check_records(&txn, checks)
-                .await
-                .map_err(Error::from)?
-                .into_iter()
-                .map(|c| (c.check.case_id.clone(), c))
-                .collect();
-        let since = self.since();
-        let mut rows = Vec::with_capacity(r.case_ids.len());
-        let mut outcomes = Vec::new();
-        let mut seen = HashSet::new();
-        for (i, case_id) in r.case_ids.iter().enumerate() {
+        let issuer = store::Issuer {
+            court_code: &config.court_code,
+            court_name: &config.court_name,
+            number_format: &config.number_format,
+            key: &config.key,
+        };
+        let application = store::Application {
+            bank_id: &r.bank_id,
+            bank_name: &bank.name,
+            case_ids: &r.case_ids,
+            today,
+            now_ms: self.now_ms(),
+            window_start: rules::window_start(today, config.recency_window_months),
+        };
+        let applied = store::apply_certificates(&self.inner.db, &issuer, &application).await?;
+        let mut rows = Vec::with_capacity(applied.len());
+        for (i, (case_id, applied)) in r.case_ids.iter().zip(applied).enumerate() {
             let row = i as i64 + 1;
-            let refused = |field: &str, rule: &str, d: &str| pb::CertificateRow {
-                row,
-                case_id: case_id.clone(),
-                outcome: common::RowOutcome::Refused as i32,
-                certificate: None,
-                refusals: vec![refusal(row, case_id, field, rule, d)],
+            let (outcome, certificate, refusals) = match applied {
+                store::Applied::Refused { rule, description } => (
+                    common::RowOutcome::Refused,
+                    None,
+                    vec![refusal(row, case_id, "case_ids", rule, description)],
+                ),
+                store::Applied::Existing(found) => (
+                    common::RowOutcome::Existing,
+                    found.map(convert::certificate_pb).transpose()?,
+                    vec![],
+                ),
+                store::Applied::Issued(model) => (
+                    common::RowOutcome::Accepted,
+                    Some(convert::certificate_pb(model)?),
+                    vec![],
+                ),
             };
-            if !seen.insert(case_id.clone()) {
-                rows.push(refused(
-                    "case_ids",
-                    "case.duplicate_in_call",
-                    "该案件在本次申请中重复 / the case appears earlier in this call",
-                ));
-                continue;
-            }
-            // Another bank's case is answered as unknown, so ids do not leak across banks.
-            let Some(record) = records
-                .get(case_id)
-                .filter(|c| c.check.bank_id == r.bank_id)
-            else {
-                rows.push(refused("case_ids", "pre_check.not_checked", "该案件尚未经预查废审查 / the case has not been pre-checked (or is not this bank's)"));
-                continue;
-            };
-            let check = &record.check;
-            if let Some(existing) = &check.certificate_id {
-                let cert = store::get_certificate(&txn, Some(existing), None, None)
-                    .await
-                    .map_err(Error::from)?;
-                rows.push(pb::CertificateRow {
-                    row,
-                    case_id: case_id.clone(),
-                    outcome: common::RowOutcome::Existing as i32,
-                    certificate: cert.map(convert::certificate_pb).transpose()?,
-                    refusals: vec![],
-                });
-                continue;
-            }
-            match record.outcome() {
-                store::Outcome::Matched => {}
-                store::Outcome::Pending => {
-                    rows.push(refused("case_ids", "pre_check.pending", "该案件正在等待比对，请稍后申请 / the case waits for the next matching run; apply again shortly"));
-                    continue;
-                }
-                store::Outcome::NoMatch => {
-                    rows.push(refused("case_ids", "pre_check.no_match", "未匹配终本案件，不能出具预查废证明 / no terminated-enforcement ruling matched; no certificate"));
-                    continue;
-                }
-            }
-            // The rulings must still stand today: one revoked since the check no longer counts.
-            let mut ruling_numbers: Vec<String> = record
-                .rulings
-                .iter()
-                .filter(|r| {
-                    !r.revoked
-                        && since
-                            .as_deref()
-                            .is_none_or(|s| r.terminated_on.as_str() >= s)
-                })
-                .map(|r| r.ruling_number.clone())
-                .collect();
-            if ruling_numbers.is_empty() {
-                rows.push(refused(
-                    "case_ids",
-                    "pre_check.rulings_revoked",
-                    "匹配的终本裁定均已恢复执行 / every matching ruling has since been revoked",
-                ));
-                continue;
-            }
-            ruling_numbers.sort();
-            let year = today.year();
-            let sequence = store::next_sequence(&txn, &config.court_code, year)
-                .await
-                .map_err(Error::from)?;
-            let number = cert::certificate_number(
-                &config.number_format,
-                year,
-                &config.court_code,
-                sequence as u64,
-            );
-            let content = CertificateContent {
-                number: number.clone(),
-                court_name: config.court_name.clone(),
-                court_code: config.court_code.clone(),
-                bank_name: bank.name.clone(),
-                bank_id: bank.bank_id.clone(),
-                case_id: case_id.clone(),
-                bank_case_ref: check.bank_case_ref.clone(),
-                debtor_name: check.debtor_name.clone(),
-                debtor_id_number: check.debtor_id_number.clone(),
-                principal_fen: check.principal_fen,
-                interest_fen: check.interest_fen,
-                penalty_fen: check.penalty_fen,
-                fees_fen: check.fees_fen,
-                ruling_numbers: ruling_numbers.clone(),
-                issued_on: today,
-                key_id: config.key.key_id().to_string(),
-            };
-            let canonical = cert::canonical(&content);
-            let signature = config.key.sign(&canonical);
-            let model = store::certificate::Model {
-                id: store::new_id(),
-                number: number.clone(),
-                court_code: config.court_code.clone(),
-                year,
-                sequence,
-                case_id: case_id.clone(),
-                check_id: check.id.clone(),
-                bank_id: bank.bank_id.clone(),
-                bank_name: bank.name.clone(),
-                // Never a stand-in "[]": a certificate stored without its bases would stand
-                // even once every ruling it rests on is revoked.
-                ruling_numbers: sieve_kernel::rules::stored::encode(&ruling_numbers)?,
-                issued_on: sieve_kernel::rules::dates::iso(today),
-                issued_at_ms: now_ms,
-                canonical,
-                key_id: config.key.key_id().to_string(),
-                signature: signature.to_vec(),
-                revoked_at_ms: None,
-                revocation_reason: String::new(),
-            };
-            store::certificate::Entity::insert(model.clone().into_active_model().reset_all())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(Error::from)?;
-            store::check::Entity::update_many()
-                .filter(store::check::Column::Id.eq(check.id.clone()))
-                .col_expr(
-                    store::check::Column::CertificateId,
-                    sea_orm::sea_query::Expr::value(model.id.clone()),
-                )
-                .exec(&txn)
-                .await
-                .map_err(Error::from)?;
-            outcomes.push(StageOutcome {
-                source: convert::CERTIFICATE_SOURCE,
-                record: model.id.clone(),
-                case_id: case_id.clone(),
-                from: Stage::Certifiable,
-                to: Stage::Certified,
-                actor: common::Actor::BadDebtCheck,
-                reason: format!("出具预查废证明 {number} / pre-check certificate issued"),
-                source_record_id: number,
-                occurred_at_ms: now_ms,
-            });
             rows.push(pb::CertificateRow {
                 row,
                 case_id: case_id.clone(),
-                outcome: common::RowOutcome::Accepted as i32,
-                certificate: Some(convert::certificate_pb(model)?),
-                refusals: vec![],
+                outcome: outcome as i32,
+                certificate,
+                refusals,
             });
         }
-        stage::report_many(&txn, now_ms, "certificates", &outcomes)
-            .await
-            .map_err(Error::from)?;
-        txn.commit().await.map_err(Error::from)?;
         self.wake_relay();
         let replayed = rows
             .iter()

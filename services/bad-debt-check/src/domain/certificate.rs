@@ -12,6 +12,7 @@
 
 mod content;
 mod document;
+mod eligibility;
 mod number;
 mod qr;
 mod signature;
@@ -23,6 +24,7 @@ pub use content::{
 pub use document::{
     DocumentProof, chinese_date, document_file_name, html_escape, read_document, render_html,
 };
+pub use eligibility::{CheckState, MatchedRuling, Refusal, grounds};
 pub use number::{DEFAULT_NUMBER_FORMAT, certificate_number, validate_number_format};
 pub use qr::{QR_TAG, QrPayload, content_digest, parse_qr_payload, qr_payload};
 pub use signature::{ALGORITHM, CourtKey, verify, verify_bytes};

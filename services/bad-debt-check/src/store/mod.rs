@@ -1,6 +1,7 @@
 //! The pre-check's storage: entities, migrations and queries. The API composes them inside
 //! one write transaction per chunk or call, so a record and its outbox message commit together.
 
+mod certificates;
 pub mod entities;
 mod imports;
 pub mod migration;
@@ -20,6 +21,7 @@ pub use entities::{
     match_run, ruling, ruling_import, signing_key,
 };
 
+pub use certificates::{Application, Applied, Issuer, apply_certificates};
 pub use imports::{
     ImportCounts, NewImport, OpenedImport, bump_import, finish_import, import_refusals,
 };
@@ -295,6 +297,20 @@ impl CheckRecord {
             (Some(_), false) => Outcome::Matched,
         }
     }
+}
+
+/// Takes checks for the next matching run in one transaction, numbered in order after those
+/// taken before (their `seq` is set here); a case already taken is not taken again. Returns
+/// how many were new.
+pub async fn take_checks(db: &Db, mut checks: Vec<check::Model>) -> Result<u64, DbErr> {
+    let txn = sieve_kernel::db::begin_write(db).await?;
+    let before = take_sequence(&txn, checks.len() as i64).await?;
+    for (k, c) in checks.iter_mut().enumerate() {
+        c.seq = before + 1 + k as i64;
+    }
+    let accepted = insert_checks(&txn, checks).await?;
+    txn.commit().await?;
+    Ok(accepted)
 }
 
 /// Completes checks into records: their runs and matched rulings.
