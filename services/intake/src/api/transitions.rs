@@ -86,65 +86,61 @@ pub(super) async fn record_stage_outcomes(
         .into());
     }
     let now = api.now_ms();
-    // One transaction for the whole batch: a million outcomes are a thousand commits,
-    // not a million. Each outcome is checked on its own; a refused one writes nothing.
-    let txn = sieve_kernel::db::begin_write(&api.inner.db)
-        .await
-        .map_err(Error::from)?;
-    let mut results = Vec::with_capacity(outcomes.len());
-    let mut applied = 0usize;
-    for r in outcomes {
+    let refused = |event_id: String, case_id: String, e: Error| pb::OutcomeResult {
+        event_id,
+        case_id,
+        stage: 0,
+        duplicate: false,
+        refused_reason: e.reason.to_string(),
+        refused_message: e.message,
+    };
+    // Each outcome is read on its own; those that read are recorded together.
+    let mut results: Vec<Option<pb::OutcomeResult>> = Vec::with_capacity(outcomes.len());
+    let mut valid = Vec::new();
+    let mut moves = Vec::new();
+    for (i, r) in outcomes.into_iter().enumerate() {
         let (event_id, case_id) = (r.event_id.clone(), r.case_id.clone());
-        let refused = |e: Error| pb::OutcomeResult {
+        match outcome_transition(r, now) {
+            Ok((t, from, to)) => {
+                valid.push(t);
+                moves.push((i, event_id, case_id, from, to));
+                results.push(None);
+            }
+            Err(e) => results.push(Some(refused(event_id, case_id, e))),
+        }
+    }
+    let recorded = store::record_transitions(&api.inner.db, valid, now, |k, current, previous| {
+        let (_, event_id, case_id, from, to) = &moves[k];
+        check_transition(case_id, event_id, Some(*from), *to, current, previous)
+    })
+    .await
+    .map_err(|e| match e {
+        sea_orm::DbErr::RecordNotUpdated => Error::conflict(
+            reason::CONCURRENT_TRANSITION,
+            "a case changed while these outcomes were recorded; retry",
+        ),
+        e => e.into(),
+    })?;
+    let mut applied = 0usize;
+    for ((i, event_id, case_id, _, _), recorded) in moves.into_iter().zip(recorded) {
+        let answered = |c: store::case::Model, duplicate| pb::OutcomeResult {
             event_id: event_id.clone(),
             case_id: case_id.clone(),
-            stage: 0,
-            duplicate: false,
-            refused_reason: e.reason.to_string(),
-            refused_message: e.message,
+            stage: convert::stage_to_pb(c.stage) as i32,
+            duplicate,
+            refused_reason: String::new(),
+            refused_message: String::new(),
         };
-        let (t, from, to) = match outcome_transition(r, now) {
-            Ok(x) => x,
-            Err(e) => {
-                results.push(refused(e));
-                continue;
-            }
-        };
-        let recorded = store::apply_transition(&txn, t, now, |current, previous| {
-            check_transition(&case_id, &event_id, Some(from), to, current, previous)
-        })
-        .await
-        .map_err(|e| match e {
-            sea_orm::DbErr::RecordNotUpdated => Error::conflict(
-                reason::CONCURRENT_TRANSITION,
-                "a case changed while these outcomes were recorded; retry",
-            ),
-            e => e.into(),
-        })?;
-        results.push(match recorded {
-            Err(e) => refused(e),
+        results[i] = Some(match recorded {
+            Err(e) => refused(event_id.clone(), case_id.clone(), e),
             Ok(store::Recorded::Applied(c)) => {
                 applied += 1;
-                pb::OutcomeResult {
-                    event_id,
-                    case_id,
-                    stage: convert::stage_to_pb(c.stage) as i32,
-                    duplicate: false,
-                    refused_reason: String::new(),
-                    refused_message: String::new(),
-                }
+                answered(c, false)
             }
-            Ok(store::Recorded::Duplicate(c)) => pb::OutcomeResult {
-                event_id,
-                case_id,
-                stage: convert::stage_to_pb(c.stage) as i32,
-                duplicate: true,
-                refused_reason: String::new(),
-                refused_message: String::new(),
-            },
+            Ok(store::Recorded::Duplicate(c)) => answered(c, true),
         });
     }
-    txn.commit().await.map_err(Error::from)?;
+    let results: Vec<pb::OutcomeResult> = results.into_iter().flatten().collect();
     tracing::info!(outcomes = results.len(), applied, "stage outcomes recorded");
     Ok(Response::new(pb::RecordStageOutcomesResponse { results }))
 }
@@ -203,8 +199,8 @@ pub(super) async fn report_settlement(
     }))
 }
 
-/// The chain's checks of one outcome against the case as it is now (inside the write
-/// transaction). `from` None: the case's current stage (a bank's own act).
+/// [`chain::check`] on the case and the earlier event as stored (inside the write
+/// transaction).
 fn check_transition(
     case_id: &str,
     event_id: &str,
@@ -213,39 +209,20 @@ fn check_transition(
     current: Option<&store::case::Model>,
     previous: Option<&store::case_event::Model>,
 ) -> Result<()> {
-    let Some(current) = current else {
-        return Err(Error::not_found("case", case_id));
-    };
-    if let Some(prev) = previous {
-        if prev.case_id != case_id || prev.to_stage != to {
-            return Err(Error::bad_request(
-                reason::EVENT_ID_REUSED,
-                format!("event {event_id} was already recorded for another outcome"),
-            )
-            .with_violation("event_id", "already used for a different case or stage"));
-        }
-        return Ok(());
-    }
-    let current_stage = current.stage;
-    let from = from.unwrap_or(current_stage);
-    if current_stage != from {
-        return Err(Error::precondition(
-            reason::STAGE_MISMATCH,
-            format!("case {} is in {current_stage}, not {from}", current.id),
-        )
-        .with_meta("current", current_stage.as_str())
-        .with_meta("from", from.as_str())
-        .with_meta("to", to.as_str()));
-    }
-    if !chain::allows(from, to) {
-        return Err(Error::precondition(
-            reason::ILLEGAL_TRANSITION,
-            format!("the chain has no transition from {from} to {to}"),
-        )
-        .with_meta("from", from.as_str())
-        .with_meta("to", to.as_str()));
-    }
-    Ok(())
+    chain::check(
+        case_id,
+        event_id,
+        from,
+        to,
+        current.map(|c| chain::Current {
+            case_id: &c.id,
+            stage: c.stage,
+        }),
+        previous.map(|p| chain::Recorded {
+            case_id: &p.case_id,
+            to: p.to_stage,
+        }),
+    )
 }
 
 /// Validates a reported outcome and turns it into a transition to record.

@@ -58,6 +58,24 @@ pub async fn record_transition<E>(
     Ok(recorded)
 }
 
+/// Records many transitions in one transaction: a million outcomes are a thousand commits, not
+/// a million. Each is checked on its own by `check` (given its index in `items`); a refused
+/// one writes nothing. A case changed underneath fails the whole call (`RecordNotUpdated`).
+pub async fn record_transitions<E>(
+    db: &Db,
+    items: Vec<Transition>,
+    now_ms: i64,
+    mut check: impl FnMut(usize, Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
+) -> Result<Vec<Result<Recorded, E>>, DbErr> {
+    let txn = sieve_kernel::db::begin_write(db).await?;
+    let mut recorded = Vec::with_capacity(items.len());
+    for (i, t) in items.into_iter().enumerate() {
+        recorded.push(apply_transition(&txn, t, now_ms, |c, p| check(i, c, p)).await?);
+    }
+    txn.commit().await?;
+    Ok(recorded)
+}
+
 /// Records a transition inside the caller's transaction. Nothing is written unless `check`
 /// passes and the event is new.
 pub async fn apply_transition<C: ConnectionTrait, E>(

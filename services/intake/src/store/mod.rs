@@ -21,7 +21,9 @@ pub use chunks::{
     Chunk, ChunkOutcome, NO_DIFFERENCES, RULE_IN_UNFINISHED_BATCH, differing_fields, write_chunk,
 };
 pub use entities::{bank, batch, batch_row, case, case_event};
-pub use events::{Recorded, Transition, apply_transition, events, record_transition};
+pub use events::{
+    Recorded, Transition, apply_transition, events, record_transition, record_transitions,
+};
 
 pub use entities::batch_row::Outcome as RowOutcome;
 /// A batch's status: the words of every upload (the kernel's lease reads them).
