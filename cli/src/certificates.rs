@@ -164,33 +164,31 @@ pub async fn apply(
 
 /// Every case of the calling bank in CERTIFIABLE, page by page.
 pub async fn certifiable_cases(bank: &mut BankClient) -> Result<Vec<String>, CliError> {
-    let mut ids = Vec::new();
-    let mut page_token = String::new();
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let page = bank
-            .list_cases(BankApiServiceListCasesRequest {
-                request: Some(ListCasesRequest {
-                    bank_id: String::new(),
-                    stage: Stage::Certifiable as i32,
-                    batch_id: String::new(),
-                    page: Some(PageRequest {
-                        page_size: PAGE_SIZE,
-                        page_token: page_token.clone(),
+    crate::paging::all_pages(|page_token| {
+        let mut bank = bank.clone();
+        async move {
+            let page = bank
+                .list_cases(BankApiServiceListCasesRequest {
+                    request: Some(ListCasesRequest {
+                        bank_id: String::new(),
+                        stage: Stage::Certifiable as i32,
+                        batch_id: String::new(),
+                        page: Some(PageRequest {
+                            page_size: PAGE_SIZE,
+                            page_token,
+                        }),
                     }),
-                }),
-            })
-            .await
-            .map_err(|s| CliError::grpc("BankApiService.ListCases", s))?
-            .into_inner()
-            .response
-            .unwrap_or_default();
-        ids.extend(page.cases.into_iter().map(|c| c.case_id));
-        if page.next_page_token.is_empty() || !seen.insert(page.next_page_token.clone()) {
-            return Ok(ids);
+                })
+                .await
+                .map_err(|s| CliError::grpc("BankApiService.ListCases", s))?
+                .into_inner()
+                .response
+                .unwrap_or_default();
+            let ids = page.cases.into_iter().map(|c| c.case_id).collect();
+            Ok((ids, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 /// Fetches the certificate's page and writes it into `dir`.

@@ -329,30 +329,28 @@ pub async fn list_banks(
     gateway: &Gateway,
     court_token: &str,
 ) -> Result<Vec<intake::Bank>, CliError> {
-    let mut client = gateway.court(court_token)?;
-    let mut banks = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_banks(CourtApiServiceListBanksRequest {
-                request: Some(intake::ListBanksRequest {
-                    page: Some(sieve_proto::common::v1::PageRequest {
-                        page_size: 1000,
-                        page_token: page_token.clone(),
+    let client = gateway.court(court_token)?;
+    crate::paging::all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = client
+                .list_banks(CourtApiServiceListBanksRequest {
+                    request: Some(intake::ListBanksRequest {
+                        page: Some(sieve_proto::common::v1::PageRequest {
+                            page_size: 1000,
+                            page_token,
+                        }),
                     }),
-                }),
-            })
-            .await
-            .map_err(|s| CliError::grpc("CourtApiService.ListBanks", s))?
-            .into_inner()
-            .response
-            .unwrap_or_default();
-        banks.extend(page.banks);
-        if page.next_page_token.is_empty() || page.next_page_token == page_token {
-            return Ok(banks);
+                })
+                .await
+                .map_err(|s| CliError::grpc("CourtApiService.ListBanks", s))?
+                .into_inner()
+                .response
+                .unwrap_or_default();
+            Ok((page.banks, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -306,16 +306,14 @@ async fn visit_cases(
     batch_id: &str,
     mut visit: impl FnMut(Case),
 ) -> Result<(), CliError> {
-    let mut page_token = String::new();
-    let mut seen = HashSet::new();
-    loop {
-        let page = cases_page(bank, stage, batch_id, &page_token).await?;
-        page.cases.into_iter().for_each(&mut visit);
-        if page.next_page_token.is_empty() || !seen.insert(page.next_page_token.clone()) {
-            return Ok(());
+    let pages = |page_token: String| {
+        let mut bank = bank.clone();
+        async move {
+            let page = cases_page(&mut bank, stage, batch_id, &page_token).await?;
+            Ok((page.cases, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    };
+    crate::paging::visit_pages(pages, &mut visit).await
 }
 
 /// One page, asked for again when the gateway's rate limit refuses it: a large batch takes

@@ -14,10 +14,12 @@ pub mod demo;
 pub mod error;
 pub mod follow;
 pub mod format;
+pub mod paging;
 pub mod registry;
 pub mod status;
 pub mod submit;
 pub mod suite;
+pub mod upload;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

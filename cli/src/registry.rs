@@ -14,11 +14,9 @@
 //! exact yuan, a date that is not YYYY-MM-DD, an unknown status); such rows are not sent.
 //! Rows are numbered as in batch files: the first line after the header is row 1.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use futures::StreamExt;
 use sieve_kernel::Settings;
 use sieve_proto::bad_debt_check::v1::{
     self as bdc, ImportHeader, ImportRulingsRequest, RulingChunk, RulingImport, RulingInput,
@@ -173,22 +171,10 @@ pub async fn import_rulings(
         expected_rulings: i64::try_from(total).unwrap_or(i64::MAX),
         label,
     }));
-    let chunk = options.chunk.max(1);
-    let sent = bar.clone();
-    // Chunks are cut as tonic pulls them, so the bar follows what has gone out.
-    let chunks = futures::stream::unfold(rulings.into_iter(), move |mut rest| {
-        let sent = sent.clone();
-        async move {
-            let rulings: Vec<RulingInput> = rest.by_ref().take(chunk).collect();
-            if rulings.is_empty() {
-                sent.set_message("waiting for the summary");
-                return None;
-            }
-            sent.inc(rulings.len() as u64);
-            Some((wrap(Item::Chunk(RulingChunk { rulings })), rest))
-        }
-    });
-    let stream = futures::stream::iter([header]).chain(chunks);
+    let stream =
+        crate::upload::header_first(header, rulings, options.chunk, bar.clone(), |rulings| {
+            wrap(Item::Chunk(RulingChunk { rulings }))
+        });
     let answer = client.import_rulings(stream).await;
     bar.finish_and_clear();
     let answer = answer
@@ -223,32 +209,28 @@ pub async fn list_refusals(
     client: &mut CourtClient,
     import_id: &str,
 ) -> Result<Vec<sieve_proto::common::v1::RowRefusal>, CliError> {
-    let mut refusals = Vec::new();
-    let mut page_token = String::new();
-    let mut seen = HashSet::new();
-    loop {
-        let page = client
-            .list_import_refusals(CourtApiServiceListImportRefusalsRequest {
-                request: Some(bdc::ListImportRefusalsRequest {
-                    import_id: import_id.to_owned(),
-                    page: Some(PageRequest {
-                        page_size: PAGE_SIZE,
-                        page_token: page_token.clone(),
+    crate::paging::all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = client
+                .list_import_refusals(CourtApiServiceListImportRefusalsRequest {
+                    request: Some(bdc::ListImportRefusalsRequest {
+                        import_id: import_id.to_owned(),
+                        page: Some(PageRequest {
+                            page_size: PAGE_SIZE,
+                            page_token,
+                        }),
                     }),
-                }),
-            })
-            .await
-            .map_err(|s| CliError::grpc("CourtApiService.ListImportRefusals", s))?
-            .into_inner()
-            .response
-            .unwrap_or_default();
-        refusals.extend(page.refusals);
-        // A token seen before would loop forever: the server broke its paging.
-        if page.next_page_token.is_empty() || !seen.insert(page.next_page_token.clone()) {
-            return Ok(refusals);
+                })
+                .await
+                .map_err(|s| CliError::grpc("CourtApiService.ListImportRefusals", s))?
+                .into_inner()
+                .response
+                .unwrap_or_default();
+            Ok((page.refusals, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 /// The report as printed: unreadable rows, the counts, every refused row.

@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
 
-use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 use sieve_proto::common::v1::{PageRequest, RowRefusal};
@@ -167,22 +166,9 @@ pub async fn submit_cases(
         expected_cases: i64::try_from(total).unwrap_or(i64::MAX),
         label,
     }));
-    let chunk = options.chunk.max(1);
-    let sent = bar.clone();
-    // Chunks are cut as tonic pulls them, so the bar follows what has gone out.
-    let chunks = futures::stream::unfold(cases.into_iter(), move |mut rest| {
-        let sent = sent.clone();
-        async move {
-            let cases: Vec<CaseInput> = rest.by_ref().take(chunk).collect();
-            if cases.is_empty() {
-                sent.set_message("waiting for the summary");
-                return None;
-            }
-            sent.inc(cases.len() as u64);
-            Some((wrap(Item::Chunk(CaseChunk { cases })), rest))
-        }
+    let stream = crate::upload::header_first(header, cases, options.chunk, bar.clone(), |cases| {
+        wrap(Item::Chunk(CaseChunk { cases }))
     });
-    let stream = futures::stream::iter([header]).chain(chunks);
     let answer = client.submit_batch(stream).await;
     bar.finish_and_clear();
     let answer = answer
@@ -298,16 +284,15 @@ pub async fn rows_with(
     batch_id: &str,
     outcome: RowOutcome,
 ) -> Result<Vec<BatchRow>, CliError> {
-    let mut rows = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = batch_rows_page(client, batch_id, outcome, PAGE_SIZE, &page_token).await?;
-        rows.extend(page.rows);
-        if page.next_page_token.is_empty() || page.next_page_token == page_token {
-            return Ok(rows);
+    crate::paging::all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page =
+                batch_rows_page(&mut client, batch_id, outcome, PAGE_SIZE, &page_token).await?;
+            Ok((page.rows, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 async fn batch_rows_page(
