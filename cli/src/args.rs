@@ -100,6 +100,8 @@ pub enum CalendarCommand {
     /// Load a year's calendar; running deadlines it changes are counted again, each move
     /// written on its case's timeline.
     Load(CalendarLoadArgs),
+    /// The calendars in force, as each service that keeps one holds them.
+    List(ClockShowArgs),
 }
 
 #[derive(Debug, Args)]

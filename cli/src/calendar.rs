@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use sieve_kernel::Settings;
-use sieve_proto::calendar::v1::LoadCalendarRequest;
+use sieve_proto::calendar::v1::{ListCalendarsRequest, LoadCalendarRequest};
 use sieve_proto::gateway::v1::{
+    CourtApiServiceListCalendarsRequest, CourtApiServiceListCalendarsResponse,
     CourtApiServiceLoadCalendarRequest, CourtApiServiceLoadCalendarResponse,
 };
 
@@ -20,7 +21,19 @@ use crate::error::CliError;
 /// prints what each service did. A service that did not take it fails the command, after
 /// the report: loading the same file again is harmless.
 pub async fn run(command: CalendarCommand, settings: &Settings) -> Result<(), CliError> {
-    let CalendarCommand::Load(a) = command;
+    let a = match command {
+        CalendarCommand::Load(a) => a,
+        CalendarCommand::List(a) => {
+            let gateway = Gateway::connect(
+                &Gateway::default_url(a.gateway.gateway.as_deref(), settings),
+                settings,
+            )?;
+            let token = Credentials::load(settings, a.gateway.token)?.court_token()?;
+            let answer = list(&gateway, &token).await?;
+            print!("{}", render_list(&answer));
+            return Ok(());
+        }
+    };
     let file = read(&a.file)?;
     let gateway = Gateway::connect(
         &Gateway::default_url(a.gateway.gateway.as_deref(), settings),
@@ -113,6 +126,48 @@ pub fn render(answer: &CourtApiServiceLoadCalendarResponse) -> String {
             let _ = writeln!(
                 out,
                 "  ... and {unlisted} more, each on its case's timeline"
+            );
+        }
+    }
+    out
+}
+
+/// The calendars each service holds.
+pub async fn list(
+    gateway: &Gateway,
+    court_token: &str,
+) -> Result<CourtApiServiceListCalendarsResponse, CliError> {
+    Ok(gateway
+        .court(court_token)?
+        .list_calendars(CourtApiServiceListCalendarsRequest {
+            request: Some(ListCalendarsRequest {}),
+        })
+        .await
+        .map_err(|s| CliError::grpc("CourtApiService.ListCalendars", s))?
+        .into_inner())
+}
+
+/// One line per service and year: where the year comes from and its counts.
+pub fn render_list(answer: &CourtApiServiceListCalendarsResponse) -> String {
+    let mut out = String::new();
+    if answer.lists.is_empty() {
+        out.push_str("no service keeps the calendar\n");
+    }
+    for l in &answer.lists {
+        let Some(r) = &l.response else {
+            let _ = writeln!(out, "{}: not answered: {}", l.service, l.error);
+            continue;
+        };
+        for y in &r.years {
+            let origin = if y.built_in {
+                "built in"
+            } else {
+                "loaded by the court"
+            };
+            let _ = writeln!(
+                out,
+                "{}: {} ({} rest days, {} 调休 working days; {origin}; {})",
+                l.service, y.year, y.rest_days, y.working_days, y.source
             );
         }
     }

@@ -2,10 +2,14 @@
 //! refuses a bad file itself, with its line and reason, then hands the file to every service
 //! that keeps the calendar and reports what each did. A service that did not take it is
 //! reported, not hidden behind the others: loading the same file again is harmless, so the
-//! court loads it again once that service is back.
+//! court loads it again once that service is back. The court lists what each holds, so a
+//! service that missed a load shows.
 
-use sieve_proto::calendar::v1::LoadCalendarRequest;
-use sieve_proto::gateway::v1::{CalendarLoad, CourtApiServiceLoadCalendarResponse};
+use sieve_proto::calendar::v1::{ListCalendarsRequest, LoadCalendarRequest};
+use sieve_proto::gateway::v1::{
+    CalendarList, CalendarLoad, CourtApiServiceListCalendarsResponse,
+    CourtApiServiceLoadCalendarResponse,
+};
 use tonic::Status;
 
 use crate::forward::CalendarClient;
@@ -42,4 +46,30 @@ pub async fn load(
     }))
     .await;
     Ok(CourtApiServiceLoadCalendarResponse { loads })
+}
+
+/// What every service that keeps the calendar holds; one that does not answer is reported.
+pub async fn list(
+    services: &[(&'static str, CalendarClient)],
+    request: ListCalendarsRequest,
+) -> CourtApiServiceListCalendarsResponse {
+    let lists = futures::future::join_all(services.iter().map(|(name, client)| {
+        let mut client = client.clone();
+        async move {
+            match client.list_calendars(request).await {
+                Ok(answer) => CalendarList {
+                    service: (*name).to_string(),
+                    response: Some(answer.into_inner()),
+                    error: String::new(),
+                },
+                Err(status) => CalendarList {
+                    service: (*name).to_string(),
+                    response: None,
+                    error: format!("{:?}: {}", status.code(), status.message()),
+                },
+            }
+        }
+    }))
+    .await;
+    CourtApiServiceListCalendarsResponse { lists }
 }

@@ -222,6 +222,17 @@ door! {
                 .await
         }
 
+        async fn list_calendars(
+            &self,
+            request: Request<CourtApiServiceListCalendarsRequest>,
+        ) -> Result<Response<CourtApiServiceListCalendarsResponse>, Status> {
+            self.ctx
+                .call(request, ROLE, |_, Backends { calendars, .. }, r| async move {
+                    Ok(calendar::list(&calendars, inner(r.request)?).await)
+                })
+                .await
+        }
+
         async fn advance_clock(
             &self,
             request: Request<CourtApiServiceAdvanceClockRequest>,

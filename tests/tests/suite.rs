@@ -1033,6 +1033,18 @@ async fn a_calendar_loaded_late_moves_a_running_deadline_and_says_so_on_the_time
     assert!(!r.changed);
     assert_eq!((r.recounted, r.moved_count), (1, 0));
     assert!(sieve_cli::calendar::render(&again).contains("already in force"));
+    // The court sees the loaded year next to the built-in ones.
+    let listed = sieve_cli::calendar::list(&run.gateway, &court)
+        .await
+        .unwrap_or_else(|e| panic!("calendar list failed: {e}"));
+    let years = &listed.lists[0].response.as_ref().expect("listed").years;
+    let loaded = years
+        .iter()
+        .find(|y| y.year == 2027)
+        .expect("2027 is listed");
+    assert!(!loaded.built_in && loaded.loaded_at.is_some());
+    assert!(years.iter().any(|y| y.year == 2026 && y.built_in));
+    assert!(sieve_cli::calendar::render_list(&listed).contains("2027 ("));
     let _ = db.close().await;
     run.stop().await;
 }
