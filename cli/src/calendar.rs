@@ -13,33 +13,25 @@ use sieve_proto::gateway::v1::{
     CourtApiServiceLoadCalendarRequest, CourtApiServiceLoadCalendarResponse,
 };
 
-use crate::args::CalendarCommand;
+use crate::args::{CalendarCommand, GatewayArgs};
 use crate::client::{Credentials, Gateway};
 use crate::error::CliError;
 
 /// `sieve calendar load`: sends the file with a court token (the given one, else minted) and
 /// prints what each service did. A service that did not take it fails the command, after
-/// the report: loading the same file again is harmless.
+/// the report: loading the same file again is harmless. `sieve calendar list`: what each
+/// service holds.
 pub async fn run(command: CalendarCommand, settings: &Settings) -> Result<(), CliError> {
     let a = match command {
         CalendarCommand::Load(a) => a,
         CalendarCommand::List(a) => {
-            let gateway = Gateway::connect(
-                &Gateway::default_url(a.gateway.gateway.as_deref(), settings),
-                settings,
-            )?;
-            let token = Credentials::load(settings, a.gateway.token)?.court_token()?;
-            let answer = list(&gateway, &token).await?;
-            print!("{}", render_list(&answer));
+            let (gateway, token) = court_door(a.gateway, settings)?;
+            print!("{}", render_list(&list(&gateway, &token).await?));
             return Ok(());
         }
     };
     let file = read(&a.file)?;
-    let gateway = Gateway::connect(
-        &Gateway::default_url(a.gateway.gateway.as_deref(), settings),
-        settings,
-    )?;
-    let token = Credentials::load(settings, a.gateway.token)?.court_token()?;
+    let (gateway, token) = court_door(a.gateway, settings)?;
     let answer = load(&gateway, &token, file).await?;
     print!("{}", render(&answer));
     let failed: Vec<&str> = answer
@@ -56,6 +48,14 @@ pub async fn run(command: CalendarCommand, settings: &Settings) -> Result<(), Cl
             failed.join(", ")
         )))
     }
+}
+
+/// The gateway and a court token for it.
+fn court_door(args: GatewayArgs, settings: &Settings) -> Result<(Gateway, String), CliError> {
+    let url = Gateway::default_url(args.gateway.as_deref(), settings);
+    let gateway = Gateway::connect(&url, settings)?;
+    let token = Credentials::load(settings, args.token)?.court_token()?;
+    Ok((gateway, token))
 }
 
 pub fn read(path: &Path) -> Result<String, CliError> {
