@@ -258,27 +258,7 @@ pub fn render_outcome(out: &mut String, outcome: &ImportOutcome, max_refused: Op
         i.refused_rulings,
         i.received_rulings
     );
-    if outcome.refused.is_empty() {
-        return;
-    }
-    let shown = max_refused.unwrap_or(usize::MAX).min(outcome.refused.len());
-    let _ = writeln!(out, "refused rows:");
-    for row in &outcome.refused[..shown] {
-        for r in &row.reasons {
-            let _ = writeln!(
-                out,
-                "  row {:>6}  {}  {}  {}  {}",
-                row.row, row.reference, r.field, r.rule, r.description
-            );
-        }
-    }
-    if shown < outcome.refused.len() {
-        let _ = writeln!(
-            out,
-            "  … and {} more refused rows",
-            outcome.refused.len() - shown
-        );
-    }
+    crate::submit::render_refused(out, &outcome.refused, max_refused);
 }
 
 fn status_name(status: i32) -> &'static str {

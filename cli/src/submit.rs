@@ -365,12 +365,17 @@ pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Opt
         b.accepted_cases, b.existing_cases, b.refused_cases, b.received_cases
     );
     render_differing(out, &outcome.differing);
-    if outcome.refused.is_empty() {
+    render_refused(out, &outcome.refused, max_refused);
+}
+
+/// The refused rows, each reason on a line; at most `max_refused` rows.
+pub(crate) fn render_refused(out: &mut String, refused: &[RefusedRow], max_refused: Option<usize>) {
+    if refused.is_empty() {
         return;
     }
-    let shown = max_refused.unwrap_or(usize::MAX).min(outcome.refused.len());
+    let shown = max_refused.unwrap_or(usize::MAX).min(refused.len());
     let _ = writeln!(out, "refused rows:");
-    for row in &outcome.refused[..shown] {
+    for row in &refused[..shown] {
         for r in &row.reasons {
             let _ = writeln!(
                 out,
@@ -379,12 +384,8 @@ pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Opt
             );
         }
     }
-    if shown < outcome.refused.len() {
-        let _ = writeln!(
-            out,
-            "  … and {} more refused rows",
-            outcome.refused.len() - shown
-        );
+    if shown < refused.len() {
+        let _ = writeln!(out, "  … and {} more refused rows", refused.len() - shown);
     }
 }
 
