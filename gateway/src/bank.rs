@@ -109,12 +109,12 @@ door! {
             &self,
             request: Request<BankApiServiceGetCaseRequest>,
         ) -> Result<Response<BankApiServiceGetCaseResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, Backends { pre_check, mut intake, .. }, r| async move {
+            self.ctx.call(request, ROLE, |caller, backends, r| async move {
                 // Fetched together; the records are shown only once the case proves the
                 // caller's.
                 let (case, records) = tokio::join!(
-                    own_case(&mut intake, &caller, &r.case_id),
-                    stage_records(&pre_check, &r.case_id),
+                    own_case(&backends.cases, &caller, &r.case_id),
+                    stage_records(&backends, &r.case_id),
                 );
                 Ok(BankApiServiceGetCaseResponse {
                     case: Some(case?),
@@ -141,14 +141,13 @@ door! {
             &self,
             request: Request<BankApiServiceGetTimelineRequest>,
         ) -> Result<Response<BankApiServiceGetTimelineResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, cases, .. }, r| async move {
                 let r = inner(r.request)?;
                 // Fetched together; the timeline is shown only once the case proves the
                 // caller's.
-                let mut timeline_client = intake.clone();
                 let (_, timeline) = tokio::try_join!(
-                    own_case(&mut intake, &caller, &r.case_id),
-                    async { Ok(timeline_client.get_timeline(r.clone()).await?.into_inner()) },
+                    own_case(&cases, &caller, &r.case_id),
+                    async { Ok(intake.get_timeline(r.clone()).await?.into_inner()) },
                 )?;
                 Ok(BankApiServiceGetTimelineResponse { response: Some(timeline) })
             })
@@ -159,9 +158,9 @@ door! {
             &self,
             request: Request<BankApiServiceWithdrawCaseRequest>,
         ) -> Result<Response<BankApiServiceWithdrawCaseResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, cases, .. }, r| async move {
                 let r = inner(r.request)?;
-                own_case(&mut intake, &caller, &r.case_id).await?;
+                own_case(&cases, &caller, &r.case_id).await?;
                 let response = intake.withdraw_case(r).await?.into_inner();
                 Ok(BankApiServiceWithdrawCaseResponse { response: Some(response) })
             })
@@ -255,9 +254,9 @@ door! {
             &self,
             request: Request<BankApiServiceReportSettlementRequest>,
         ) -> Result<Response<BankApiServiceReportSettlementResponse>, Status> {
-            self.ctx.call(request, ROLE, |caller, Backends { mut intake, .. }, r| async move {
+            self.ctx.call(request, ROLE, |caller, Backends { mut intake, cases, .. }, r| async move {
                 let r = inner(r.request)?;
-                own_case(&mut intake, &caller, &r.case_id).await?;
+                own_case(&cases, &caller, &r.case_id).await?;
                 let response = intake.report_settlement(r).await?.into_inner();
                 Ok(BankApiServiceReportSettlementResponse { response: Some(response) })
             })

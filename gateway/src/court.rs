@@ -26,8 +26,9 @@ door! {
             request: Request<CourtApiServiceGetCaseDossierRequest>,
         ) -> Result<Response<CourtApiServiceGetCaseDossierResponse>, Status> {
             let clock = self.ctx.clock.clone();
-            self.ctx.call(request, ROLE, |_, Backends { pre_check, intake, .. }, r| async move {
-                let (mut case_client, mut timeline_client) = (intake.clone(), intake);
+            self.ctx.call(request, ROLE, |_, backends, r| async move {
+                let (mut case_client, mut timeline_client) =
+                    (backends.intake.clone(), backends.intake.clone());
                 // The case, its timeline and every stage's record, all at once; a stage
                 // service that does not answer leaves its record out, not the dossier.
                 let (case, timeline, records) = tokio::join!(
@@ -35,7 +36,7 @@ door! {
                     timeline_client.get_timeline(intake::GetTimelineRequest {
                         case_id: r.case_id.clone(),
                     }),
-                    stage_records(&pre_check, &r.case_id),
+                    stage_records(&backends, &r.case_id),
                 );
                 let (case, timeline) = (case?, timeline?);
                 let case = case

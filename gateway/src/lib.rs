@@ -126,12 +126,15 @@ impl Service for Application {
             settings.court.clone(),
             intake.clone(),
         );
+        let pre_check = forward::pre_check_client(bad_debt_check.clone(), max);
         let doors = forward::Context {
             gate: Arc::new(gate),
             backends: forward::Backends {
+                cases: forward::case_lookup(&intake),
                 intake,
                 registry: forward::registry_client(bad_debt_check.clone(), max),
-                pre_check: forward::pre_check_client(bad_debt_check.clone(), max),
+                checks: forward::check_lookup(&pre_check),
+                pre_check,
                 // Each stage service adds itself here as it is deployed; intake counts no
                 // periods.
                 calendars: vec![(

@@ -16,6 +16,7 @@ use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceCli
 use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType, RowOutcome, Stage};
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use tonic_types::StatusExt;
 
 /// Fast relays and a short gathering delay, so that the tests wait little.
 fn spawn(services: &[&'static str]) -> Spawn {
@@ -632,6 +633,34 @@ async fn a_taken_case_is_pending_until_its_run_and_no_certificate_is_issued_befo
     let check = check_of(&mut s.pre_check, &ids[0]).await;
     assert_eq!(check.outcome, bdc::CheckOutcome::Matched as i32);
     assert!(check.checked_at.is_some() && !check.match_run_id.is_empty());
+    // Many at once: the same check, and a case with none left out.
+    let batch = s
+        .pre_check
+        .batch_get_checks(bdc::BatchGetChecksRequest {
+            case_ids: vec![ids[0].clone(), "no-such-case".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checks;
+    assert_eq!(batch, vec![check]);
+    let blank = s
+        .pre_check
+        .batch_get_checks(bdc::BatchGetChecksRequest {
+            case_ids: vec![ids[0].clone(), String::new()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(blank.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        blank
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .field,
+        "case_ids[1]"
+    );
     s.stop().await;
 }
 
@@ -845,7 +874,6 @@ async fn cases_taken_before_a_stop_are_matched_after_the_restart() {
 #[tokio::test]
 async fn the_pre_check_answers_only_callers_with_the_internal_credential() {
     use tonic::Code;
-    use tonic_types::StatusExt;
     let mut suite = Suite::start().await;
     let plain = tonic::transport::Channel::from_shared(format!("http://{}", suite.bdc_addr))
         .unwrap()

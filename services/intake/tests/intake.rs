@@ -541,6 +541,53 @@ async fn a_lookup_is_answered_while_the_writer_holds_a_transaction() {
 }
 
 #[tokio::test]
+async fn many_cases_are_looked_up_in_one_call_and_a_bad_id_is_named() {
+    let mut app = spawn_app().await;
+    let case_id = one_case(&mut app).await;
+    let found = app
+        .client
+        .batch_get_cases(pb::BatchGetCasesRequest {
+            case_ids: vec![case_id.clone(), "no-such-case".into(), case_id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    // The case once per time it was asked; the unknown id is left out.
+    assert_eq!(found.len(), 2);
+    assert!(found.iter().all(|c| c.case_id == case_id));
+
+    let refused = [
+        (vec![], reason::CASE_COUNT, "case_ids"),
+        (
+            vec![case_id.clone(); sieve_kernel::wire::MAX_BATCH_GET + 1],
+            reason::CASE_COUNT,
+            "case_ids",
+        ),
+        (
+            vec![case_id, " ".into()],
+            reason::INVALID_FIELD,
+            "case_ids[1]",
+        ),
+    ];
+    for (case_ids, rule, field) in refused {
+        let status = app
+            .client
+            .batch_get_cases(pb::BatchGetCasesRequest { case_ids })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().reason, rule);
+        assert_eq!(
+            details.bad_request().unwrap().field_violations[0].field,
+            field
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_illegal_transition_is_refused_naming_from_and_to() {
     let mut app = spawn_app().await;
     let case_id = one_case(&mut app).await;
@@ -1219,6 +1266,19 @@ async fn crash_mid_batch_then(resend: Resend) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    let batched = client
+        .batch_get_cases(pb::BatchGetCasesRequest {
+            case_ids: written.iter().take(100).map(|c| c.id.clone()).collect(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert!(
+        batched.is_empty(),
+        "{} cases of the unfinished batch",
+        batched.len()
+    );
     assert_eq!(all_cases(&mut client, &bank_id).await.len(), 0);
     let rows = client
         .list_batch_rows(pb::ListBatchRowsRequest {

@@ -10,6 +10,10 @@
 //!
 //! A query starts after every key it answers was asked for, so an answer never predates the
 //! call: a row committed before the call is seen, as with a query of its own.
+//!
+//! The same shape serves a service asking another for many records at once (the gateway's
+//! lookups of cases and checks, answered by one `BatchGet` call each): the "query" is then a
+//! call, and its errors are a `tonic::Status`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,10 +26,13 @@ use tokio::sync::{mpsc, oneshot};
 /// How many keys one query takes and how many queries run at once.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Keys in one query (rounded up to a power of two, so a database caches few statements).
+    /// Keys in one query.
     pub max_batch: usize,
     /// Queries at once: the reader connections a lookup may hold.
     pub in_flight: usize,
+    /// Whether the keys are padded to a power of two (by repeating one), so a database sees
+    /// few distinct statements; a call to another service needs no padding.
+    pub pad: bool,
 }
 
 impl Default for Limits {
@@ -33,11 +40,43 @@ impl Default for Limits {
         Self {
             max_batch: 256,
             in_flight: 4,
+            pad: true,
         }
     }
 }
 
-type Answer<V> = Result<Option<V>, DbErr>;
+/// What a batched lookup's errors must offer: each waiting caller gets its own copy of a
+/// failed query's error, and the lookup itself names the two ways it fails on its own.
+pub trait LookupError: Clone + Send + 'static {
+    /// The batching task is gone (its runtime shut down).
+    fn stopped(what: &str) -> Self;
+    /// One key matched `rows` rows: the key is not unique.
+    fn not_unique(what: &str, rows: usize) -> Self;
+}
+
+impl LookupError for DbErr {
+    fn stopped(what: &str) -> Self {
+        DbErr::Custom(format!("the {what} lookup has stopped"))
+    }
+    fn not_unique(what: &str, rows: usize) -> Self {
+        DbErr::Custom(format!(
+            "a lookup of one {what} by its key matched {rows} rows"
+        ))
+    }
+}
+
+impl LookupError for tonic::Status {
+    fn stopped(what: &str) -> Self {
+        tonic::Status::unavailable(format!("the {what} lookup has stopped"))
+    }
+    fn not_unique(what: &str, rows: usize) -> Self {
+        tonic::Status::internal(format!(
+            "a lookup of one {what} by its key answered {rows} records"
+        ))
+    }
+}
+
+type Answer<V, E> = Result<Option<V>, E>;
 
 /// `column` is one of `keys`, as a lookup's query says it: on PostgreSQL one array parameter
 /// (`= ANY($1)`), which the server binds and plans the same whatever the count — an `IN`
@@ -52,19 +91,20 @@ pub fn key_in<C: ColumnTrait>(column: C, keys: Vec<String>, backend: DatabaseBac
     }
 }
 
-struct Waiter<V> {
+struct Waiter<V, E> {
     key: String,
-    reply: oneshot::Sender<Answer<V>>,
+    reply: oneshot::Sender<Answer<V, E>>,
 }
 
-/// A lookup of `V` by a unique string key, batched. Cheap to clone; the batching task stops
-/// when the last clone is dropped.
-pub struct Batched<V> {
+/// A lookup of `V` by a unique string key, batched, failing with `E` (a database's error, or
+/// a called service's Status). Cheap to clone; the batching task stops when the last clone
+/// is dropped.
+pub struct Batched<V, E = DbErr> {
     what: &'static str,
-    waiting: mpsc::UnboundedSender<Waiter<V>>,
+    waiting: mpsc::UnboundedSender<Waiter<V, E>>,
 }
 
-impl<V> Clone for Batched<V> {
+impl<V, E> Clone for Batched<V, E> {
     fn clone(&self) -> Self {
         Self {
             what: self.what,
@@ -73,29 +113,36 @@ impl<V> Clone for Batched<V> {
     }
 }
 
-impl<V> std::fmt::Debug for Batched<V> {
+impl<V, E> std::fmt::Debug for Batched<V, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batched").field("what", &self.what).finish()
     }
 }
 
-impl<V: Clone + Send + 'static> Batched<V> {
+impl<V: Clone + Send + 'static, E: LookupError> Batched<V, E> {
     /// Spawns the batching task on the current runtime. `fetch` gets distinct keys (padded
     /// with repeats of one of them to a power of two) and returns the rows found, each with
     /// its key; a key it returns twice is an error for the calls asking for it.
     pub fn spawn<F, Fut>(what: &'static str, limits: Limits, fetch: F) -> Self
     where
         F: Fn(Vec<String>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<(String, V)>, DbErr>> + Send + 'static,
+        Fut: Future<Output = Result<Vec<(String, V)>, E>> + Send + 'static,
     {
         let (waiting, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(what, limits, rx, fetch));
         Self { what, waiting }
     }
 
+    /// The rows of `keys` found, each asked as its own lookup (so they share the queries
+    /// of every other caller's lookups waiting at the same time). The first error fails all.
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<V>, E> {
+        let found = futures::future::join_all(keys.iter().map(|k| self.get(k))).await;
+        found.into_iter().filter_map(Result::transpose).collect()
+    }
+
     /// The row of `key`, if any.
-    pub async fn get(&self, key: &str) -> Result<Option<V>, DbErr> {
-        let stopped = || DbErr::Custom(format!("the {} lookup has stopped", self.what));
+    pub async fn get(&self, key: &str) -> Result<Option<V>, E> {
+        let stopped = || E::stopped(self.what);
         let (reply, answer) = oneshot::channel();
         self.waiting
             .send(Waiter {
@@ -107,15 +154,16 @@ impl<V: Clone + Send + 'static> Batched<V> {
     }
 }
 
-async fn run<V, F, Fut>(
+async fn run<V, E, F, Fut>(
     what: &'static str,
     limits: Limits,
-    mut rx: mpsc::UnboundedReceiver<Waiter<V>>,
+    mut rx: mpsc::UnboundedReceiver<Waiter<V, E>>,
     fetch: F,
 ) where
     V: Clone + Send + 'static,
+    E: LookupError,
     F: Fn(Vec<String>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<(String, V)>, DbErr>> + Send + 'static,
+    Fut: Future<Output = Result<Vec<(String, V)>, E>> + Send + 'static,
 {
     let max_batch = limits.max_batch.max(1);
     let in_flight = limits.in_flight.max(1);
@@ -138,7 +186,7 @@ async fn run<V, F, Fut>(
                         Err(_) => break,
                     }
                 }
-                let keys = query_keys(&batch, max_batch);
+                let keys = query_keys(&batch, max_batch, limits.pad);
                 let rows = fetch(keys);
                 running.push(async move { answer(what, batch, rows.await) });
             }
@@ -147,12 +195,16 @@ async fn run<V, F, Fut>(
     while running.next().await.is_some() {}
 }
 
-/// The distinct keys of `batch`, padded by repeating the first to a power of two (at most
-/// `max_batch` when that is not one): `IN (...)` lists of few lengths, so few statements.
-fn query_keys<V>(batch: &[Waiter<V>], max_batch: usize) -> Vec<String> {
+/// The distinct keys of `batch`, padded when `pad` by repeating the first to a power of two
+/// (at most `max_batch` when that is not one): `IN (...)` lists of few lengths, so few
+/// statements.
+fn query_keys<V, E>(batch: &[Waiter<V, E>], max_batch: usize, pad: bool) -> Vec<String> {
     let mut keys: Vec<String> = batch.iter().map(|w| w.key.clone()).collect();
     keys.sort_unstable();
     keys.dedup();
+    if !pad {
+        return keys;
+    }
     let size = keys
         .len()
         .next_power_of_two()
@@ -163,10 +215,10 @@ fn query_keys<V>(batch: &[Waiter<V>], max_batch: usize) -> Vec<String> {
     keys
 }
 
-fn answer<V: Clone>(
+fn answer<V: Clone, E: LookupError>(
     what: &'static str,
-    batch: Vec<Waiter<V>>,
-    rows: Result<Vec<(String, V)>, DbErr>,
+    batch: Vec<Waiter<V, E>>,
+    rows: Result<Vec<(String, V)>, E>,
 ) {
     let rows = match rows {
         Ok(rows) => rows,
@@ -186,10 +238,7 @@ fn answer<V: Clone>(
         let reply = match found.get(&w.key).map(Vec::as_slice) {
             None | Some([]) => Ok(None),
             Some([one]) => Ok(Some(one.clone())),
-            Some(many) => Err(DbErr::Custom(format!(
-                "a lookup of one {what} by its key matched {} rows",
-                many.len()
-            ))),
+            Some(many) => Err(E::not_unique(what, many.len())),
         };
         let _ = w.reply.send(reply);
     }
@@ -241,6 +290,7 @@ mod tests {
             Limits {
                 max_batch: 64,
                 in_flight: 1,
+                pad: true,
             },
             recording(calls.clone()),
         );
@@ -271,6 +321,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn keys_for_another_service_go_unpadded_and_its_status_reaches_every_caller() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let limits = Limits {
+            max_batch: 64,
+            in_flight: 1,
+            pad: false,
+        };
+        let seen = calls.clone();
+        let lookup = Batched::<u32, tonic::Status>::spawn("case", limits, move |keys| {
+            seen.lock().expect("lock").push(keys.clone());
+            async move {
+                tokio::task::yield_now().await;
+                if keys.iter().any(|k| k == "down") {
+                    return Err(tonic::Status::unavailable("intake is down"));
+                }
+                Ok(keys.into_iter().map(|k| (k, 1)).collect())
+            }
+        });
+        let asks: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|k| {
+                let lookup = lookup.clone();
+                tokio::spawn(async move { lookup.get(k).await })
+            })
+            .collect();
+        for ask in asks {
+            assert_eq!(ask.await.expect("joined").expect("answer"), Some(1));
+        }
+        for keys in calls.lock().expect("lock").iter() {
+            let mut distinct = keys.clone();
+            distinct.dedup();
+            assert_eq!(&distinct, keys, "no key repeated: {keys:?}");
+        }
+        let err = lookup.get("down").await.expect_err("the call failed");
+        assert_eq!(err.code(), tonic::Code::Unavailable);
+    }
+
+    #[tokio::test]
     async fn a_failed_query_fails_every_call_in_it_and_a_duplicate_row_is_an_error() {
         let failing = Batched::<u32>::spawn("row", Limits::default(), |_keys| async {
             Err(DbErr::Custom("disk gone".into()))
@@ -278,13 +366,14 @@ mod tests {
         let err = failing.get("k1").await.expect_err("the query failed");
         assert!(err.to_string().contains("disk gone"), "{err}");
 
-        let doubled = Batched::spawn("case", Limits::default(), |keys: Vec<String>| async move {
-            Ok(keys
-                .iter()
-                .take(1)
-                .flat_map(|k| [(k.clone(), 1u32), (k.clone(), 2)])
-                .collect())
-        });
+        let doubled =
+            Batched::<u32>::spawn("case", Limits::default(), |keys: Vec<String>| async move {
+                Ok(keys
+                    .iter()
+                    .take(1)
+                    .flat_map(|k| [(k.clone(), 1u32), (k.clone(), 2)])
+                    .collect())
+            });
         let err = doubled.get("k1").await.expect_err("two rows for one key");
         assert!(err.to_string().contains("matched 2 rows"), "{err}");
     }

@@ -19,6 +19,31 @@ pub fn require_id(field: &'static str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Case ids one `BatchGet` call may ask for.
+pub const MAX_BATCH_GET: usize = 1_000;
+
+/// The case ids of a `BatchGet` call: 1 to [`MAX_BATCH_GET`] of them, each a valid id (a bad
+/// one named by its index).
+pub fn require_case_ids(ids: &[String]) -> Result<()> {
+    let max = MAX_BATCH_GET;
+    if ids.is_empty() || ids.len() > max {
+        return Err(Error::bad_request(
+            crate::error::reason::CASE_COUNT,
+            format!("ask for 1 to {max} cases per call"),
+        )
+        .with_violation("case_ids", ids.len().to_string()));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if id.trim().is_empty() || id.len() > MAX_ID_BYTES {
+            return Err(Error::invalid_field(
+                format!("case_ids[{i}]"),
+                format!("required, at most {MAX_ID_BYTES} bytes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Epoch milliseconds (how Sieve stores instants) as a protobuf timestamp.
 pub fn timestamp(ms: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {

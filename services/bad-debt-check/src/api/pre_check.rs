@@ -146,6 +146,23 @@ impl PreCheckService for PreCheckApi {
         }))
     }
 
+    async fn batch_get_checks(
+        &self,
+        request: Request<pb::BatchGetChecksRequest>,
+    ) -> std::result::Result<Response<pb::BatchGetChecksResponse>, Status> {
+        let case_ids = &request.get_ref().case_ids;
+        sieve_kernel::wire::require_case_ids(case_ids)?;
+        let found = self
+            .inner
+            .checks_by_case
+            .get_many(case_ids)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::BatchGetChecksResponse {
+            checks: found.into_iter().map(convert::check_pb).collect(),
+        }))
+    }
+
     async fn apply_certificates(
         &self,
         request: Request<pb::ApplyCertificatesRequest>,

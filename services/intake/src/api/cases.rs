@@ -26,6 +26,18 @@ pub(super) async fn get_case(
     }))
 }
 
+pub(super) async fn batch_get_cases(
+    api: &IntakeApi,
+    request: Request<pb::BatchGetCasesRequest>,
+) -> Result<Response<pb::BatchGetCasesResponse>, Status> {
+    let ids = &request.get_ref().case_ids;
+    sieve_kernel::wire::require_case_ids(ids)?;
+    let cases = api.inner.cases.get_many(ids).await.map_err(Error::from)?;
+    Ok(Response::new(pb::BatchGetCasesResponse {
+        cases: cases.into_iter().map(convert::case_pb).collect(),
+    }))
+}
+
 pub(super) async fn list_cases(
     api: &IntakeApi,
     request: Request<pb::ListCasesRequest>,

@@ -55,9 +55,10 @@ impl IntakeApi {
         receiver: store::Receiver,
     ) -> Self {
         let readers = db.read().clone();
+        let completed = Arc::new(store::CompletedBatches::default());
         let cases = Batched::spawn("case", db.lookup_limits(), move |ids| {
-            let readers = readers.clone();
-            async move { store::cases_by_id(&readers, ids).await }
+            let (readers, completed) = (readers.clone(), completed.clone());
+            async move { store::cases_by_id(&readers, ids, &completed).await }
         });
         Self {
             inner: Arc::new(Inner {
@@ -139,6 +140,13 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::GetCaseResponse>, Status> {
         cases::get_case(self, request).await
+    }
+
+    async fn batch_get_cases(
+        &self,
+        request: Request<pb::BatchGetCasesRequest>,
+    ) -> Result<Response<pb::BatchGetCasesResponse>, Status> {
+        cases::batch_get_cases(self, request).await
     }
 
     async fn list_cases(

@@ -16,7 +16,7 @@ pub use batches::{
     abort_abandoned_batches, abort_batch, batch_rows, complete_batch, find_batch, get_batch,
     renew_lease,
 };
-pub use cases::{CaseFilter, cases_by_id, cases_in_rows, get_case, list_cases};
+pub use cases::{CaseFilter, CompletedBatches, cases_by_id, cases_in_rows, get_case, list_cases};
 pub use chunks::{
     Chunk, ChunkOutcome, NO_DIFFERENCES, RULE_IN_UNFINISHED_BATCH, differing_fields, write_chunk,
 };

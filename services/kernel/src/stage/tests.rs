@@ -302,6 +302,12 @@ mod asking_intake {
         ) -> Answer<intake::ListCasesResponse> {
             unused()
         }
+        async fn batch_get_cases(
+            &self,
+            _: Request<intake::BatchGetCasesRequest>,
+        ) -> Answer<intake::BatchGetCasesResponse> {
+            unused()
+        }
         async fn get_timeline(
             &self,
             _: Request<intake::GetTimelineRequest>,
