@@ -19,6 +19,7 @@
 mod cell;
 mod columns;
 mod csv_file;
+pub(crate) mod header;
 mod workbook;
 
 use std::fmt;

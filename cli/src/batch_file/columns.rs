@@ -4,6 +4,7 @@ use sieve_proto::common::v1::{Claim, Debtor, DebtorKind, ProductType};
 use sieve_proto::intake::v1::CaseInput;
 
 use super::cell::Cell;
+use super::header::{Header, Heading};
 use super::{FileError, RowError};
 
 /// The fields of a row, in the contract's terms.
@@ -26,43 +27,13 @@ enum Field {
     ContractNamesCourt,
 }
 
-struct FieldSpec {
-    field: Field,
-    chinese: &'static str,
-    english: &'static str,
-    required: bool,
-}
-
-const FIELDS: [FieldSpec; 15] = [
-    spec(Field::BankCaseRef, "银行案件编号", "bank_case_ref", true),
-    spec(Field::Product, "产品类型", "product", true),
-    spec(Field::DebtorKind, "债务人类型", "debtor_kind", true),
-    spec(Field::Name, "姓名", "name", true),
-    spec(Field::IdNumber, "身份证号", "id_number", true),
-    spec(Field::Phone, "手机号", "phone", true),
-    spec(Field::Address, "住址", "address", true),
-    spec(Field::DivisionCode, "行政区划代码", "division_code", true),
-    spec(Field::ContractAmount, "借款金额", "contract_amount", true),
-    spec(Field::Principal, "本金", "principal", true),
-    spec(Field::Interest, "利息", "interest", true),
-    spec(Field::Penalty, "罚息", "penalty", true),
-    spec(Field::Fees, "费用", "fees", true),
-    spec(Field::ContractRef, "合同编号", "contract_ref", true),
-    spec(
-        Field::ContractNamesCourt,
-        "约定本院管辖",
-        "contract_names_court",
-        false,
-    ),
-];
-
 const fn spec(
     field: Field,
-    chinese: &'static str,
+    chinese: &'static [&'static str],
     english: &'static str,
     required: bool,
-) -> FieldSpec {
-    FieldSpec {
+) -> Heading<Field> {
+    Heading {
         field,
         chinese,
         english,
@@ -70,83 +41,49 @@ const fn spec(
     }
 }
 
-impl FieldSpec {
-    /// Whether a (trimmed) header names this field: Chinese exactly, English in any case.
-    fn matches(&self, header: &str) -> bool {
-        self.chinese == header || self.english.eq_ignore_ascii_case(header)
-    }
-}
+static FIELDS: [Heading<Field>; 15] = [
+    spec(Field::BankCaseRef, &["银行案件编号"], "bank_case_ref", true),
+    spec(Field::Product, &["产品类型"], "product", true),
+    spec(Field::DebtorKind, &["债务人类型"], "debtor_kind", true),
+    spec(Field::Name, &["姓名"], "name", true),
+    spec(Field::IdNumber, &["身份证号"], "id_number", true),
+    spec(Field::Phone, &["手机号"], "phone", true),
+    spec(Field::Address, &["住址"], "address", true),
+    spec(
+        Field::DivisionCode,
+        &["行政区划代码"],
+        "division_code",
+        true,
+    ),
+    spec(
+        Field::ContractAmount,
+        &["借款金额"],
+        "contract_amount",
+        true,
+    ),
+    spec(Field::Principal, &["本金"], "principal", true),
+    spec(Field::Interest, &["利息"], "interest", true),
+    spec(Field::Penalty, &["罚息"], "penalty", true),
+    spec(Field::Fees, &["费用"], "fees", true),
+    spec(Field::ContractRef, &["合同编号"], "contract_ref", true),
+    spec(
+        Field::ContractNamesCourt,
+        &["约定本院管辖"],
+        "contract_names_court",
+        false,
+    ),
+];
 
-/// Which file column holds which field, with the header as the file wrote it.
-pub(super) struct Columns {
-    /// Indexed like `FIELDS`: (column index, header as written).
-    slots: Vec<Option<(usize, String)>>,
-}
+/// Which file column holds which field of a case.
+pub(super) struct Columns(Header<Field>);
 
 impl Columns {
     pub(super) fn from_header(header: &[String]) -> Result<Columns, FileError> {
-        // Trailing empty header cells (trailing commas, formatted-but-empty Excel columns)
-        // are ignored; an empty one before a named column is an error.
-        let used = header
-            .iter()
-            .rposition(|h| !h.trim().is_empty())
-            .map_or(0, |i| i + 1);
-        if used == 0 {
-            return Err(FileError::NoHeader);
-        }
-        let mut slots: Vec<Option<(usize, String)>> = vec![None; FIELDS.len()];
-        let mut unknown = Vec::new();
-        for (col, raw) in header[..used].iter().enumerate() {
-            let written = raw.trim().trim_start_matches('\u{feff}').trim();
-            if written.is_empty() {
-                return Err(FileError::EmptyHeader { column: col + 1 });
-            }
-            let Some(pos) = FIELDS.iter().position(|s| s.matches(written)) else {
-                unknown.push(written.to_owned());
-                continue;
-            };
-            if let Some((_, first)) = &slots[pos] {
-                return Err(FileError::DuplicateHeader {
-                    field: FIELDS[pos].chinese.to_owned(),
-                    headers: vec![first.clone(), written.to_owned()],
-                });
-            }
-            slots[pos] = Some((col, written.to_owned()));
-        }
-        if !unknown.is_empty() {
-            return Err(FileError::UnknownHeaders(unknown));
-        }
-        let missing: Vec<String> = FIELDS
-            .iter()
-            .zip(&slots)
-            .filter(|(spec, slot)| spec.required && slot.is_none())
-            .map(|(spec, _)| format!("{} ({})", spec.chinese, spec.english))
-            .collect();
-        if !missing.is_empty() {
-            return Err(FileError::MissingHeaders(missing));
-        }
-        Ok(Columns { slots })
+        Header::read(header, &FIELDS).map(Columns)
     }
 
     pub(super) fn case_from_cells(&self, row: u64, cells: &[Cell]) -> Result<CaseInput, RowError> {
-        // Cells beyond the header must be empty (a trailing comma is fine).
-        if let Some(extra) = cells
-            .iter()
-            .enumerate()
-            .skip(self.width())
-            .find(|(_, c)| !c.is_blank())
-        {
-            return Err(RowError {
-                row,
-                column: format!("#{}", extra.0 + 1),
-                message: format!(
-                    "the row has a value in column {} but the header has only {} columns",
-                    extra.0 + 1,
-                    self.width()
-                ),
-            });
-        }
-
+        self.0.within(row, cells.iter().map(Cell::is_blank))?;
         let r = RowReader {
             row,
             cells,
@@ -188,15 +125,6 @@ impl Columns {
             row: i64::try_from(row).unwrap_or(i64::MAX),
         })
     }
-
-    fn width(&self) -> usize {
-        self.slots
-            .iter()
-            .flatten()
-            .map(|(col, _)| col + 1)
-            .max()
-            .unwrap_or(0)
-    }
 }
 
 struct RowReader<'a> {
@@ -208,10 +136,7 @@ struct RowReader<'a> {
 impl RowReader<'_> {
     /// The cell of a field and its header; `None` when the optional column is absent.
     fn cell(&self, field: Field) -> Result<Option<(&Cell, &str)>, RowError> {
-        let Some(pos) = FIELDS.iter().position(|s| s.field == field) else {
-            return Ok(None);
-        };
-        let Some((col, header)) = &self.columns.slots[pos] else {
+        let Some((col, header)) = self.columns.0.slot(field) else {
             return Ok(None);
         };
         match self.cells.get(*col) {
@@ -222,7 +147,7 @@ impl RowReader<'_> {
                 message: format!(
                     "the row has {} cells but the header has {}",
                     self.cells.len(),
-                    self.columns.width()
+                    self.columns.0.width()
                 ),
             }),
         }

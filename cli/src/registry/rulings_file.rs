@@ -10,6 +10,7 @@ use sieve_proto::bad_debt_check::v1::{RulingInput, RulingStatus};
 use sieve_proto::common::v1::Date;
 
 use super::CourtSpec;
+use crate::batch_file::header::{Header, Heading};
 use crate::batch_file::{FileError, RowError, read_table};
 
 /// A rulings file read into rows, in file order.
@@ -38,58 +39,51 @@ enum Field {
     Status,
 }
 
-struct FieldSpec {
-    field: Field,
-    /// Chinese names the enforcement system's exports use; the first is the canonical one.
-    chinese: &'static [&'static str],
-    english: &'static str,
-    required: bool,
-}
-
-const FIELDS: [FieldSpec; 8] = [
-    FieldSpec {
+/// Chinese names are those the enforcement system's exports use; the first is canonical.
+static FIELDS: [Heading<Field>; 8] = [
+    Heading {
         field: Field::RulingNumber,
         chinese: &["终本裁定文书号", "文书号"],
         english: "ruling_number",
         required: true,
     },
-    FieldSpec {
+    Heading {
         field: Field::Court,
         chinese: &["法院"],
         english: "court",
         required: true,
     },
-    FieldSpec {
+    Heading {
         field: Field::DebtorName,
         chinese: &["被执行人姓名"],
         english: "debtor_name",
         required: true,
     },
-    FieldSpec {
+    Heading {
         field: Field::DebtorIdNumber,
         chinese: &["被执行人身份证号"],
         english: "debtor_id_number",
         required: true,
     },
-    FieldSpec {
+    Heading {
         field: Field::FiledOn,
         chinese: &["执行立案日期"],
         english: "filed_on",
         required: true,
     },
-    FieldSpec {
+    Heading {
         field: Field::TerminatedOn,
         chinese: &["终本日期"],
         english: "terminated_on",
         required: true,
     },
-    FieldSpec {
+    Heading {
         field: Field::UnpaidAmount,
         chinese: &["未履行金额"],
         english: "unpaid_amount",
         required: true,
     },
-    FieldSpec {
+    Heading {
         field: Field::Status,
         chinese: &["状态"],
         english: "status",
@@ -97,96 +91,20 @@ const FIELDS: [FieldSpec; 8] = [
     },
 ];
 
-impl FieldSpec {
-    /// Whether a (trimmed) header names this field: Chinese exactly, English in any case.
-    fn matches(&self, header: &str) -> bool {
-        self.chinese.contains(&header) || self.english.eq_ignore_ascii_case(header)
-    }
-}
-
-/// Which column holds which field (indexed like `FIELDS`), with the header as written.
-struct Columns {
-    slots: Vec<Option<(usize, String)>>,
-}
+/// Which column holds which field of a ruling.
+struct Columns(Header<Field>);
 
 impl Columns {
     fn from_header(header: &[String]) -> Result<Columns, FileError> {
-        let used = header
-            .iter()
-            .rposition(|h| !h.trim().is_empty())
-            .map_or(0, |i| i + 1);
-        if used == 0 {
-            return Err(FileError::NoHeader);
-        }
-        let mut slots: Vec<Option<(usize, String)>> = vec![None; FIELDS.len()];
-        let mut unknown = Vec::new();
-        for (col, raw) in header[..used].iter().enumerate() {
-            let written = raw.trim().trim_start_matches('\u{feff}').trim();
-            if written.is_empty() {
-                return Err(FileError::EmptyHeader { column: col + 1 });
-            }
-            let Some(pos) = FIELDS.iter().position(|s| s.matches(written)) else {
-                unknown.push(written.to_owned());
-                continue;
-            };
-            if let Some((_, first)) = &slots[pos] {
-                return Err(FileError::DuplicateHeader {
-                    field: FIELDS[pos].chinese[0].to_owned(),
-                    headers: vec![first.clone(), written.to_owned()],
-                });
-            }
-            slots[pos] = Some((col, written.to_owned()));
-        }
-        if !unknown.is_empty() {
-            return Err(FileError::UnknownHeaders(unknown));
-        }
-        let missing: Vec<String> = FIELDS
-            .iter()
-            .zip(&slots)
-            .filter(|(spec, slot)| spec.required && slot.is_none())
-            .map(|(spec, _)| format!("{} ({})", spec.chinese[0], spec.english))
-            .collect();
-        if !missing.is_empty() {
-            return Err(FileError::MissingHeaders(missing));
-        }
-        Ok(Columns { slots })
-    }
-
-    fn width(&self) -> usize {
-        self.slots
-            .iter()
-            .flatten()
-            .map(|(col, _)| col + 1)
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn slot(&self, field: Field) -> Option<&(usize, String)> {
-        FIELDS
-            .iter()
-            .position(|s| s.field == field)
-            .and_then(|i| self.slots.get(i))
-            .and_then(Option::as_ref)
+        Header::read(header, &FIELDS).map(Columns)
     }
 
     /// The trimmed cell of `field` (empty when the column is absent or the row short).
     fn text<'a>(&self, cells: &'a [String], field: Field) -> &'a str {
-        self.slot(field)
+        self.0
+            .slot(field)
             .and_then(|(col, _)| cells.get(*col))
             .map_or("", |s| s.trim())
-    }
-
-    fn header(&self, field: Field) -> String {
-        self.slot(field).map_or_else(
-            || {
-                FIELDS
-                    .iter()
-                    .find(|s| s.field == field)
-                    .map_or("", |s| s.chinese[0])
-                    .to_owned()
-            },
-            |(_, h)| h.clone(),
-        )
     }
 
     fn ruling_from_cells(
@@ -197,25 +115,11 @@ impl Columns {
     ) -> Result<RulingInput, RowError> {
         let error = |field: Field, message: String| RowError {
             row,
-            column: self.header(field),
+            column: self.0.name(field),
             message,
         };
-        if let Some((col, _)) = cells
-            .iter()
-            .enumerate()
-            .skip(self.width())
-            .find(|(_, c)| !c.trim().is_empty())
-        {
-            return Err(RowError {
-                row,
-                column: format!("#{}", col + 1),
-                message: format!(
-                    "the row has a value in column {} but the header has only {} columns",
-                    col + 1,
-                    self.width()
-                ),
-            });
-        }
+        self.0
+            .within(row, cells.iter().map(|c| c.trim().is_empty()))?;
         let date = |field: Field| -> Result<Option<Date>, RowError> {
             parse_date(self.text(cells, field)).map_err(|m| error(field, m))
         };
