@@ -241,14 +241,12 @@ pub fn render_report(report: &ImportReport) -> String {
 /// Counts and refused rows of one import; `max_refused` limits how many rows are listed.
 pub fn render_outcome(out: &mut String, outcome: &ImportOutcome, max_refused: Option<usize>) {
     let i = &outcome.import;
-    let _ = writeln!(out, "import {} ({})", i.import_id, status_name(i.status));
-    if outcome.replayed {
-        let _ = writeln!(
-            out,
-            "replayed: this file was imported before with the same request id; this is its \
-             first result and nothing new was stored"
-        );
-    }
+    let heading = format!("import {} ({})", i.import_id, status_name(i.status));
+    crate::submit::render_heading(
+        out,
+        &heading,
+        outcome.replayed.then_some("this file was imported"),
+    );
     let _ = writeln!(
         out,
         "added {}, updated {}, unchanged {}, refused {} (of {} received)",

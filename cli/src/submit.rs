@@ -351,14 +351,12 @@ pub fn render_report(report: &SubmitReport) -> String {
 /// limits how many refused rows are listed.
 pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Option<usize>) {
     let b = &outcome.batch;
-    let _ = writeln!(out, "batch {} ({})", b.batch_id, status_name(b.status));
-    if outcome.replayed {
-        let _ = writeln!(
-            out,
-            "replayed: this batch was submitted before with the same request id; this is its \
-             first result and nothing new was stored"
-        );
-    }
+    let heading = format!("batch {} ({})", b.batch_id, status_name(b.status));
+    render_heading(
+        out,
+        &heading,
+        outcome.replayed.then_some("this batch was submitted"),
+    );
     let _ = writeln!(
         out,
         "accepted {}, existing {}, refused {} (of {} received)",
@@ -366,6 +364,19 @@ pub fn render_outcome(out: &mut String, outcome: &BatchOutcome, max_refused: Opt
     );
     render_differing(out, &outcome.differing);
     render_refused(out, &outcome.refused, max_refused);
+}
+
+/// An upload's first line, and when the call was a replay what that means: `replayed` says
+/// what happened before ("this batch was submitted").
+pub(crate) fn render_heading(out: &mut String, heading: &str, replayed: Option<&str>) {
+    let _ = writeln!(out, "{heading}");
+    if let Some(before) = replayed {
+        let _ = writeln!(
+            out,
+            "replayed: {before} before with the same request id; this is its first result and \
+             nothing new was stored"
+        );
+    }
 }
 
 /// The refused rows, each reason on a line; at most `max_refused` rows.
