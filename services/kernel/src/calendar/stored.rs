@@ -4,7 +4,7 @@
 //! again).
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder, Set};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryOrder, Set};
 
 use super::{Calendar, CalendarError, YearCalendar};
 use crate::deadline::{self, Recounted};
@@ -118,13 +118,44 @@ pub async fn years<C: ConnectionTrait>(db: &C) -> Result<Vec<Year>, DbErr> {
 }
 
 /// The calendar to count periods with: the built-in years, replaced by those the court
-/// loaded. Read it in the transaction that schedules a deadline.
+/// loaded. Read it in the transaction that schedules a deadline, before that transaction
+/// changes any deadline (see [`hold`]).
 pub async fn current<C: ConnectionTrait>(db: &C) -> Result<Calendar, DbErr> {
+    hold(db, Hold::Counting).await?;
     let mut calendar = Calendar::empty();
     for y in years(db).await? {
         calendar.load(y.calendar);
     }
     Ok(calendar)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// A transaction counting periods with the calendar: many at once.
+    Counting,
+    /// A load: alone.
+    Loading,
+}
+
+/// On PostgreSQL, the calendar's lock until the transaction ends: shared by the transactions
+/// counting periods with it, held alone by a load. A load then waits for the deadlines being
+/// counted to commit, so its recount sees them, and a deadline counted after the load began
+/// waits for it and reads the new calendar. Without it, a deadline scheduled while a load
+/// committed kept its count under the old calendar until the next load. A transaction that
+/// changed a deadline before reading the calendar could deadlock with a load (PostgreSQL
+/// then fails one of them), hence "read it first". SQLite needs nothing: its one writer
+/// never runs a load and a scheduling transaction at once. The lock's key is the schema,
+/// since services may share a database.
+async fn hold<C: ConnectionTrait>(db: &C, hold: Hold) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    db.execute_unprepared(match hold {
+        Hold::Counting => "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()))",
+        Hold::Loading => "SELECT pg_advisory_xact_lock(hashtext(current_schema()))",
+    })
+    .await?;
+    Ok(())
 }
 
 /// Why a calendar was not loaded.
@@ -148,11 +179,11 @@ pub struct Loaded {
 /// Loads a year's calendar file: parses it (a bad file is refused with its line and reason),
 /// stores it and counts again every running deadline whose period touches the year, all in
 /// one write transaction. Loading the same calendar again stores nothing and moves nothing;
-/// its deadlines are still counted again, which also mends any scheduled against an older
-/// calendar meanwhile.
+/// its deadlines are still counted again.
 pub async fn load(db: &crate::db::Db, file: &str, now_ms: i64) -> Result<Loaded, LoadError> {
     let year = YearCalendar::parse(file)?;
     let txn = crate::db::begin_write(db).await?;
+    hold(&txn, Hold::Loading).await?;
     let mut calendar = current(&txn).await?;
     let changed = calendar.year(year.year) != Some(&year);
     if changed {

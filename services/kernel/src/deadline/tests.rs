@@ -453,3 +453,38 @@ async fn a_calendar_loaded_late_moves_a_running_deadline_and_says_so_on_the_time
     assert_eq!(fired(db.read()).await, ["march", "order-1"]);
     drop_target(db, target).await;
 }
+
+#[tokio::test]
+async fn a_deadline_counted_while_a_calendar_loads_is_counted_again_by_the_load() {
+    use crate::calendar::stored;
+    let (db, target) = fresh().await;
+    // A stage counts a period without 2027 and has not committed when the court loads 2027.
+    let txn = crate::db::begin_write(&db).await.unwrap();
+    let calendar = stored::current(&txn).await.unwrap();
+    let served = NaiveDate::from_ymd_opt(2026, 12, 17).unwrap();
+    let period = calendar.days("cpl_227.objection_15_days", served, 15);
+    schedule(&txn, "order.objection", "order-1", "case-1", &period, 0)
+        .await
+        .unwrap();
+    let loader = db.clone();
+    let load = tokio::spawn(async move { stored::load(&loader, CN_2027, 1).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !load.is_finished(),
+        "the load waits for the transaction counting with the calendar"
+    );
+    txn.commit().await.unwrap();
+    let loaded = load.await.unwrap().unwrap();
+    assert_eq!(
+        loaded.recounted.recounted, 1,
+        "the load saw the new deadline"
+    );
+    let counted = find(db.read(), "order.objection", "order-1")
+        .await
+        .unwrap()
+        .unwrap();
+    // Friday 2027-01-01 is New Year's Day: the period ends Monday 2027-01-04 (CPL 85).
+    assert_eq!(counted.end_date, "2027-01-04");
+    assert!(!counted.holiday_calendar_missing);
+    drop_target(db, target).await;
+}
