@@ -56,6 +56,24 @@ fn a_last_day_on_a_rest_day_moves_to_the_next_working_day_and_says_why() {
 }
 
 #[test]
+fn periods_ending_in_the_national_day_week_and_the_spring_festival_end_after_them() {
+    let c = Calendar::built_in();
+    // 2026-09-07 + 30 days = 10-07, the last day of National Day: ends Thursday 10-08.
+    let d = c.days("test", day(2026, 9, 7), 30);
+    assert_eq!((d.nominal_end, d.end), (day(2026, 10, 7), day(2026, 10, 8)));
+    assert_eq!(
+        d.moved_off,
+        [(day(2026, 10, 7), DayKind::Holiday("National Day".into()))]
+    );
+    // 2026-02-06 + 15 days = 02-21, inside the Spring Festival (02-15..02-23): ends Tuesday
+    // 02-24, after the three rest days left of it.
+    let d = c.days("test", day(2026, 2, 6), 15);
+    assert_eq!((d.nominal_end, d.end), (day(2026, 2, 21), day(2026, 2, 24)));
+    assert_eq!(d.moved_off.len(), 3);
+    assert!(!d.holiday_calendar_missing);
+}
+
+#[test]
 fn rest_days_inside_a_period_count() {
     let c = Calendar::built_in();
     // 2026-09-30 + 10 days = 10-10, a Saturday made a working day (调休): not moved,
