@@ -79,7 +79,9 @@ pub fn check_lookup(pre_check: &PreCheckClient) -> CheckLookup {
                 .await?
                 .into_inner()
                 .checks;
-            Ok(checks
+            // A check that does not name its case answers no lookup: the pre-check broke
+            // its contract, which fails the call rather than passing as "no check".
+            checks
                 .into_iter()
                 .map(|c| {
                     let case_id = c
@@ -87,10 +89,13 @@ pub fn check_lookup(pre_check: &PreCheckClient) -> CheckLookup {
                         .as_ref()
                         .and_then(|s| s.case_ref.as_ref())
                         .map(|r| r.case_id.clone())
-                        .unwrap_or_default();
-                    (case_id, c)
+                        .filter(|id| !id.is_empty())
+                        .ok_or_else(|| {
+                            Status::internal("the pre-check answered a check without its case")
+                        })?;
+                    Ok((case_id, c))
                 })
-                .collect())
+                .collect()
         }
     })
 }
