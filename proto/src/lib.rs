@@ -34,3 +34,13 @@ package!(mediation, "sieve.mediation.v1");
 package!(notarization, "sieve.notarization.v1");
 package!(adjudication, "sieve.adjudication.v1");
 package!(gateway, "sieve.gateway.v1");
+
+/// Simulators of the systems the court talks to, run as real servers by tests and `sieve up`.
+pub mod sim {
+    /// A payment platform's freezing interface (`sieve.sim.payment.v1`).
+    pub mod payment {
+        pub mod v1 {
+            tonic::include_proto!("sieve.sim.payment.v1");
+        }
+    }
+}
