@@ -15,6 +15,7 @@ use sieve_proto::sim::payment::v1::payment_simulator_service_server::{
     PaymentSimulatorService, PaymentSimulatorServiceServer,
 };
 use tokio::net::TcpListener;
+use tonic::transport::Channel;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
@@ -76,6 +77,18 @@ impl PaymentSimulator {
             }
         });
         Ok((local, stop))
+    }
+
+    /// Serves on a free port of this host: a channel to it, and the sender that stops it.
+    pub async fn start_local(
+        self,
+    ) -> Result<(Channel, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error + Send + Sync>>
+    {
+        let (addr, stop) = self.spawn(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let channel = Channel::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await?;
+        Ok((channel, stop))
     }
 }
 

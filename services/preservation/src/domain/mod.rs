@@ -2,3 +2,4 @@
 
 pub mod application;
 pub mod clocks;
+pub mod freezes;

@@ -13,15 +13,7 @@ async fn started() -> (
     PaymentSimulatorServiceClient<Channel>,
     tokio::sync::oneshot::Sender<()>,
 ) {
-    let (addr, stop) = PaymentSimulator::default()
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (channel, stop) = PaymentSimulator::default().start_local().await.unwrap();
     (
         PaymentPlatformServiceClient::new(channel.clone()),
         PaymentSimulatorServiceClient::new(channel),
