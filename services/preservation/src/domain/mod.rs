@@ -3,3 +3,4 @@
 pub mod application;
 pub mod clocks;
 pub mod freezes;
+pub mod notice;

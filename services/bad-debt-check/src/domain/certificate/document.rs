@@ -3,8 +3,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{Datelike, NaiveDate};
 use sieve_kernel::rules::dates::iso;
+use sieve_kernel::rules::document::html_unescape;
+pub use sieve_kernel::rules::document::{chinese_date, html_escape};
 use sieve_kernel::rules::money::format_yuan;
 
 use super::content::CertificateContent;
@@ -51,35 +52,6 @@ pub fn read_document(html: &str) -> Result<DocumentProof, String> {
         content: b64("data-sieve-content")?,
         signature: b64("data-sieve-signature")?,
     })
-}
-
-/// Escapes text for HTML content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-fn html_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// `2025-03-01` → `2025年3月1日`, as Chinese court documents write dates.
-pub fn chinese_date(d: NaiveDate) -> String {
-    format!("{}年{}月{}日", d.year(), d.month(), d.day())
 }
 
 const STYLE: &str = "\

@@ -320,10 +320,3 @@ fn html_document() {
     let revoked = render_html(&c, &bytes, &signature, true);
     assert!(revoked.contains("REVOKED") && revoked.contains("已撤销"));
 }
-
-#[test]
-fn dates_for_print() {
-    // Amounts print by the kernel's format_yuan, tested there.
-    assert_eq!(chinese_date(day(2025, 3, 1)), "2025年3月1日");
-    assert_eq!(chinese_date(day(2024, 12, 31)), "2024年12月31日");
-}
