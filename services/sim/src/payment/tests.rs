@@ -1,3 +1,6 @@
+//! The payment simulator's tests, over the network: compiled only under `cargo test`.
+#![cfg(test)]
+
 use super::*;
 use sieve_proto::sim::payment::v1::payment_platform_service_client::PaymentPlatformServiceClient;
 use sieve_proto::sim::payment::v1::payment_simulator_service_client::PaymentSimulatorServiceClient;

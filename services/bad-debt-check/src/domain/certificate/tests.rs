@@ -1,3 +1,6 @@
+//! The certificate's tests: compiled only under `cargo test` (see `mod tests` in certificate.rs).
+#![cfg(test)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::NaiveDate;
