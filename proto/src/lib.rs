@@ -43,4 +43,12 @@ pub mod sim {
             tonic::include_proto!("sieve.sim.payment.v1");
         }
     }
+
+    /// A document-service provider's interface: SMS, electronic, postal, in person
+    /// (`sieve.sim.delivery.v1`).
+    pub mod delivery {
+        pub mod v1 {
+            tonic::include_proto!("sieve.sim.delivery.v1");
+        }
+    }
 }
