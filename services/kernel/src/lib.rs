@@ -3,8 +3,8 @@
 //! Nothing here knows about cases or courts beyond what all services share: configuration,
 //! telemetry with personal-data masking, storage on SQLite or PostgreSQL, the gRPC server
 //! builder (health, reflection, request ids, limits, graceful shutdown), the clock, the legal
-//! calendar (CPL 85 periods), the transactional outbox and the one mapping from errors to
-//! `tonic::Status`.
+//! calendar (CPL 85 periods), the transactional outbox, the way out for documents served on
+//! parties (`delivery`) and the one mapping from errors to `tonic::Status`.
 
 pub mod bulk;
 pub mod calendar;
@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod deadline;
+pub mod delivery;
 pub mod error;
 pub mod internal;
 pub mod lookup;
