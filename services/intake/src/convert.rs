@@ -121,6 +121,7 @@ pub fn new_case(
         submitted_at_ms: now_ms,
         stage_changed_at_ms: now_ms,
         version: 1,
+        preservation_applied_at_ms: None,
     }
 }
 
@@ -189,6 +190,7 @@ pub fn case_pb(c: case::Model) -> pb::Case {
         submitted_at: Some(timestamp(c.submitted_at_ms)),
         stage_changed_at: Some(timestamp(c.stage_changed_at_ms)),
         version: c.version,
+        preservation_applied_at: c.preservation_applied_at_ms.map(timestamp),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod announce;
 pub mod api;
+pub mod closed;
 pub mod convert;
 pub mod domain;
 pub mod store;
@@ -21,6 +22,8 @@ use sieve_proto::intake::v1::intake_service_server::IntakeServiceServer;
 pub const SERVICE: &str = "intake";
 /// The service of the chain's first stage, which intake announces admitted cases to.
 pub const PRE_CHECK_SERVICE: &str = "bad-debt-check";
+/// The preservation service, which intake tells when a case it preserved closes.
+pub const PRESERVATION_SERVICE: &str = "preservation";
 
 /// The intake service, built and bound, not yet serving.
 pub struct Application {
@@ -100,12 +103,17 @@ impl Service for Application {
         self.server.local_addr()
     }
 
-    /// The pre-check is built after intake (it calls intake), so cases entering it are
-    /// announced to it once every service is bound.
+    /// The pre-check and preservation are built after intake (they call intake), so cases
+    /// entering the one and closed cases for the other are sent once every service is bound.
+    /// A peer not there: its messages wait in the outbox.
     fn connect_late(self, peers: &Peers) -> Result<Self, BuildError> {
-        match peers.get(PRE_CHECK_SERVICE) {
-            Some(url) => self.deliver_to_bad_debt_check(url),
-            None => Ok(self),
+        let app = match peers.get(PRE_CHECK_SERVICE) {
+            Some(url) => self.deliver_to_bad_debt_check(url)?,
+            None => self,
+        };
+        match peers.get(PRESERVATION_SERVICE) {
+            Some(url) => app.deliver_to_preservation(url),
+            None => Ok(app),
         }
     }
 
@@ -117,30 +125,56 @@ impl Service for Application {
 impl Application {
     /// Announces cases entering the pre-check to bad-debt-check at `url`. Without it the
     /// announcements wait in intake's outbox until a receiver is configured.
-    pub fn deliver_to_bad_debt_check(mut self, url: &str) -> Result<Self, BuildError> {
-        let channel = sieve_kernel::internal::channel(url, &self.server_settings, &self.trust)
-            .map_err(|e| BuildError::Config {
-                key: "services.bad_debt_check.url".into(),
-                problem: format!("`{url}`: {e}"),
-            })?;
-        let routes = self
-            .routes
-            .take()
-            .unwrap_or_default()
-            .route(
-                announce::TOPIC_ANNOUNCED_CASES,
-                std::sync::Arc::new(announce::AnnouncedCases::new(
-                    self.db.clone(),
-                    channel.clone(),
-                )),
+    pub fn deliver_to_bad_debt_check(self, url: &str) -> Result<Self, BuildError> {
+        let channel = self.channel_to(PRE_CHECK_SERVICE, url)?;
+        let db = self.db.clone();
+        Ok(self.route(|routes| {
+            routes
+                .route(
+                    announce::TOPIC_ANNOUNCED_CASES,
+                    std::sync::Arc::new(announce::AnnouncedCases::new(db, channel.clone())),
+                )
+                // Messages an earlier version wrote, each carrying its cases.
+                .route(
+                    sieve_kernel::outbox::TOPIC_CHECK_CASES,
+                    std::sync::Arc::new(sieve_kernel::outbox::PreCheckCases::new(channel)),
+                )
+        }))
+    }
+
+    /// Tells preservation at `url` of closed cases it was applied for. Without it the
+    /// messages wait in intake's outbox until a receiver is configured.
+    pub fn deliver_to_preservation(self, url: &str) -> Result<Self, BuildError> {
+        let channel = self.channel_to(PRESERVATION_SERVICE, url)?;
+        Ok(self.route(|routes| {
+            routes.route(
+                closed::TOPIC_CASE_CLOSED,
+                std::sync::Arc::new(closed::CaseClosed::new(channel)),
             )
-            // Messages an earlier version wrote, each carrying its cases.
-            .route(
-                sieve_kernel::outbox::TOPIC_CHECK_CASES,
-                std::sync::Arc::new(sieve_kernel::outbox::PreCheckCases::new(channel)),
-            );
-        self.routes = Some(routes);
-        Ok(self)
+        }))
+    }
+
+    /// A channel to peer `name` at `url`; a bad URL names the peer's settings key.
+    fn channel_to(
+        &self,
+        name: &str,
+        url: &str,
+    ) -> Result<sieve_kernel::internal::InternalChannel, BuildError> {
+        sieve_kernel::internal::channel(url, &self.server_settings, &self.trust).map_err(|e| {
+            BuildError::Config {
+                key: format!("services.{}.url", sieve_kernel::service::section_key(name)),
+                problem: format!("`{url}`: {e}"),
+            }
+        })
+    }
+
+    /// Adds routes to the relay's (the relay runs once there is one).
+    fn route(
+        mut self,
+        add: impl FnOnce(sieve_kernel::outbox::Routes) -> sieve_kernel::outbox::Routes,
+    ) -> Self {
+        self.routes = Some(add(self.routes.take().unwrap_or_default()));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {

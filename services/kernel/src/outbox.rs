@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use prost::Message;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
-pub use receivers::{IntakeOutcomes, PreCheckCases, Routes};
+pub use receivers::{IntakeOutcomes, PreCheckCases, Routes, with_outbox_id};
 pub use relay::{Relay, RelayPass};
 
 /// Topic of a stage outcome for intake; the payload is a `RecordStageOutcomeRequest`.
@@ -24,6 +24,9 @@ pub const TOPIC_STAGE_OUTCOMES: &str = "intake.stage_outcomes";
 /// Topic of a running deadline a calendar moved, for the case's timeline at intake; the
 /// payload is a `RecordDeadlineMovedRequest`.
 pub const TOPIC_DEADLINE_MOVED: &str = "intake.deadline_moved";
+/// Topic of acts within cases' stages for their timelines at intake; the payload is a
+/// `RecordCaseEventsRequest`.
+pub const TOPIC_CASE_EVENTS: &str = "intake.case_events";
 /// Topic of cases entering the bad-debt pre-check; the payload is a `CheckCasesRequest`.
 pub const TOPIC_CHECK_CASES: &str = "bad_debt_check.check_cases";
 

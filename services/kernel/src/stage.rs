@@ -1,15 +1,17 @@
 //! The 1+X chain every stage service works along (DESIGN.md section 3), and what a stage
 //! service needs of intake, the router: its outcomes reported through the outbox
-//! ([`report`], event ids `<source>:<record>`), and the case and bank it acts for
-//! ([`IntakeClient`]).
+//! ([`report`], event ids `<source>:<record>`), its acts within a stage likewise ([`note`]),
+//! and the case and bank it acts for ([`IntakeClient`]).
 //!
 //! The chain itself is a pure transition table (no I/O): a stage service reports an outcome,
 //! and only a transition listed here moves the case. Intake applies it (and re-exports it as
 //! its `domain::chain`); a stage service reads it to know what it may report.
 
+mod event;
 mod intake;
 mod outcome;
 
+pub use event::{CaseEvent, MAX_EVENTS_PER_MESSAGE, note};
 pub use intake::IntakeClient;
 pub use outcome::{MAX_OUTCOMES_PER_MESSAGE, StageOutcome, report, report_many};
 
@@ -18,6 +20,31 @@ use std::fmt;
 use sea_orm::entity::prelude::{DeriveActiveEnum, EnumIter, StringLen};
 
 use sieve_proto::common::v1 as common;
+
+use crate::outbox::NewMessage;
+
+/// What intake keeps of a record's reference (longer ones are cut there too).
+const SOURCE_RECORD_CHARS: usize = 256;
+
+/// The first `chars` characters of `text` (not bytes: the text is Chinese as often as not).
+fn cut(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// `items` as messages of `topic` keyed by `key`, `per` items to a message, each the request
+/// `batch` makes of its items: what intake takes in one call.
+fn messages<T, M: prost::Message>(
+    topic: &'static str,
+    key: &str,
+    items: &[T],
+    per: usize,
+    batch: impl Fn(&[T]) -> M,
+) -> Vec<NewMessage> {
+    items
+        .chunks(per)
+        .map(|chunk| NewMessage::protobuf(topic, key, &batch(chunk)))
+        .collect()
+}
 
 /// A case's place on the chain. Stored (a case's stage, its events' from and to) as the
 /// words of [`Stage::as_str`].

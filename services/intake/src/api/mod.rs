@@ -83,6 +83,9 @@ mod cases;
 mod deadlines;
 mod receive;
 mod transitions;
+mod within;
+
+pub use within::MAX_EVENTS_PER_CALL;
 
 #[tonic::async_trait]
 impl IntakeService for IntakeApi {
@@ -182,6 +185,13 @@ impl IntakeService for IntakeApi {
         request: Request<pb::RecordDeadlineMovedRequest>,
     ) -> Result<Response<pb::RecordDeadlineMovedResponse>, Status> {
         deadlines::record_deadline_moved(self, request).await
+    }
+
+    async fn record_case_events(
+        &self,
+        request: Request<pb::RecordCaseEventsRequest>,
+    ) -> Result<Response<pb::RecordCaseEventsResponse>, Status> {
+        within::record_case_events(self, request).await
     }
 
     async fn withdraw_case(

@@ -7,6 +7,7 @@ use sieve_kernel::rules::mask;
 use sieve_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use super::within::{REASON_CHARS, SOURCE_RECORD_CHARS, cut};
 use super::{IntakeApi, MAX_OUTCOMES_PER_CALL};
 use crate::convert;
 use crate::domain::chain::{self, Stage};
@@ -114,12 +115,11 @@ pub(super) async fn record_stage_outcomes(
         check_transition(case_id, event_id, Some(*from), *to, current, previous)
     })
     .await
-    .map_err(|e| match e {
-        sea_orm::DbErr::RecordNotUpdated => Error::conflict(
-            reason::CONCURRENT_TRANSITION,
+    .map_err(|e| {
+        changed_underneath(
+            e,
             "a case changed while these outcomes were recorded; retry",
-        ),
-        e => e.into(),
+        )
     })?;
     let mut applied = 0usize;
     for ((i, event_id, case_id, _, _), recorded) in moves.into_iter().zip(recorded) {
@@ -157,7 +157,7 @@ pub(super) async fn withdraw_case(
         event_id: format!("withdraw:{}:{}", r.case_id, r.request_id),
         case_id: r.case_id,
         from_stage: None,
-        to_stage: Stage::Withdrawn,
+        to_stage: Some(Stage::Withdrawn),
         actor: "BANK".into(),
         reason: format!(
             "withdrawn by the bank / 银行撤回: {}",
@@ -165,6 +165,7 @@ pub(super) async fn withdraw_case(
         ),
         source_record_id: r.request_id,
         occurred_at_ms: api.now_ms(),
+        preservation_applied: false,
     };
     let (case, _) = api.transition_from_current(t, Stage::Withdrawn).await?;
     Ok(Response::new(pb::WithdrawCaseResponse { case: Some(case) }))
@@ -184,7 +185,7 @@ pub(super) async fn report_settlement(
         event_id: format!("settle:{}:{}", r.case_id, r.request_id),
         case_id: r.case_id,
         from_stage: None,
-        to_stage: Stage::Settled,
+        to_stage: Some(Stage::Settled),
         actor: "BANK".into(),
         reason: format!("paid in full: {} fen / 已全额履行", r.paid_fen),
         source_record_id: r.request_id,
@@ -192,6 +193,7 @@ pub(super) async fn report_settlement(
             .paid_at
             .as_ref()
             .map_or_else(|| api.now_ms(), convert::millis),
+        preservation_applied: false,
     };
     let (case, _) = api.transition_from_current(t, Stage::Settled).await?;
     Ok(Response::new(pb::ReportSettlementResponse {
@@ -206,7 +208,7 @@ fn check_transition(
     event_id: &str,
     from: Option<Stage>,
     to: Stage,
-    current: Option<&store::case::Model>,
+    case: Option<&store::case::Model>,
     previous: Option<&store::case_event::Model>,
 ) -> Result<()> {
     chain::check(
@@ -214,15 +216,35 @@ fn check_transition(
         event_id,
         from,
         to,
-        current.map(|c| chain::Current {
-            case_id: &c.id,
-            stage: c.stage,
-        }),
-        previous.map(|p| chain::Recorded {
-            case_id: &p.case_id,
-            to: p.to_stage,
-        }),
+        case.map(current),
+        previous.map(recorded),
     )
+}
+
+/// A stored case as the chain's checks read it.
+pub(super) fn current(c: &store::case::Model) -> chain::Current<'_> {
+    chain::Current {
+        case_id: &c.id,
+        stage: c.stage,
+    }
+}
+
+/// A stored event as the chain's checks read it.
+pub(super) fn recorded(p: &store::case_event::Model) -> chain::Recorded<'_> {
+    chain::Recorded {
+        case_id: &p.case_id,
+        from: p.from_stage,
+        to: p.to_stage,
+    }
+}
+
+/// A batch whose write found a case changed underneath (`RecordNotUpdated`) is a conflict
+/// the caller retries, `retry` saying so.
+pub(super) fn changed_underneath(e: sea_orm::DbErr, retry: &'static str) -> Error {
+    match e {
+        sea_orm::DbErr::RecordNotUpdated => Error::conflict(reason::CONCURRENT_TRANSITION, retry),
+        e => e.into(),
+    }
 }
 
 /// Validates a reported outcome and turns it into a transition to record.
@@ -235,19 +257,23 @@ fn outcome_transition(
     // from_stage: the stage the reporter saw.
     let from = convert::require_stage("from_stage", r.from_stage)?;
     let to = convert::require_stage("to_stage", r.to_stage)?;
-    if r.reason.chars().count() > 2000 {
-        return Err(Error::invalid_field("reason", "at most 2000 characters"));
+    if r.reason.chars().count() > REASON_CHARS {
+        return Err(Error::invalid_field(
+            "reason",
+            format!("at most {REASON_CHARS} characters"),
+        ));
     }
     let occurred = r.occurred_at.as_ref().map_or(now_ms, convert::millis);
     let t = store::Transition {
         event_id: r.event_id,
         case_id: r.case_id,
         from_stage: Some(from),
-        to_stage: to,
+        to_stage: Some(to),
         actor: convert::actor_str(r.actor),
         reason: r.reason,
-        source_record_id: r.source_record_id.chars().take(256).collect(),
+        source_record_id: cut(&r.source_record_id, SOURCE_RECORD_CHARS),
         occurred_at_ms: occurred,
+        preservation_applied: false,
     };
     Ok((t, from, to))
 }

@@ -13,11 +13,31 @@ pub struct Current<'a> {
     pub stage: Stage,
 }
 
-/// An outcome recorded before under the same event id.
+/// An event recorded before under the same event id.
 #[derive(Debug, Clone, Copy)]
 pub struct Recorded<'a> {
     pub case_id: &'a str,
+    pub from: Stage,
     pub to: Stage,
+}
+
+impl Recorded<'_> {
+    /// It moved no stage: an act within one.
+    fn within(&self) -> bool {
+        self.from == self.to
+    }
+}
+
+/// The refusal of an event id used before for another case or another kind of event.
+fn reused(event_id: &str) -> Error {
+    Error::bad_request(
+        reason::EVENT_ID_REUSED,
+        format!("event {event_id} was already recorded for another case or event"),
+    )
+    .with_violation(
+        "event_id",
+        "already used for a different case, stage or event",
+    )
 }
 
 /// The chain's checks of one outcome against the case as it is now. `from` None: the case's
@@ -35,12 +55,8 @@ pub fn check(
         return Err(Error::not_found("case", case_id));
     };
     if let Some(prev) = previous {
-        if prev.case_id != case_id || prev.to != to {
-            return Err(Error::bad_request(
-                reason::EVENT_ID_REUSED,
-                format!("event {event_id} was already recorded for another outcome"),
-            )
-            .with_violation("event_id", "already used for a different case or stage"));
+        if prev.case_id != case_id || prev.to != to || prev.within() {
+            return Err(reused(event_id));
         }
         return Ok(());
     }
@@ -66,6 +82,33 @@ pub fn check(
         .with_meta("to", to.as_str()));
     }
     Ok(())
+}
+
+/// The checks of an event within the case's stage (a deadline moved, preservation applied
+/// for), which moves nothing: the case exists; an event id seen before is a harmless
+/// redelivery when it recorded an event within a stage of the same case, a refusal when it
+/// recorded anything else.
+pub fn check_within(
+    case_id: &str,
+    event_id: &str,
+    current: Option<Current<'_>>,
+    previous: Option<Recorded<'_>>,
+) -> Result<(), Error> {
+    if current.is_none() {
+        return Err(Error::not_found("case", case_id));
+    }
+    match previous {
+        Some(prev) if prev.case_id != case_id || !prev.within() => Err(reused(event_id)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a case moving `from → to` is done with preservation, whose freezes then lift: it
+/// closed (settled, withdrawn, certified, ...) or its agreement was performed
+/// (RESOLVED_BY_AGREEMENT). Said once: a performed agreement that later goes to enforcement
+/// was told at the agreement.
+pub fn ends_preservation(from: Stage, to: Stage) -> bool {
+    from != Stage::ResolvedByAgreement && (to.is_closed() || to == Stage::ResolvedByAgreement)
 }
 
 #[cfg(test)]
@@ -111,6 +154,7 @@ mod tests {
         assert_eq!(illegal.reason, reason::ILLEGAL_TRANSITION);
         let redelivered = Recorded {
             case_id: "c1",
+            from: Stage::BadDebtCheck,
             to: Stage::Preservation,
         };
         assert!(
@@ -134,5 +178,76 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(reused.reason, reason::EVENT_ID_REUSED);
+    }
+
+    #[test]
+    fn an_event_within_a_stage_is_recorded_once_for_its_own_case() {
+        let at = Current {
+            case_id: "c1",
+            stage: Stage::Preservation,
+        };
+        let within = Recorded {
+            case_id: "c1",
+            from: Stage::Preservation,
+            to: Stage::Preservation,
+        };
+        assert!(check_within("c1", "e1", Some(at), None).is_ok());
+        assert!(check_within("c1", "e1", Some(at), Some(within)).is_ok());
+        let missing = check_within("c9", "e1", None, None).unwrap_err();
+        assert_eq!(missing.reason, reason::NOT_FOUND);
+        let other_case = Recorded {
+            case_id: "c2",
+            ..within
+        };
+        let a_move = Recorded {
+            from: Stage::BadDebtCheck,
+            ..within
+        };
+        for prev in [other_case, a_move] {
+            let e = check_within("c1", "e1", Some(at), Some(prev)).unwrap_err();
+            assert_eq!(e.reason, reason::EVENT_ID_REUSED, "{prev:?}");
+        }
+        // Nor does an outcome take an event id an event within a stage had.
+        let e = check(
+            "c1",
+            "e1",
+            None,
+            Stage::Preservation,
+            Some(Current {
+                stage: Stage::BadDebtCheck,
+                ..at
+            }),
+            Some(within),
+        )
+        .unwrap_err();
+        assert_eq!(e.reason, reason::EVENT_ID_REUSED);
+    }
+
+    #[test]
+    fn preservation_ends_when_the_case_closes_or_its_agreement_is_performed() {
+        use Stage::*;
+        for to in [
+            Settled,
+            Withdrawn,
+            Certified,
+            Enforceable,
+            Judged,
+            ResolvedByAgreement,
+        ] {
+            assert!(ends_preservation(Mediation, to), "{to}");
+        }
+        for to in [
+            Mediation,
+            PaymentOrder,
+            Litigation,
+            JudicialConfirmation,
+            Notarization,
+        ] {
+            assert!(!ends_preservation(Preservation, to), "{to}");
+        }
+        assert!(
+            !ends_preservation(ResolvedByAgreement, EnforcementReferred),
+            "said at the agreement"
+        );
     }
 }

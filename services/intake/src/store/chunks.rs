@@ -292,6 +292,7 @@ pub fn differing_fields(stored: &case::Model, sent: &case::Model) -> Vec<&'stati
         submitted_at_ms: _,
         stage_changed_at_ms: _,
         version: _,
+        preservation_applied_at_ms: _,
         product,
         debtor_kind,
         debtor_name,

@@ -91,6 +91,10 @@ pub mod case {
         pub stage_changed_at_ms: i64,
         /// Events on the timeline, the admission included; guards concurrent transitions.
         pub version: i64,
+        /// When the bank applied for pre-litigation preservation (the first event saying so):
+        /// preservation is told when such a case closes, and the case cannot take the
+        /// payment-order path (Interp. 427(7)).
+        pub preservation_applied_at_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
-//! A case's timeline after its admission: transitions along the chain, one event each,
-//! recorded once per event id.
+//! A case's timeline after its admission: transitions along the chain and events within a
+//! stage, one event each, recorded once per event id. A transition that ends preservation for
+//! a case it was applied for writes, in its transaction, the message telling preservation.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -10,6 +11,7 @@ use sieve_kernel::db::Db;
 use sieve_kernel::stage::Stage;
 
 use super::{case, case_event, get_case};
+use crate::domain::chain;
 
 pub async fn events(
     db: &DatabaseConnection,
@@ -29,11 +31,15 @@ pub struct Transition {
     pub case_id: String,
     /// None: the stage the case is in when the transition is applied (a bank's own act).
     pub from_stage: Option<Stage>,
-    pub to_stage: Stage,
+    /// None: an event within that stage (from = to), which moves nothing.
+    pub to_stage: Option<Stage>,
     pub actor: String,
     pub reason: String,
     pub source_record_id: String,
     pub occurred_at_ms: i64,
+    /// The event is the bank's application for preservation: the case is marked with its
+    /// time, unless an earlier event marked it.
+    pub preservation_applied: bool,
 }
 
 /// What recording a transition did.
@@ -105,29 +111,48 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
         .filter(case::Column::Version.eq(current.version))
         .col_expr(case::Column::Version, Expr::value(seq));
     let from_stage = t.from_stage.unwrap_or(current.stage);
+    let to_stage = t.to_stage.unwrap_or(from_stage);
     // An event within a stage (a deadline moved) leaves the stage and its time alone.
-    let moves = from_stage != t.to_stage;
+    let moves = from_stage != to_stage;
     if moves {
         update = update
-            .col_expr(case::Column::Stage, Expr::value(t.to_stage))
+            .col_expr(case::Column::Stage, Expr::value(to_stage))
             .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms));
+    }
+    // Set once: the first application is when the case became one with preservation.
+    let marks = t.preservation_applied && current.preservation_applied_at_ms.is_none();
+    if marks {
+        update = update.col_expr(
+            case::Column::PreservationAppliedAtMs,
+            Expr::value(t.occurred_at_ms),
+        );
     }
     let updated = update.exec(conn).await?;
     if updated.rows_affected != 1 {
         return Err(DbErr::RecordNotUpdated);
     }
     if moves {
-        current.stage = t.to_stage;
+        current.stage = to_stage;
         current.stage_changed_at_ms = now_ms;
     }
+    if marks {
+        current.preservation_applied_at_ms = Some(t.occurred_at_ms);
+    }
     current.version = seq;
+    if moves
+        && current.preservation_applied_at_ms.is_some()
+        && chain::ends_preservation(from_stage, to_stage)
+    {
+        let closed = crate::closed::message(&t.event_id, &t.case_id, to_stage, t.occurred_at_ms);
+        sieve_kernel::outbox::enqueue(conn, now_ms, vec![closed]).await?;
+    }
     case_event::Entity::insert(
         case_event::Model {
             event_id: t.event_id,
             case_id: t.case_id,
             seq,
             from_stage,
-            to_stage: t.to_stage,
+            to_stage,
             actor: t.actor,
             reason: t.reason,
             source_record_id: t.source_record_id,

@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Intake),
             Box::new(M0002BatchReceiver),
             Box::new(M0003ExistingDifferences),
+            Box::new(M0004PreservationApplied),
         ]
     }
 }
@@ -74,6 +75,7 @@ enum Case {
     SubmittedAtMs,
     StageChangedAtMs,
     Version,
+    PreservationAppliedAtMs,
 }
 
 #[derive(DeriveIden)]
@@ -363,6 +365,39 @@ impl MigrationTrait for M0003ExistingDifferences {
             Table::alter()
                 .table(BatchRow::Table)
                 .drop_column(BatchRow::DifferingFields)
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// When the bank applied for preservation on a case, so that its closing is told to
+/// preservation (which lifts the freezes). Null: never.
+struct M0004PreservationApplied;
+
+impl MigrationName for M0004PreservationApplied {
+    fn name(&self) -> &str {
+        "m0004_preservation_applied"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004PreservationApplied {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Case::Table)
+                .add_column(big_integer_null(Case::PreservationAppliedAtMs))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Case::Table)
+                .drop_column(Case::PreservationAppliedAtMs)
                 .to_owned(),
         )
         .await

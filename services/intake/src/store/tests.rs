@@ -1,3 +1,5 @@
+#![cfg(test)]
+
 use super::*;
 
 fn stored() -> case::Model {
@@ -25,6 +27,7 @@ fn stored() -> case::Model {
         submitted_at_ms: 1,
         stage_changed_at_ms: 1,
         version: 1,
+        preservation_applied_at_ms: None,
     }
 }
 

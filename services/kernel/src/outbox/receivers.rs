@@ -1,5 +1,5 @@
-//! The receivers messages go to: a route per topic, intake's stage outcomes and the
-//! pre-check's cases, each a gRPC call that names the message it delivers.
+//! The receivers messages go to: a route per topic, intake's stage outcomes and case events
+//! and the pre-check's cases, each a gRPC call that names the message it delivers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use prost::Message;
 
 use super::{
-    Deliver, DeliveryError, OutboxMessage, TOPIC_DEADLINE_MOVED, TOPIC_STAGE_OUTCOME,
-    TOPIC_STAGE_OUTCOMES, classify,
+    Deliver, DeliveryError, OutboxMessage, TOPIC_CASE_EVENTS, TOPIC_DEADLINE_MOVED,
+    TOPIC_STAGE_OUTCOME, TOPIC_STAGE_OUTCOMES, classify,
 };
 use crate::internal::InternalChannel;
 
@@ -29,12 +29,14 @@ impl Routes {
         self
     }
 
-    /// Stage outcomes, single and batched, and deadlines a calendar moved, to intake.
+    /// Stage outcomes, single and batched, deadlines a calendar moved and acts within a
+    /// stage, to intake.
     pub fn to_intake(self, channel: InternalChannel) -> Self {
         let intake: Arc<dyn Deliver> = Arc::new(IntakeOutcomes::new(channel));
         self.route(TOPIC_STAGE_OUTCOME, intake.clone())
             .route(TOPIC_STAGE_OUTCOMES, intake.clone())
-            .route(TOPIC_DEADLINE_MOVED, intake)
+            .route(TOPIC_DEADLINE_MOVED, intake.clone())
+            .route(TOPIC_CASE_EVENTS, intake)
     }
 }
 
@@ -52,7 +54,9 @@ impl Deliver for Routes {
     }
 }
 
-fn with_outbox_id<T>(msg: T, message: &OutboxMessage) -> tonic::Request<T> {
+/// `msg` as a request whose request id names the outbox message it delivers, so the
+/// receiver's logs point at the sender's row.
+pub fn with_outbox_id<T>(msg: T, message: &OutboxMessage) -> tonic::Request<T> {
     let mut request = tonic::Request::new(msg);
     if let Ok(v) = tonic::metadata::MetadataValue::try_from(format!("outbox-{}", message.id)) {
         request.metadata_mut().insert(crate::request_id::HEADER, v);
@@ -60,8 +64,8 @@ fn with_outbox_id<T>(msg: T, message: &OutboxMessage) -> tonic::Request<T> {
     request
 }
 
-/// Delivers stage outcomes to intake's `RecordStageOutcome(s)`, and moved deadlines to its
-/// `RecordDeadlineMoved`.
+/// Delivers stage outcomes to intake's `RecordStageOutcome(s)`, moved deadlines to its
+/// `RecordDeadlineMoved` and acts within a stage to its `RecordCaseEvents`.
 pub struct IntakeOutcomes {
     client: sieve_proto::intake::v1::intake_service_client::IntakeServiceClient<InternalChannel>,
 }
@@ -85,20 +89,83 @@ impl IntakeOutcomes {
         outcomes: sieve_proto::intake::v1::RecordStageOutcomesRequest,
         message: &OutboxMessage,
     ) -> Result<(), DeliveryError> {
-        let results = self
-            .client
-            .clone()
-            .record_stage_outcomes(with_outbox_id(outcomes, message))
-            .await
-            .map_err(|s| classify(&s))?
-            .into_inner()
+        let mut intake = self.client.clone();
+        let results = answered(intake.record_stage_outcomes(with_outbox_id(outcomes, message)))
+            .await?
             .results;
-        // Intake answered for every outcome; those it refused are the chain telling the
-        // reporter it was wrong, which no retry changes: log them for an operator.
-        for r in results.iter().filter(|r| !r.refused_reason.is_empty()) {
-            tracing::error!(outbox = %message.id, case = %r.case_id, event = %r.event_id, reason = %r.refused_reason, message = %r.refused_message, "intake refused a stage outcome");
-        }
+        log_refused(
+            message,
+            "a stage outcome",
+            results.iter().map(Refused::from),
+        );
         Ok(())
+    }
+
+    /// Sends a batch of acts within a stage on behalf of `message`, which names the delivery.
+    pub async fn record_case_events(
+        &self,
+        events: sieve_proto::intake::v1::RecordCaseEventsRequest,
+        message: &OutboxMessage,
+    ) -> Result<(), DeliveryError> {
+        let mut intake = self.client.clone();
+        let results = answered(intake.record_case_events(with_outbox_id(events, message)))
+            .await?
+            .results;
+        log_refused(message, "a case event", results.iter().map(Refused::from));
+        Ok(())
+    }
+}
+
+/// What a receiver answered, or how its failure counts for the relay.
+async fn answered<T>(
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, DeliveryError> {
+    call.await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| classify(&s))
+}
+
+/// One answer of a batch intake took, as [`log_refused`] reads it.
+struct Refused<'a> {
+    case_id: &'a str,
+    event_id: &'a str,
+    /// Empty: recorded (or a duplicate).
+    reason: &'a str,
+    message: &'a str,
+}
+
+/// The answers of `RecordStageOutcomes` and `RecordCaseEvents` name the same four things.
+macro_rules! refused_from {
+    ($($answer:ty),*) => {$(
+        impl<'a> From<&'a $answer> for Refused<'a> {
+            fn from(r: &'a $answer) -> Self {
+                Refused {
+                    case_id: &r.case_id,
+                    event_id: &r.event_id,
+                    reason: &r.refused_reason,
+                    message: &r.refused_message,
+                }
+            }
+        }
+    )*};
+}
+
+refused_from!(
+    sieve_proto::intake::v1::OutcomeResult,
+    sieve_proto::intake::v1::CaseEventResult
+);
+
+/// Intake answered for every item of a batch; those it refused are intake telling the reporter
+/// it was wrong (the chain, an unknown case, a reused event id), which no retry changes: they
+/// are logged for an operator. Ids and reason codes only: intake's refusal messages name ids,
+/// never a party.
+fn log_refused<'a>(
+    message: &OutboxMessage,
+    what: &str,
+    answers: impl Iterator<Item = Refused<'a>>,
+) {
+    for r in answers.filter(|r| !r.reason.is_empty()) {
+        tracing::error!(outbox = %message.id, case = %r.case_id, event = %r.event_id, reason = %r.reason, message = %r.message, "intake refused {what}");
     }
 }
 
@@ -106,7 +173,8 @@ impl IntakeOutcomes {
 impl Deliver for IntakeOutcomes {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
         use sieve_proto::intake::v1::{
-            RecordDeadlineMovedRequest, RecordStageOutcomeRequest, RecordStageOutcomesRequest,
+            RecordCaseEventsRequest, RecordDeadlineMovedRequest, RecordStageOutcomeRequest,
+            RecordStageOutcomesRequest,
         };
         let undecodable = |e: prost::DecodeError| {
             DeliveryError::Permanent(format!("payload of {} does not decode: {e}", message.topic))
@@ -136,6 +204,11 @@ impl Deliver for IntakeOutcomes {
                     .await
                     .map_err(|s| classify(&s))?;
                 Ok(())
+            }
+            TOPIC_CASE_EVENTS => {
+                let events = RecordCaseEventsRequest::decode(message.payload.as_slice())
+                    .map_err(undecodable)?;
+                self.record_case_events(events, message).await
             }
             other => Err(DeliveryError::Permanent(format!(
                 "intake receives no topic {other}"

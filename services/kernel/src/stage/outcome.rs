@@ -6,14 +6,11 @@ use sea_orm::{ConnectionTrait, DbErr};
 use sieve_proto::common::v1 as common;
 use sieve_proto::intake::v1 as intake;
 
-use super::Stage;
+use super::{SOURCE_RECORD_CHARS, Stage, cut, messages};
 use crate::outbox::{self, NewMessage, TOPIC_STAGE_OUTCOME, TOPIC_STAGE_OUTCOMES};
 
 /// Outcomes per message: intake's limit for one `RecordStageOutcomes` call.
 pub const MAX_OUTCOMES_PER_MESSAGE: usize = 5_000;
-
-/// What intake keeps of a record's reference (longer ones are cut there too).
-const SOURCE_RECORD_CHARS: usize = 256;
 
 /// What happened to a case in a stage, as `RecordStageOutcome` carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +47,7 @@ impl StageOutcome {
             to_stage: self.to.pb() as i32,
             actor: self.actor as i32,
             reason: self.reason.clone(),
-            source_record_id: self
-                .source_record_id
-                .chars()
-                .take(SOURCE_RECORD_CHARS)
-                .collect(),
+            source_record_id: cut(&self.source_record_id, SOURCE_RECORD_CHARS),
             occurred_at: Some(crate::wire::timestamp(self.occurred_at_ms)),
         }
     }
@@ -80,14 +73,14 @@ pub async fn report_many<C: ConnectionTrait>(
     key: &str,
     outcomes: &[StageOutcome],
 ) -> Result<(), DbErr> {
-    let messages = outcomes
-        .chunks(MAX_OUTCOMES_PER_MESSAGE)
-        .map(|chunk| {
-            let batch = intake::RecordStageOutcomesRequest {
-                outcomes: chunk.iter().map(StageOutcome::request).collect(),
-            };
-            NewMessage::protobuf(TOPIC_STAGE_OUTCOMES, key, &batch)
-        })
-        .collect();
+    let messages = messages(
+        TOPIC_STAGE_OUTCOMES,
+        key,
+        outcomes,
+        MAX_OUTCOMES_PER_MESSAGE,
+        |chunk| intake::RecordStageOutcomesRequest {
+            outcomes: chunk.iter().map(StageOutcome::request).collect(),
+        },
+    );
     outbox::enqueue(txn, now_ms, messages).await
 }

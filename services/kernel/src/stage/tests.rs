@@ -1,3 +1,5 @@
+#![cfg(test)]
+
 use super::*;
 
 #[test]
@@ -129,7 +131,7 @@ mod reporting {
     }
 
     /// An outbox on fresh storage, removed when the first is dropped.
-    async fn db() -> (crate::db::testing::Scratch, crate::db::Db) {
+    pub(super) async fn db() -> (crate::db::testing::Scratch, crate::db::Db) {
         let settings = crate::config::Settings::defaults().expect("defaults");
         let scratch = crate::db::testing::Scratch::new("kernel-stage");
         let db = crate::db::connect_and_migrate::<OutboxOnly>(&scratch.0, &settings.database)
@@ -138,7 +140,7 @@ mod reporting {
         (scratch, db)
     }
 
-    async fn messages(db: &crate::db::Db) -> Vec<outbox::OutboxMessage> {
+    pub(super) async fn messages(db: &crate::db::Db) -> Vec<outbox::OutboxMessage> {
         outbox::entity::Entity::find()
             .order_by_asc(outbox::entity::Column::Id)
             .all(db.writer())
@@ -200,6 +202,8 @@ mod reporting {
 }
 
 mod asking_intake {
+    use std::sync::{Arc, Mutex, PoisonError};
+
     use sieve_proto::common::v1 as common;
     use sieve_proto::intake::v1 as intake;
     use sieve_proto::intake::v1::intake_service_server::{IntakeService, IntakeServiceServer};
@@ -209,8 +213,14 @@ mod asking_intake {
     use crate::stage::{IntakeClient, Stage};
 
     /// Intake as a stage service sees it: bank `b-1` with case `c-1` in preservation; `down`
-    /// answers as an overloaded intake would.
-    struct FakeIntake;
+    /// answers as an overloaded intake would. It keeps the case events it is sent.
+    #[derive(Default)]
+    struct FakeIntake {
+        events: Received,
+    }
+
+    /// The `RecordCaseEvents` calls a fake intake took.
+    pub(super) type Received = Arc<Mutex<Vec<intake::RecordCaseEventsRequest>>>;
 
     type Answer<T> = Result<Response<T>, Status>;
 
@@ -332,6 +342,36 @@ mod asking_intake {
         ) -> Answer<intake::RecordDeadlineMovedResponse> {
             unused()
         }
+        /// Takes events of `c-1`; any other case is unknown.
+        async fn record_case_events(
+            &self,
+            r: Request<intake::RecordCaseEventsRequest>,
+        ) -> Answer<intake::RecordCaseEventsResponse> {
+            let r = r.into_inner();
+            let results = r
+                .events
+                .iter()
+                .map(|e| {
+                    let known = e.case_id == "c-1";
+                    intake::CaseEventResult {
+                        event_id: e.event_id.clone(),
+                        case_id: e.case_id.clone(),
+                        duplicate: false,
+                        refused_reason: if known { "" } else { reason::NOT_FOUND }.into(),
+                        refused_message: if known {
+                            String::new()
+                        } else {
+                            format!("case {} does not exist", e.case_id)
+                        },
+                    }
+                })
+                .collect();
+            self.events
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(r);
+            Ok(Response::new(intake::RecordCaseEventsResponse { results }))
+        }
         async fn withdraw_case(
             &self,
             _: Request<intake::WithdrawCaseRequest>,
@@ -346,18 +386,26 @@ mod asking_intake {
         }
     }
 
-    /// A client of the fake, served on a port of its own until the test ends.
-    async fn client() -> IntakeClient {
+    /// The fake on a port of its own until the test ends: its URL and what it is sent.
+    pub(super) async fn serve() -> (String, Received) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port");
         let addr = listener.local_addr().expect("its address");
+        let fake = FakeIntake::default();
+        let received = fake.events.clone();
         tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(IntakeServiceServer::new(FakeIntake))
+                .add_service(IntakeServiceServer::new(fake))
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
         );
-        IntakeClient::new(crate::internal::testing::channel(&format!("http://{addr}")))
+        (format!("http://{addr}"), received)
+    }
+
+    /// A client of the fake.
+    async fn client() -> IntakeClient {
+        let (url, _) = serve().await;
+        IntakeClient::new(crate::internal::testing::channel(&url))
     }
 
     #[tokio::test]
@@ -422,3 +470,5 @@ mod asking_intake {
         assert_eq!(e.message, "intake did not answer: broken");
     }
 }
+
+mod events;

@@ -1,5 +1,7 @@
 //! Screening at every boundary, and the sample batch as documented.
 
+#![cfg(test)]
+
 use super::*;
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
