@@ -23,6 +23,7 @@ pub fn registry() -> Vec<Registration> {
     vec![
         register::<sieve_intake::Application>(),
         register::<sieve_bad_debt_check::Application>(),
+        register::<sieve_preservation::Application>(),
         register::<sieve_gateway::Application>(),
     ]
 }
@@ -324,7 +325,19 @@ mod tests {
 
     #[test]
     fn all_services_are_listed_once_callers_last() {
-        assert_eq!(names(), ["intake", "bad-debt-check", "gateway"]);
+        assert_eq!(
+            names(),
+            ["intake", "bad-debt-check", "preservation", "gateway"]
+        );
+        assert_eq!(
+            sieve_intake::PRESERVATION_SERVICE,
+            sieve_preservation::SERVICE
+        );
+        assert_eq!(sieve_preservation::INTAKE_SERVICE, sieve_intake::SERVICE);
+        assert_eq!(
+            sieve_gateway::PRESERVATION_SERVICE,
+            sieve_preservation::SERVICE
+        );
         // Each service is built after those it calls (intake's announcements to the
         // pre-check are wired once all are bound).
         let registry = registry();

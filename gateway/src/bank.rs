@@ -8,12 +8,13 @@ use sieve_proto::gateway::v1::bank_api_service_server::BankApiService;
 use sieve_proto::gateway::v1::*;
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::submit_batch_request::Item;
+use sieve_proto::preservation::v1 as pv;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::forward::{
     Backends, Context, door, inner, own_bank_id, own_batch, own_case, own_certificate,
-    pass_through, public_verification, stage_records,
+    own_preservation, pass_through, public_verification, stage_records,
 };
 use crate::token::Role;
 
@@ -262,13 +263,111 @@ door! {
             })
             .await
         }
+
+        async fn apply_preservation(
+            &self,
+            request: Request<BankApiServiceApplyPreservationRequest>,
+        ) -> Result<Response<BankApiServiceApplyPreservationResponse>, Status> {
+            self.ctx.call(request, ROLE, |caller, Backends { mut preservation, .. }, r| async move {
+                let mut r = inner(r.request)?;
+                own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
+                let response = preservation.apply_preservation(r).await?.into_inner();
+                Ok(BankApiServiceApplyPreservationResponse { response: Some(response) })
+            })
+            .await
+        }
+
+        async fn get_preservation(
+            &self,
+            request: Request<BankApiServiceGetPreservationRequest>,
+        ) -> Result<Response<BankApiServiceGetPreservationResponse>, Status> {
+            self.ctx.call(request, ROLE, |caller, Backends { mut preservation, .. }, r| async move {
+                let r = inner(r.request)?;
+                let found = own_preservation(&mut preservation, &caller, r.key).await?;
+                Ok(BankApiServiceGetPreservationResponse {
+                    response: Some(pv::GetPreservationResponse { preservation: Some(found) }),
+                })
+            })
+            .await
+        }
+
+        async fn list_preservations(
+            &self,
+            request: Request<BankApiServiceListPreservationsRequest>,
+        ) -> Result<Response<BankApiServiceListPreservationsResponse>, Status> {
+            self.ctx.call(request, ROLE, |caller, Backends { mut preservation, .. }, r| async move {
+                let mut r = inner(r.request)?;
+                own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
+                let response = preservation.list_preservations(r).await?.into_inner();
+                Ok(BankApiServiceListPreservationsResponse { response: Some(response) })
+            })
+            .await
+        }
+
+        async fn forgo_preservation(
+            &self,
+            request: Request<BankApiServiceForgoPreservationRequest>,
+        ) -> Result<Response<BankApiServiceForgoPreservationResponse>, Status> {
+            self.ctx.call(request, ROLE, |caller, Backends { mut preservation, .. }, r| async move {
+                let mut r = inner(r.request)?;
+                own_bank_id(&caller, &mut r.bank_id, "request.bank_id")?;
+                let response = preservation.forgo_preservation(r).await?.into_inner();
+                Ok(BankApiServiceForgoPreservationResponse { response: Some(response) })
+            })
+            .await
+        }
+
+        async fn record_callback(
+            &self,
+            request: Request<BankApiServiceRecordCallbackRequest>,
+        ) -> Result<Response<BankApiServiceRecordCallbackResponse>, Status> {
+            self.ctx.call(request, ROLE, |caller, Backends { mut preservation, .. }, r| async move {
+                let r = inner(r.request)?;
+                let key = pv::get_preservation_request::Key::PreservationId(r.preservation_id.clone());
+                own_preservation(&mut preservation, &caller, Some(key)).await?;
+                let response = preservation.record_callback(r).await?.into_inner();
+                Ok(BankApiServiceRecordCallbackResponse { response: Some(response) })
+            })
+            .await
+        }
+
+        async fn renew_freeze(
+            &self,
+            request: Request<BankApiServiceRenewFreezeRequest>,
+        ) -> Result<Response<BankApiServiceRenewFreezeResponse>, Status> {
+            self.ctx.call(request, ROLE, |caller, Backends { mut preservation, .. }, r| async move {
+                let r = inner(r.request)?;
+                let key = pv::get_preservation_request::Key::FreezeOrderId(r.freeze_order_id.clone());
+                own_preservation(&mut preservation, &caller, Some(key)).await?;
+                let response = preservation.renew_freeze(r).await?.into_inner();
+                Ok(BankApiServiceRenewFreezeResponse { response: Some(response) })
+            })
+            .await
+        }
+
+        async fn lift_preservation(
+            &self,
+            request: Request<BankApiServiceLiftPreservationRequest>,
+        ) -> Result<Response<BankApiServiceLiftPreservationResponse>, Status> {
+            self.ctx.call(request, ROLE, |caller, Backends { mut preservation, .. }, r| async move {
+                let r = inner(r.request)?;
+                // A bank lifts on its own request only; the court orders the rest.
+                if r.reason != pv::LiftReason::ApplicantRequest as i32 {
+                    return Err(Error::invalid_field(
+                        "request.reason",
+                        "a bank may lift only at its own request (LIFT_REASON_APPLICANT_REQUEST)",
+                    )
+                    .into());
+                }
+                let key = pv::get_preservation_request::Key::PreservationId(r.preservation_id.clone());
+                own_preservation(&mut preservation, &caller, Some(key)).await?;
+                let response = preservation.lift_preservation(r).await?.into_inner();
+                Ok(BankApiServiceLiftPreservationResponse { response: Some(response) })
+            })
+            .await
+        }
     }
     not_deployed {
-        apply_preservation(BankApiServiceApplyPreservationRequest) -> BankApiServiceApplyPreservationResponse => Preservation;
-        get_preservation(BankApiServiceGetPreservationRequest) -> BankApiServiceGetPreservationResponse => Preservation;
-        record_callback(BankApiServiceRecordCallbackRequest) -> BankApiServiceRecordCallbackResponse => Preservation;
-        renew_freeze(BankApiServiceRenewFreezeRequest) -> BankApiServiceRenewFreezeResponse => Preservation;
-        lift_preservation(BankApiServiceLiftPreservationRequest) -> BankApiServiceLiftPreservationResponse => Preservation;
         apply_payment_orders(BankApiServiceApplyPaymentOrdersRequest) -> BankApiServiceApplyPaymentOrdersResponse => Adjudication;
         decline_litigation(BankApiServiceDeclineLitigationRequest) -> BankApiServiceDeclineLitigationResponse => Adjudication;
         file_cases(BankApiServiceFileCasesRequest) -> BankApiServiceFileCasesResponse => Adjudication;

@@ -245,12 +245,66 @@ door! {
                 })
                 .await
         }
+
+        async fn rule_on_preservation_applications(
+            &self,
+            request: Request<CourtApiServiceRuleOnPreservationApplicationsRequest>,
+        ) -> Result<Response<CourtApiServiceRuleOnPreservationApplicationsResponse>, Status> {
+            self.ctx.call(request, ROLE, |_, Backends { mut preservation, .. }, r| async move {
+                let response = preservation.rule_on_applications(inner(r.request)?).await?;
+                Ok(CourtApiServiceRuleOnPreservationApplicationsResponse {
+                    response: Some(response.into_inner()),
+                })
+            })
+            .await
+        }
+
+        async fn get_preservation(
+            &self,
+            request: Request<CourtApiServiceGetPreservationRequest>,
+        ) -> Result<Response<CourtApiServiceGetPreservationResponse>, Status> {
+            self.ctx.call(request, ROLE, |_, Backends { mut preservation, .. }, r| async move {
+                let response = preservation.get_preservation(inner(r.request)?).await?;
+                Ok(CourtApiServiceGetPreservationResponse { response: Some(response.into_inner()) })
+            })
+            .await
+        }
+
+        async fn lift_preservation(
+            &self,
+            request: Request<CourtApiServiceLiftPreservationRequest>,
+        ) -> Result<Response<CourtApiServiceLiftPreservationResponse>, Status> {
+            self.ctx.call(request, ROLE, |_, Backends { mut preservation, .. }, r| async move {
+                let response = preservation.lift_preservation(inner(r.request)?).await?;
+                Ok(CourtApiServiceLiftPreservationResponse { response: Some(response.into_inner()) })
+            })
+            .await
+        }
+
+        async fn list_preservations(
+            &self,
+            request: Request<CourtApiServiceListPreservationsRequest>,
+        ) -> Result<Response<CourtApiServiceListPreservationsResponse>, Status> {
+            self.ctx.call(request, ROLE, |_, Backends { mut preservation, .. }, r| async move {
+                let response = preservation.list_preservations(inner(r.request)?).await?;
+                Ok(CourtApiServiceListPreservationsResponse { response: Some(response.into_inner()) })
+            })
+            .await
+        }
+
+        async fn record_suit_filed(
+            &self,
+            request: Request<CourtApiServiceRecordSuitFiledRequest>,
+        ) -> Result<Response<CourtApiServiceRecordSuitFiledResponse>, Status> {
+            self.ctx.call(request, ROLE, |_, Backends { mut preservation, .. }, r| async move {
+                let response = preservation.record_suit_filed(inner(r.request)?).await?;
+                Ok(CourtApiServiceRecordSuitFiledResponse { response: Some(response.into_inner()) })
+            })
+            .await
+        }
     }
     not_deployed {
         get_funnel(CourtApiServiceGetFunnelRequest) -> CourtApiServiceGetFunnelResponse => Funnel;
-        rule_on_preservation_applications(CourtApiServiceRuleOnPreservationApplicationsRequest) -> CourtApiServiceRuleOnPreservationApplicationsResponse => Preservation;
-        get_preservation(CourtApiServiceGetPreservationRequest) -> CourtApiServiceGetPreservationResponse => Preservation;
-        lift_preservation(CourtApiServiceLiftPreservationRequest) -> CourtApiServiceLiftPreservationResponse => Preservation;
         register_mediation_organisation(CourtApiServiceRegisterMediationOrganisationRequest) -> CourtApiServiceRegisterMediationOrganisationResponse => Mediation;
         register_mediator(CourtApiServiceRegisterMediatorRequest) -> CourtApiServiceRegisterMediatorResponse => Mediation;
         assign_mediation_cases(CourtApiServiceAssignMediationCasesRequest) -> CourtApiServiceAssignMediationCasesResponse => Mediation;

@@ -18,6 +18,8 @@ use sieve_proto::calendar::v1::calendar_service_client::CalendarServiceClient;
 use sieve_proto::gateway::v1::StageRecords;
 use sieve_proto::intake::v1 as intake;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use sieve_proto::preservation::v1 as preservation;
+use sieve_proto::preservation::v1::preservation_service_client::PreservationServiceClient;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt};
 use tracing::Instrument;
@@ -33,6 +35,8 @@ pub type RegistryClient = RegistryServiceClient<InternalChannel>;
 pub type PreCheckClient = PreCheckServiceClient<InternalChannel>;
 /// A service keeping the court's calendar (`sieve.calendar.v1.CalendarService`).
 pub type CalendarClient = CalendarServiceClient<InternalChannel>;
+/// The preservation service.
+pub type PreservationClient = PreservationServiceClient<InternalChannel>;
 
 /// How long a dossier waits for a stage service's record before showing it as unavailable.
 const STAGE_RECORD_WAIT: Duration = Duration::from_secs(3);
@@ -118,6 +122,15 @@ pub fn calendar_client(channel: InternalChannel, max_message_bytes: usize) -> Ca
         .max_encoding_message_size(max_message_bytes)
 }
 
+pub fn preservation_client(
+    channel: InternalChannel,
+    max_message_bytes: usize,
+) -> PreservationClient {
+    PreservationServiceClient::new(channel)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes)
+}
+
 pub fn pre_check_client(channel: InternalChannel, max_message_bytes: usize) -> PreCheckClient {
     PreCheckServiceClient::new(channel)
         .max_decoding_message_size(max_message_bytes)
@@ -136,6 +149,7 @@ pub struct Backends {
     pub pre_check: PreCheckClient,
     /// A case's latest check, concurrent lookups sharing pre-check calls.
     pub checks: CheckLookup,
+    pub preservation: PreservationClient,
     /// Every service that keeps the court's calendar and counts periods with it, by name: a
     /// calendar the court loads goes to each.
     pub calendars: Vec<(&'static str, CalendarClient)>,
@@ -409,7 +423,23 @@ pub async fn stage_records(backends: &Backends, case_id: &str) -> StageRecords {
     if sieve_kernel::wire::require_id("case_id", case_id).is_err() {
         return records;
     }
-    let check = match stage_record("bad-debt-check", backends.checks.get(case_id)).await {
+    let mut preservation = backends.preservation.clone();
+    let (check, preserved) = tokio::join!(
+        stage_record("bad-debt-check", backends.checks.get(case_id)),
+        stage_record(
+            "preservation",
+            found(preservation.get_preservation(preservation::GetPreservationRequest {
+                key: Some(preservation::get_preservation_request::Key::CaseId(
+                    case_id.to_string(),
+                )),
+            })),
+        ),
+    );
+    match preserved {
+        Ok(p) => records.preservation = p.and_then(|p| p.preservation),
+        Err(()) => records.unavailable_services.push("preservation".to_string()),
+    }
+    let check = match check {
         Ok(check) => check,
         Err(()) => {
             records
@@ -471,6 +501,34 @@ pub async fn own_certificate(
     match certificate {
         Some(c) if c.bank_id == caller.org_id => Ok(c),
         _ => Err(Error::not_found("certificate", shown).into()),
+    }
+}
+
+/// The caller's own preservation; another bank's is not found, as an unknown one.
+pub async fn own_preservation(
+    client: &mut PreservationClient,
+    caller: &Caller,
+    key: Option<preservation::get_preservation_request::Key>,
+) -> Result<preservation::Preservation, Status> {
+    use preservation::get_preservation_request::Key;
+    let shown = match &key {
+        Some(Key::PreservationId(id) | Key::CaseId(id) | Key::FreezeOrderId(id)) => id.clone(),
+        None => String::new(),
+    };
+    let found = client
+        .get_preservation(preservation::GetPreservationRequest { key })
+        .await?
+        .into_inner()
+        .preservation;
+    let bank = |p: &preservation::Preservation| {
+        p.case_summary
+            .as_ref()
+            .and_then(|s| s.case_ref.as_ref())
+            .map(|r| r.bank_id.clone())
+    };
+    match found {
+        Some(p) if bank(&p).as_deref() == Some(caller.org_id.as_str()) => Ok(p),
+        _ => Err(Error::not_found("preservation", shown).into()),
     }
 }
 

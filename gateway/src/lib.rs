@@ -37,6 +37,7 @@ pub const SERVICE: &str = "gateway";
 /// The services behind the doors.
 pub const INTAKE_SERVICE: &str = "intake";
 pub const PRE_CHECK_SERVICE: &str = "bad-debt-check";
+pub const PRESERVATION_SERVICE: &str = "preservation";
 
 /// The gateway, built and bound, not yet serving.
 pub struct Application {
@@ -105,7 +106,8 @@ impl Service for Application {
     const NAME: &'static str = SERVICE;
     const KEY: &'static str = "gateway";
     const DEFAULTS: &'static str = include_str!("defaults.toml");
-    const CALLS: &'static [&'static str] = &[INTAKE_SERVICE, PRE_CHECK_SERVICE];
+    const CALLS: &'static [&'static str] =
+        &[INTAKE_SERVICE, PRE_CHECK_SERVICE, PRESERVATION_SERVICE];
     type Settings = GatewaySettings;
 
     /// Binds its port and forwards to the services it calls; each is connected on first
@@ -118,6 +120,7 @@ impl Service for Application {
         let trust = ctx.trust()?;
         let intake = ctx.channel_to(INTAKE_SERVICE, &trust)?;
         let bad_debt_check = ctx.channel_to(PRE_CHECK_SERVICE, &trust)?;
+        let preservation = ctx.channel_to(PRESERVATION_SERVICE, &trust)?;
         let max = settings.server.max_message_bytes;
         let intake = forward::intake_client(intake, max);
         let gate = auth::Gate::new(
@@ -135,12 +138,19 @@ impl Service for Application {
                 registry: forward::registry_client(bad_debt_check.clone(), max),
                 checks: forward::check_lookup(&pre_check),
                 pre_check,
+                preservation: forward::preservation_client(preservation.clone(), max),
                 // Each stage service adds itself here as it is deployed; intake counts no
                 // periods.
-                calendars: vec![(
-                    PRE_CHECK_SERVICE,
-                    forward::calendar_client(bad_debt_check, max),
-                )],
+                calendars: vec![
+                    (
+                        PRE_CHECK_SERVICE,
+                        forward::calendar_client(bad_debt_check, max),
+                    ),
+                    (
+                        PRESERVATION_SERVICE,
+                        forward::calendar_client(preservation, max),
+                    ),
+                ],
             },
             clock: ctx.clock.clone(),
         };

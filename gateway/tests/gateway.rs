@@ -771,13 +771,13 @@ async fn calls_of_services_not_deployed_yet_say_so() {
     let bank_token = suite.token(&bank, Role::Bank);
     let status = suite
         .bank_client()
-        .apply_preservation(authed(
-            BankApiServiceApplyPreservationRequest::default(),
+        .file_cases(authed(
+            BankApiServiceFileCasesRequest::default(),
             &bank_token,
         ))
         .await
         .unwrap_err();
-    expect(status, "preservation");
+    expect(status, "adjudication");
     let status = suite
         .court_client()
         .get_funnel(authed(
@@ -1537,4 +1537,154 @@ async fn the_system_clock_is_shown_but_not_moved() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_bank_sees_and_acts_on_its_own_preservations_only() {
+    use sieve_proto::preservation::v1 as pv;
+    let suite = start(200).await;
+    let bank_a = suite.register_bank("PRES-A").await;
+    let bank_b = suite.register_bank("PRES-B").await;
+    let token_a = suite.token(&bank_a, Role::Bank);
+    let token_b = suite.token(&bank_b, Role::Bank);
+    let cases = submit_cases(&suite, &token_a, "PA", 1).await;
+    suite
+        .wait_for_stage(&token_a, &cases[0], Stage::Preservation)
+        .await;
+    let application = |case_id: &str| pv::PreservationInput {
+        case_id: case_id.into(),
+        amount_fen: 100_000,
+        guarantee: Some(pv::Guarantee {
+            kind: pv::GuaranteeKind::BankGuarantee as i32,
+            issuer_name: "中国银行伊春分行".into(),
+            issuer_code: String::new(),
+            instrument_number: "BG-1".into(),
+            amount_fen: 100_000,
+            valid_from: None,
+            valid_until: None,
+            document: None,
+        }),
+        platforms: vec![],
+        callback_phone: String::new(),
+    };
+    let apply = |request_id: &str| BankApiServiceApplyPreservationRequest {
+        request: Some(pv::ApplyPreservationRequest {
+            request_id: request_id.into(),
+            bank_id: String::new(),
+            applications: vec![application(&cases[0])],
+        }),
+    };
+    let mut bank = suite.bank_client();
+    // Bank B applying for bank A's case learns nothing about it.
+    let rows = bank
+        .apply_preservation(authed(apply("b-1"), &token_b))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap()
+        .rows;
+    assert_eq!(rows[0].refusals[0].rule, "case.not_found");
+    let rows = bank
+        .apply_preservation(authed(apply("a-1"), &token_a))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap()
+        .rows;
+    assert_eq!(rows[0].outcome, RowOutcome::Accepted as i32, "{rows:?}");
+    let id = rows[0]
+        .preservation
+        .as_ref()
+        .unwrap()
+        .preservation_id
+        .clone();
+    let get = |id: &str| BankApiServiceGetPreservationRequest {
+        request: Some(pv::GetPreservationRequest {
+            key: Some(pv::get_preservation_request::Key::PreservationId(id.into())),
+        }),
+    };
+    // Bank A sees it, on its own and on its case; bank B does not, nor in its list.
+    bank.get_preservation(authed(get(&id), &token_a))
+        .await
+        .unwrap();
+    let case = bank
+        .get_case(authed(
+            BankApiServiceGetCaseRequest {
+                case_id: cases[0].clone(),
+            },
+            &token_a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        case.records.unwrap().preservation.unwrap().preservation_id,
+        id
+    );
+    let status = bank
+        .get_preservation(authed(get(&id), &token_b))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let listed = bank
+        .list_preservations(authed(
+            BankApiServiceListPreservationsRequest {
+                request: Some(pv::ListPreservationsRequest::default()),
+            },
+            &token_b,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert!(listed.preservations.is_empty());
+    let status = bank
+        .lift_preservation(authed(
+            BankApiServiceLiftPreservationRequest {
+                request: Some(pv::LiftPreservationRequest {
+                    request_id: "lift-b".into(),
+                    preservation_id: id.clone(),
+                    reason: pv::LiftReason::ApplicantRequest as i32,
+                    note: String::new(),
+                }),
+            },
+            &token_b,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    // The court rules through its own door; a bank may not.
+    let rule = CourtApiServiceRuleOnPreservationApplicationsRequest {
+        request: Some(pv::RuleOnApplicationsRequest {
+            request_id: "rule-1".into(),
+            judge: "李法官".into(),
+            rulings: vec![pv::ApplicationRuling {
+                preservation_id: id.clone(),
+                decision: pv::RulingDecision::Reject as i32,
+                reason: "担保机构不符".into(),
+                ruling_number: String::new(),
+            }],
+        }),
+    };
+    let status = suite
+        .court_client()
+        .rule_on_preservation_applications(authed(rule.clone(), &token_a))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let ruled = suite
+        .court_client()
+        .rule_on_preservation_applications(authed(rule, &suite.court_token()))
+        .await
+        .unwrap()
+        .into_inner()
+        .response
+        .unwrap();
+    assert_eq!(
+        ruled.rows[0].preservation.as_ref().unwrap().status,
+        pv::PreservationStatus::Rejected as i32
+    );
 }

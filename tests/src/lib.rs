@@ -8,14 +8,17 @@
 
 pub mod fixtures;
 pub mod raw;
+pub mod sims;
 mod spawn;
 pub mod wait;
 
 pub use sieve_cli::suite::names as services;
 pub use spawn::{Crashable, Reach, Spawn, Spawned};
+pub use sims::Simulators;
 pub use wait::{eventually, wait_for_stage};
 
 /// The services by their registry names.
 pub const INTAKE: &str = sieve_intake::SERVICE;
 pub const PRE_CHECK: &str = sieve_bad_debt_check::SERVICE;
+pub const PRESERVATION: &str = sieve_preservation::SERVICE;
 pub const GATEWAY: &str = sieve_gateway::SERVICE;

@@ -14,6 +14,7 @@ use sieve_kernel::{Settings, SharedClock};
 use sieve_proto::bad_debt_check::v1::pre_check_service_client::PreCheckServiceClient;
 use sieve_proto::bad_debt_check::v1::registry_service_client::RegistryServiceClient;
 use sieve_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use sieve_proto::preservation::v1::preservation_service_client::PreservationServiceClient;
 
 /// What a test starts: which services, under which settings, on which storage and clock.
 /// Clones share their storage, so a clone started after a stop (or a crash) finds what the
@@ -225,6 +226,10 @@ impl Reach {
 
     pub fn registry(&self) -> RegistryServiceClient<InternalChannel> {
         RegistryServiceClient::new(self.channel(crate::PRE_CHECK))
+    }
+
+    pub fn preservation(&self) -> PreservationServiceClient<InternalChannel> {
+        PreservationServiceClient::new(self.channel(crate::PRESERVATION))
     }
 
     pub fn pre_check(&self) -> PreCheckServiceClient<InternalChannel> {

@@ -274,6 +274,24 @@ pub fn rows_per_insert<E: EntityTrait>(backend: DatabaseBackend) -> usize {
     (limit / columns.max(1)).clamp(1, 4_000)
 }
 
+/// Inserts `models` in multi-row statements of [`rows_per_insert`] rows each, inside the
+/// caller's transaction (`conn`).
+pub async fn insert_all<A, C>(conn: &C, models: Vec<A>) -> Result<(), DbErr>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    let per = rows_per_insert::<A::Entity>(conn.get_database_backend());
+    let mut it = models.into_iter().peekable();
+    while it.peek().is_some() {
+        let part: Vec<A> = it.by_ref().take(per).collect();
+        <A::Entity as EntityTrait>::insert_many(part)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Drops a PostgreSQL schema (tests create one per test). Sessions still holding locks in it
 /// (a service whose test ended without stopping it, a transaction left open) are ended first,
 /// or the drop would wait for them forever.

@@ -56,6 +56,18 @@ pub mod reason {
     pub const CONCURRENT_TRANSITION: &str = "CONCURRENT_TRANSITION";
     pub const TOO_MANY_OUTCOMES: &str = "TOO_MANY_OUTCOMES";
     pub const EVENT_ID_REUSED: &str = "EVENT_ID_REUSED";
+    /// A request id sent again with other content (`replay`): a retry must repeat the call.
+    pub const REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
+
+    // Preservation.
+    /// The act needs a preservation in force (approved, not lifted); the message says its
+    /// status.
+    pub const PRESERVATION_NOT_IN_FORCE: &str = "PRESERVATION_NOT_IN_FORCE";
+    /// The freeze is not held (unanswered, failed, lifted, lapsed or being lifted).
+    pub const FREEZE_NOT_IN_FORCE: &str = "FREEZE_NOT_IN_FORCE";
+    /// A renewal asked fewer than 7 days before expiry (provisions art. 18); the message and
+    /// `last_day` say the last day it could have been asked.
+    pub const RENEWAL_LATE: &str = "RENEWAL_LATE";
 
     // The pre-check.
     pub const TOO_MANY_CASES: &str = "TOO_MANY_CASES";

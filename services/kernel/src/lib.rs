@@ -19,6 +19,7 @@ pub mod lookup;
 pub mod malformed;
 pub mod outbox;
 pub mod refusals;
+pub mod replay;
 pub mod request_id;
 pub mod rules;
 pub mod secret_file;

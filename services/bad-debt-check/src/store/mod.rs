@@ -34,22 +34,7 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-/// Inserts models in multi-row statements sized under the bind limit.
-pub async fn insert_all<A, C>(conn: &C, models: Vec<A>) -> Result<(), DbErr>
-where
-    A: ActiveModelTrait + Send,
-    C: ConnectionTrait,
-{
-    let per = sieve_kernel::db::rows_per_insert::<A::Entity>(conn.get_database_backend());
-    let mut it = models.into_iter().peekable();
-    while it.peek().is_some() {
-        let part: Vec<A> = it.by_ref().take(per).collect();
-        <A::Entity as EntityTrait>::insert_many(part)
-            .exec_without_returning(conn)
-            .await?;
-    }
-    Ok(())
-}
+pub use sieve_kernel::db::insert_all;
 
 /// Stored rulings with these numbers.
 pub async fn rulings_by_number<C: ConnectionTrait>(

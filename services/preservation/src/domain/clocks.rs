@@ -15,6 +15,10 @@ pub mod rule {
     pub const SUIT_30_DAYS: &str = "cpl_104.suit_30_days";
     /// Provisions art. 18: a renewal asked fewer than 7 days before expiry is late.
     pub const RENEWAL_7_DAYS: &str = "provisions_18.renewal_7_days";
+    /// Local: the bank is reminded on the 23rd day of the 30, 7 days before their nominal end.
+    pub const SUIT_REMINDER: &str = "local.suit_reminder_7_days_before";
+    /// Interp. 485: a freeze of deposits or payment-account funds lasts at most 1 year.
+    pub const FREEZE_1_YEAR: &str = "interp_485.freeze_1_year";
 }
 
 /// Days before the suit period ends that the bank is reminded (local).
@@ -32,9 +36,21 @@ pub fn suit_due(calendar: &Calendar, measure_on: NaiveDate) -> Deadline {
     calendar.days(rule::SUIT_30_DAYS, measure_on, 30)
 }
 
-/// When the bank is reminded that the suit period runs out.
-pub fn suit_reminder_at(suit: &Deadline) -> DateTime<Utc> {
-    suit.ends_at - Duration::days(SUIT_REMINDER_DAYS)
+/// When the bank is reminded that the suit period runs out: 7 days before its nominal end,
+/// counted like a period, so a reminder due on a rest day comes on the next working day, and
+/// a calendar loaded later moves it as it moves the suit period.
+pub fn suit_reminder(calendar: &Calendar, measure_on: NaiveDate) -> Deadline {
+    calendar.days(
+        rule::SUIT_REMINDER,
+        measure_on,
+        (30 - SUIT_REMINDER_DAYS) as u32,
+    )
+}
+
+/// How long a freeze holds: 1 year from the day it took effect (Interp. 485), counted as
+/// CPL 85 counts months, so it ends on the same-numbered day a year on (moved off a rest day).
+pub fn freeze_expiry(calendar: &Calendar, frozen_on: NaiveDate) -> Deadline {
+    calendar.months(rule::FREEZE_1_YEAR, frozen_on, 12)
 }
 
 /// A renewal asked too late: the last day it could have been asked.
@@ -99,7 +115,10 @@ mod tests {
             (day(2026, 10, 7), day(2026, 10, 8))
         );
         assert_eq!(due.ends_at, beijing(2026, 10, 9, 0, 0));
-        assert_eq!(suit_reminder_at(&due), beijing(2026, 10, 2, 0, 0));
+        // Reminded on day 23, Wednesday 09-30, to its end.
+        let reminder = suit_reminder(&c, day(2026, 9, 7));
+        assert_eq!(reminder.end, day(2026, 9, 30));
+        assert_eq!(reminder.ends_at, beijing(2026, 10, 1, 0, 0));
         // Day 30 on the 调休 working Saturday 2026-10-10: not moved.
         let saturday = suit_due(&c, day(2026, 9, 10));
         assert_eq!(saturday.end, day(2026, 10, 10));
@@ -108,6 +127,15 @@ mod tests {
         let late = suit_due(&c, day(2026, 12, 15));
         assert_eq!(late.nominal_end, day(2027, 1, 14));
         assert!(late.holiday_calendar_missing);
+    }
+
+    #[test]
+    fn a_freeze_holds_one_year_to_the_same_numbered_day() {
+        let c = Calendar::built_in();
+        // Frozen 2025-03-03: a year on is 2026-03-03, a Tuesday.
+        let e = freeze_expiry(&c, day(2025, 3, 3));
+        assert_eq!(e.end, day(2026, 3, 3));
+        assert_eq!(e.rule, rule::FREEZE_1_YEAR);
     }
 
     #[test]

@@ -11,6 +11,34 @@ pub enum Platform {
     WechatPay,
 }
 
+impl Platform {
+    /// The word stored and shown for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Platform::Alipay => "ALIPAY",
+            Platform::WechatPay => "WECHAT_PAY",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Platform> {
+        ALL_PLATFORMS.into_iter().find(|p| p.word() == word)
+    }
+}
+
+/// Platforms as stored: their words joined by commas, in order.
+pub fn platforms_text(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(|p| p.word())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Platforms as stored; a word no platform has is left out.
+pub fn parse_platforms(text: &str) -> Vec<Platform> {
+    text.split(',').filter_map(Platform::parse).collect()
+}
+
 /// Both platforms, in the order the court freezes them when an application names none.
 pub const ALL_PLATFORMS: [Platform; 2] = [Platform::Alipay, Platform::WechatPay];
 

@@ -1,0 +1,354 @@
+//! The platforms' side of an approved preservation: which orders are due to be sent (or
+//! lifted), what the platforms answered, the orders that follow (each asking only what the
+//! confirmed ones before it left: `domain::freezes`), and the notice once every platform has
+//! answered. Orders exist before they are sent, so a crash or an outage only delays them; a
+//! resent order freezes nothing twice (the platform keys it by its id).
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use sieve_kernel::calendar::Calendar;
+use sieve_kernel::db::Db;
+use sieve_kernel::deadline;
+use sieve_kernel::rules::dates;
+
+use super::rulings::{new_order, update};
+use super::{expiry_subject, freeze_order, kind, preservation, shanghai_date};
+use crate::domain::clocks;
+use crate::domain::freezes::{self, Next, Order, OrderState, parse_platforms};
+
+pub use sieve_kernel::db::insert_all;
+
+/// How long an unanswered order or notice waits before it goes again (doubling, capped).
+pub fn retry_after_ms(attempts: i32) -> i64 {
+    (1_000_i64 << attempts.clamp(0, 9)).min(300_000)
+}
+
+/// Orders due at the platforms now, with their preservations: unanswered ones to send (again)
+/// and frozen ones whose lift was asked.
+pub async fn due_orders<C: ConnectionTrait>(
+    conn: &C,
+    now_ms: i64,
+    limit: u64,
+) -> Result<Vec<(freeze_order::Model, preservation::Model)>, DbErr> {
+    use freeze_order::Column as F;
+    let orders = freeze_order::Entity::find()
+        .filter(F::NextTryAtMs.lte(now_ms))
+        .filter(
+            Condition::any()
+                .add(F::Status.eq(freeze_order::Status::Requested))
+                .add(
+                    Condition::all()
+                        .add(F::Status.eq(freeze_order::Status::Frozen))
+                        .add(F::LiftWanted.is_not_null()),
+                ),
+        )
+        .order_by_asc(F::NextTryAtMs)
+        .order_by_asc(F::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let ids: Vec<String> = orders
+        .iter()
+        .map(|o| o.preservation_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let found = super::by_ids(conn, &ids).await?;
+    Ok(orders
+        .into_iter()
+        .filter_map(|o| {
+            let p = found.get(&o.preservation_id)?.clone();
+            Some((o, p))
+        })
+        .collect())
+}
+
+/// What a platform answered to one order (or did not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answered {
+    Frozen {
+        order_id: String,
+        frozen_fen: i64,
+    },
+    NoAccount {
+        order_id: String,
+    },
+    /// Refused for good (a bad order): nothing held there.
+    Refused {
+        order_id: String,
+        why: String,
+    },
+    /// No answer: sent again after a backoff.
+    Unavailable {
+        order_id: String,
+        why: String,
+    },
+    Lifted {
+        order_id: String,
+    },
+}
+
+impl Answered {
+    fn order_id(&self) -> &str {
+        match self {
+            Answered::Frozen { order_id, .. }
+            | Answered::NoAccount { order_id }
+            | Answered::Refused { order_id, .. }
+            | Answered::Unavailable { order_id, .. }
+            | Answered::Lifted { order_id } => order_id,
+        }
+    }
+}
+
+fn state(o: &freeze_order::Model) -> OrderState {
+    match o.status {
+        freeze_order::Status::Requested => OrderState::Unanswered,
+        freeze_order::Status::Failed => OrderState::NoAccount,
+        _ => OrderState::Frozen {
+            frozen_fen: o.frozen_fen,
+        },
+    }
+}
+
+/// Records answers in one transaction, writes the orders that follow, and readies the
+/// notice of each preservation every platform has answered. Answers to orders no longer
+/// awaiting them (answered by an earlier pass) change nothing.
+pub async fn record_answers(
+    db: &Db,
+    answers: Vec<Answered>,
+    calendar: &Calendar,
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let txn = sieve_kernel::db::begin_write(db).await?;
+    let ids: Vec<String> = answers.iter().map(|a| a.order_id().to_string()).collect();
+    let mut orders: HashMap<String, freeze_order::Model> = HashMap::new();
+    for part in ids.chunks(500) {
+        for o in freeze_order::Entity::find()
+            .filter(freeze_order::Column::Id.is_in(part.to_vec()))
+            .all(&txn)
+            .await?
+        {
+            orders.insert(o.id.clone(), o);
+        }
+    }
+    let today = shanghai_date(now_ms);
+    let expiry = clocks::freeze_expiry(calendar, today);
+    let mut touched = HashSet::new();
+    for a in answers {
+        let Some(o) = orders.get_mut(a.order_id()) else {
+            continue;
+        };
+        let awaiting_freeze = o.status == freeze_order::Status::Requested;
+        let awaiting_lift = o.status == freeze_order::Status::Frozen && o.lift_wanted.is_some();
+        match a {
+            Answered::Frozen { frozen_fen, .. } if awaiting_freeze => {
+                o.status = freeze_order::Status::Frozen;
+                // Never more than asked, whatever a platform says.
+                o.frozen_fen = frozen_fen.clamp(0, o.requested_fen);
+                o.frozen_at_ms = Some(now_ms);
+                o.expires_on = Some(dates::iso(expiry.end));
+                o.next_try_at_ms = 0;
+                o.last_error = None;
+                deadline::schedule(
+                    &txn,
+                    kind::FREEZE_EXPIRY,
+                    &expiry_subject(&o.id, o.renewals),
+                    &o.case_id,
+                    &expiry,
+                    now_ms,
+                )
+                .await?;
+            }
+            Answered::NoAccount { .. } if awaiting_freeze => {
+                o.status = freeze_order::Status::Failed;
+                o.failure_reason = "no account for the debtor at this platform".into();
+            }
+            Answered::Refused { why, .. } if awaiting_freeze || awaiting_lift => {
+                if awaiting_lift {
+                    // The platform holds nothing under the order: nothing is left to lift.
+                    o.status = lifted_status(o);
+                    o.lifted_at_ms = Some(now_ms);
+                    o.last_error = Some(why);
+                } else {
+                    o.status = freeze_order::Status::Failed;
+                    o.failure_reason = why;
+                }
+            }
+            Answered::Lifted { .. } if awaiting_lift => {
+                o.status = lifted_status(o);
+                o.lifted_at_ms = Some(now_ms);
+            }
+            Answered::Unavailable { why, .. } if awaiting_freeze || awaiting_lift => {
+                o.attempts += 1;
+                o.next_try_at_ms = now_ms + retry_after_ms(o.attempts);
+                o.last_error = Some(why);
+            }
+            _ => continue,
+        }
+        o.clone()
+            .into_active_model()
+            .reset_all()
+            .update(&txn)
+            .await?;
+        touched.insert(o.preservation_id.clone());
+    }
+    let touched: Vec<String> = touched.into_iter().collect();
+    for mut p in super::by_ids(&txn, &touched).await?.into_values() {
+        let all = freeze_order::Entity::find()
+            .filter(freeze_order::Column::PreservationId.eq(p.id.clone()))
+            .all(&txn)
+            .await?;
+        after_answers(&txn, &mut p, &all, now_ms).await?;
+    }
+    txn.commit().await
+}
+
+/// EXPIRED when the lift was its lapse, else LIFTED.
+fn lifted_status(o: &freeze_order::Model) -> freeze_order::Status {
+    if o.lift_wanted.as_deref() == Some("EXPIRED") {
+        freeze_order::Status::Expired
+    } else {
+        freeze_order::Status::Lifted
+    }
+}
+
+/// What follows the answers of `p`'s orders: the next order, the notice, or the end.
+pub(super) async fn after_answers<C: ConnectionTrait>(
+    txn: &C,
+    p: &mut preservation::Model,
+    all: &[freeze_order::Model],
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    let live = all.iter().any(|o| {
+        matches!(
+            o.status,
+            freeze_order::Status::Requested | freeze_order::Status::Frozen
+        )
+    });
+    // Every freeze lapsed unrenewed (Interp. 485): the preservation ends with them.
+    let lapsed = !live
+        && all
+            .iter()
+            .any(|o| o.status == freeze_order::Status::Expired);
+    if lapsed && p.lift_reason.is_none() {
+        p.lift_reason = Some(super::lift_reason::EXPIRED.into());
+    }
+    if p.lift_reason.is_some() {
+        if !live && p.status == preservation::Status::InForce {
+            p.status = preservation::Status::Lifted;
+            p.lifted_at_ms = Some(now_ms);
+            p.open_case_id = None;
+            update(txn, p).await?;
+            let released: i64 = all.iter().map(|o| o.frozen_fen).sum();
+            let e = super::clocks::case_event(
+                p,
+                "preservation.freezes_lifted",
+                format!("{}/lifted", p.id),
+                format!(
+                    "各平台已解除冻结（{} 元） / every platform released its freeze ({} yuan)",
+                    sieve_kernel::rules::money::format_yuan(released),
+                    sieve_kernel::rules::money::format_yuan(released)
+                ),
+                now_ms,
+            );
+            sieve_kernel::stage::note(txn, now_ms, &p.case_id, &[e]).await?;
+        }
+        return Ok(());
+    }
+    let plan: Vec<Order> = all
+        .iter()
+        .filter_map(|o| {
+            Some(Order {
+                platform: freezes::Platform::parse(&o.platform)?,
+                requested_fen: o.requested_fen,
+                state: state(o),
+            })
+        })
+        .collect();
+    match freezes::next(p.amount_fen, &parse_platforms(&p.platforms), &plan) {
+        Next::Send {
+            platform,
+            amount_fen,
+        } => {
+            freeze_order::Entity::insert(
+                new_order(p, platform, amount_fen, now_ms).into_active_model(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        }
+        Next::Done if p.notice_status.is_empty() => {
+            p.notice_status = "pending".into();
+            update(txn, p).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Preservations whose notice is due to be sent (again).
+pub async fn due_notices<C: ConnectionTrait>(
+    conn: &C,
+    now_ms: i64,
+    limit: u64,
+) -> Result<Vec<super::Record>, DbErr> {
+    use preservation::Column as P;
+    let found = preservation::Entity::find()
+        .filter(P::NoticeStatus.eq("pending"))
+        .filter(P::NoticeNextTryAtMs.lte(now_ms))
+        .order_by_asc(P::NoticeNextTryAtMs)
+        .order_by_asc(P::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    super::records(conn, found).await
+}
+
+/// What became of one notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeSent {
+    pub preservation_id: String,
+    pub delivery_id: String,
+    pub channel: String,
+    pub html: String,
+    /// `sent`, `delivered` or `failed`; `pending`: no answer, sent again later.
+    pub status: String,
+    pub failure: String,
+    pub delivered_at_ms: Option<i64>,
+}
+
+pub async fn record_notice(db: &Db, sent: Vec<NoticeSent>, now_ms: i64) -> Result<(), DbErr> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let txn = sieve_kernel::db::begin_write(db).await?;
+    let ids: Vec<String> = sent.iter().map(|s| s.preservation_id.clone()).collect();
+    let mut found = super::by_ids(&txn, &ids).await?;
+    for s in sent {
+        let Some(p) = found.get_mut(&s.preservation_id) else {
+            continue;
+        };
+        if p.notice_status != "pending" {
+            continue;
+        }
+        p.notice_delivery_id = Some(s.delivery_id);
+        p.notice_channel = s.channel;
+        p.notice_html = s.html;
+        p.notice_failure = s.failure;
+        if s.status == "pending" {
+            p.notice_attempts += 1;
+            p.notice_next_try_at_ms = now_ms + retry_after_ms(p.notice_attempts);
+        } else {
+            p.notice_status = s.status;
+            p.notice_delivered_at_ms = s.delivered_at_ms;
+        }
+        update(&txn, p).await?;
+    }
+    txn.commit().await
+}
