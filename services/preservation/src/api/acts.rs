@@ -46,7 +46,7 @@ impl PreservationApi {
         if let Some(kept) = call.recall::<pb::RecordCallbackResponse, _>(&txn).await? {
             return Ok(kept);
         }
-        let p = store::get(&txn, &p.id)
+        let p = store::get_for_update(&txn, &p.id)
             .await?
             .ok_or_else(|| Error::not_found("preservation", &p.id))?;
         if p.status != store::preservation::Status::InForce {
@@ -86,7 +86,7 @@ impl PreservationApi {
         if let Some(kept) = call.recall::<pb::RecordSuitFiledResponse, _>(&txn).await? {
             return Ok(kept);
         }
-        let mut p = store::get(&txn, &p.id)
+        let mut p = store::get_for_update(&txn, &p.id)
             .await?
             .ok_or_else(|| Error::not_found("preservation", &p.id))?;
         if !matches!(
@@ -124,7 +124,7 @@ impl PreservationApi {
         if let Some(kept) = call.recall::<pb::LiftPreservationResponse, _>(&txn).await? {
             return Ok(kept);
         }
-        let mut p = store::get(&txn, &p.id)
+        let mut p = store::get_for_update(&txn, &p.id)
             .await?
             .ok_or_else(|| Error::not_found("preservation", &p.id))?;
         if p.status == store::preservation::Status::Rejected {

@@ -15,7 +15,7 @@ use sieve_kernel::stage::{self, CaseEvent, Stage, StageOutcome};
 use sieve_proto::common::v1::Actor;
 
 use super::rulings::update;
-use super::{callback_row, expiry_subject, freeze_order, get, kind, new_id, preservation};
+use super::{callback_row, expiry_subject, freeze_order, kind, new_id, preservation};
 use crate::domain::clocks;
 
 /// Lift reasons as stored (the protobuf `LiftReason` without its prefix).
@@ -63,7 +63,7 @@ async fn fire(txn: &DatabaseTransaction, due: &DueDeadline) -> Result<(), DbErr>
     if due.kind == kind::FREEZE_EXPIRY {
         return expire(txn, due).await;
     }
-    let Some(mut p) = get(txn, &due.subject).await? else {
+    let Some(mut p) = super::get_for_update(txn, &due.subject).await? else {
         return Ok(());
     };
     match due.kind.as_str() {

@@ -130,11 +130,14 @@ pub async fn record_answers(
     let ids: Vec<String> = answers.iter().map(|a| a.order_id().to_string()).collect();
     let mut orders: HashMap<String, freeze_order::Model> = HashMap::new();
     for part in ids.chunks(500) {
-        for o in freeze_order::Entity::find()
-            .filter(freeze_order::Column::Id.is_in(part.to_vec()))
-            .all(&txn)
-            .await?
-        {
+        let mut q =
+            freeze_order::Entity::find().filter(freeze_order::Column::Id.is_in(part.to_vec()));
+        // Two executors (replicas) answering the same order: the second waits and then sees
+        // it answered, so no order is followed twice. SQLite has one writer anyway.
+        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        for o in q.all(&txn).await? {
             orders.insert(o.id.clone(), o);
         }
     }
@@ -200,7 +203,10 @@ pub async fn record_answers(
         touched.insert(o.preservation_id.clone());
     }
     let touched: Vec<String> = touched.into_iter().collect();
-    for mut p in super::by_ids(&txn, &touched).await?.into_values() {
+    for mut p in super::by_ids_for_update(&txn, &touched)
+        .await?
+        .into_values()
+    {
         let all = freeze_order::Entity::find()
             .filter(freeze_order::Column::PreservationId.eq(p.id.clone()))
             .all(&txn)

@@ -121,13 +121,39 @@ pub async fn by_ids<C: ConnectionTrait>(
     conn: &C,
     ids: &[String],
 ) -> Result<HashMap<String, preservation::Model>, DbErr> {
+    read_by_ids(conn, ids, false).await
+}
+
+/// As [`by_ids`], the rows locked for the caller's write transaction on PostgreSQL, so two
+/// acts on one preservation (two rulings, a callback and a lift) run one after the other and
+/// the second sees what the first did. SQLite has one writer anyway.
+pub async fn by_ids_for_update<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[String],
+) -> Result<HashMap<String, preservation::Model>, DbErr> {
+    read_by_ids(txn, ids, true).await
+}
+
+pub async fn get_for_update<C: ConnectionTrait>(
+    txn: &C,
+    id: &str,
+) -> Result<Option<preservation::Model>, DbErr> {
+    Ok(by_ids_for_update(txn, &[id.to_string()]).await?.remove(id))
+}
+
+async fn read_by_ids<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+    lock: bool,
+) -> Result<HashMap<String, preservation::Model>, DbErr> {
     let mut out = HashMap::with_capacity(ids.len());
     for part in ids.chunks(500) {
-        for p in preservation::Entity::find()
-            .filter(preservation::Column::Id.is_in(part.to_vec()))
-            .all(conn)
-            .await?
-        {
+        let mut q =
+            preservation::Entity::find().filter(preservation::Column::Id.is_in(part.to_vec()));
+        if lock && conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        for p in q.all(conn).await? {
             out.insert(p.id.clone(), p);
         }
     }

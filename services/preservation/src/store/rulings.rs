@@ -75,7 +75,7 @@ pub async fn rule(
     now_ms: i64,
 ) -> Result<Vec<Result<preservation::Model, NotRuled>>, DbErr> {
     let ids: Vec<String> = rulings.iter().map(|r| r.preservation_id.clone()).collect();
-    let mut found = super::by_ids(txn, &ids).await?;
+    let mut found = super::by_ids_for_update(txn, &ids).await?;
     let today = shanghai_date(now_ms);
     let suit = clocks::suit_due(calendar, today);
     let reminder = clocks::suit_reminder(calendar, today);
