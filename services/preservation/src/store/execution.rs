@@ -335,7 +335,8 @@ pub async fn record_notice(db: &Db, sent: Vec<NoticeSent>, now_ms: i64) -> Resul
     }
     let txn = sieve_kernel::db::begin_write(db).await?;
     let ids: Vec<String> = sent.iter().map(|s| s.preservation_id.clone()).collect();
-    let mut found = super::by_ids(&txn, &ids).await?;
+    let mut found = super::by_ids_for_update(&txn, &ids).await?;
+    let mut events = Vec::new();
     for s in sent {
         let Some(p) = found.get_mut(&s.preservation_id) else {
             continue;
@@ -351,10 +352,28 @@ pub async fn record_notice(db: &Db, sent: Vec<NoticeSent>, now_ms: i64) -> Resul
             p.notice_attempts += 1;
             p.notice_next_try_at_ms = now_ms + retry_after_ms(p.notice_attempts);
         } else {
+            let why = match s.status.as_str() {
+                "failed" => format!(
+                    "保全告知书未能送达（{}）：{} / the notice could not be served by {}: {}",
+                    p.notice_channel, p.notice_failure, p.notice_channel, p.notice_failure
+                ),
+                _ => format!(
+                    "已向被申请人送达保全告知书（{}），载明回访电话（民事诉讼法第106条） / notice served on the debtor by {}, with the bank's callback phone (CPL 106)",
+                    p.notice_channel, p.notice_channel
+                ),
+            };
+            events.push(super::clocks::case_event(
+                p,
+                "preservation.debtor_notified",
+                format!("{}/notice", p.id),
+                why,
+                now_ms,
+            ));
             p.notice_status = s.status;
             p.notice_delivered_at_ms = s.delivered_at_ms;
         }
         update(&txn, p).await?;
     }
+    sieve_kernel::stage::note(&txn, now_ms, "notices", &events).await?;
     txn.commit().await
 }
