@@ -55,6 +55,8 @@ const BACKEND_LOOKUPS: Limits = Limits {
 pub type CaseLookup = Batched<intake::Case, Status>;
 /// The latest check of each case, through the pre-check's `BatchGetChecks`.
 pub type CheckLookup = Batched<bdc::Check, Status>;
+/// The latest preservation of each case, through preservation's `BatchGetPreservations`.
+pub type PreservationLookup = Batched<preservation::Preservation, Status>;
 
 /// Spawns the gateway's case lookup on intake.
 pub fn case_lookup(intake: &IntakeClient) -> CaseLookup {
@@ -98,6 +100,36 @@ pub fn check_lookup(pre_check: &PreCheckClient) -> CheckLookup {
                             Status::internal("the pre-check answered a check without its case")
                         })?;
                     Ok((case_id, c))
+                })
+                .collect()
+        }
+    })
+}
+
+/// Spawns the gateway's preservation lookup.
+pub fn preservation_lookup(client: &PreservationClient) -> PreservationLookup {
+    let client = client.clone();
+    Batched::spawn("preservation", BACKEND_LOOKUPS, move |case_ids| {
+        let mut client = client.clone();
+        async move {
+            let found = client
+                .batch_get_preservations(preservation::BatchGetPreservationsRequest { case_ids })
+                .await?
+                .into_inner()
+                .preservations;
+            found
+                .into_iter()
+                .map(|p| {
+                    let case_id = p
+                        .case_summary
+                        .as_ref()
+                        .and_then(|s| s.case_ref.as_ref())
+                        .map(|r| r.case_id.clone())
+                        .filter(|id| !id.is_empty())
+                        .ok_or_else(|| {
+                            Status::internal("preservation answered a record without its case")
+                        })?;
+                    Ok((case_id, p))
                 })
                 .collect()
         }
@@ -150,6 +182,8 @@ pub struct Backends {
     /// A case's latest check, concurrent lookups sharing pre-check calls.
     pub checks: CheckLookup,
     pub preservation: PreservationClient,
+    /// A case's latest preservation, concurrent lookups sharing calls.
+    pub preservations: PreservationLookup,
     /// Every service that keeps the court's calendar and counts periods with it, by name: a
     /// calendar the court loads goes to each.
     pub calendars: Vec<(&'static str, CalendarClient)>,
@@ -423,21 +457,15 @@ pub async fn stage_records(backends: &Backends, case_id: &str) -> StageRecords {
     if sieve_kernel::wire::require_id("case_id", case_id).is_err() {
         return records;
     }
-    let mut preservation = backends.preservation.clone();
     let (check, preserved) = tokio::join!(
         stage_record("bad-debt-check", backends.checks.get(case_id)),
-        stage_record(
-            "preservation",
-            found(preservation.get_preservation(preservation::GetPreservationRequest {
-                key: Some(preservation::get_preservation_request::Key::CaseId(
-                    case_id.to_string(),
-                )),
-            })),
-        ),
+        stage_record("preservation", backends.preservations.get(case_id)),
     );
     match preserved {
-        Ok(p) => records.preservation = p.and_then(|p| p.preservation),
-        Err(()) => records.unavailable_services.push("preservation".to_string()),
+        Ok(p) => records.preservation = p,
+        Err(()) => records
+            .unavailable_services
+            .push("preservation".to_string()),
     }
     let check = match check {
         Ok(check) => check,

@@ -130,6 +130,7 @@ impl Service for Application {
             intake.clone(),
         );
         let pre_check = forward::pre_check_client(bad_debt_check.clone(), max);
+        let preservation_client = forward::preservation_client(preservation.clone(), max);
         let doors = forward::Context {
             gate: Arc::new(gate),
             backends: forward::Backends {
@@ -138,7 +139,8 @@ impl Service for Application {
                 registry: forward::registry_client(bad_debt_check.clone(), max),
                 checks: forward::check_lookup(&pre_check),
                 pre_check,
-                preservation: forward::preservation_client(preservation.clone(), max),
+                preservations: forward::preservation_lookup(&preservation_client),
+                preservation: preservation_client,
                 // Each stage service adds itself here as it is deployed; intake counts no
                 // periods.
                 calendars: vec![

@@ -200,6 +200,22 @@ impl PreservationService for PreservationApi {
         }))
     }
 
+    async fn batch_get_preservations(
+        &self,
+        request: Request<pb::BatchGetPreservationsRequest>,
+    ) -> std::result::Result<Response<pb::BatchGetPreservationsResponse>, Status> {
+        let ids = request.into_inner().case_ids;
+        sieve_kernel::wire::require_case_ids(&ids)?;
+        let read = self.inner.db.read();
+        let latest = store::latest_of_cases(read, &ids)
+            .await
+            .map_err(Error::from)?;
+        let records = store::records(read, latest).await.map_err(Error::from)?;
+        Ok(Response::new(pb::BatchGetPreservationsResponse {
+            preservations: records.iter().map(convert::preservation_pb).collect(),
+        }))
+    }
+
     async fn list_preservations(
         &self,
         request: Request<pb::ListPreservationsRequest>,

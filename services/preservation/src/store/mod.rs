@@ -100,6 +100,23 @@ pub async fn latest_of_case<C: ConnectionTrait>(
     Ok(found.pop())
 }
 
+/// The latest preservation of each of these cases that has one.
+pub async fn latest_of_cases<C: ConnectionTrait>(
+    conn: &C,
+    case_ids: &[String],
+) -> Result<Vec<preservation::Model>, DbErr> {
+    let mut latest: HashMap<String, preservation::Model> = HashMap::new();
+    for p in of_cases(conn, case_ids).await? {
+        let newer = latest
+            .get(&p.case_id)
+            .is_none_or(|q| (p.applied_at_ms, &p.id) > (q.applied_at_ms, &q.id));
+        if newer {
+            latest.insert(p.case_id.clone(), p);
+        }
+    }
+    Ok(latest.into_values().collect())
+}
+
 /// Every preservation ever made for these cases.
 pub async fn of_cases<C: ConnectionTrait>(
     conn: &C,
