@@ -335,11 +335,28 @@ impl Suite {
         let intake = intake
             .deliver_to_bad_debt_check(&pre_check_url)
             .expect("pre-check url");
+        // The gateway shows each case's stage records: the preservation service answers too.
+        let preservation_target = make("preservation");
+        let preservation = sieve_preservation::Application::build(
+            Context::of::<sieve_preservation::Application>(settings)
+                .expect("preservation's settings")
+                .with_target(preservation_target.clone())
+                .with_peer(sieve_intake::SERVICE, &intake_url)
+                .any_port(),
+        )
+        .await
+        .expect("build preservation");
+        suite.targets.push(preservation_target);
+        let preservation_url = format!(
+            "http://{}",
+            sieve_kernel::service::Service::local_addr(&preservation)
+        );
         let gw = sieve_gateway::Application::build(
             Context::of::<sieve_gateway::Application>(settings)
                 .expect("the gateway's settings")
                 .with_peer(sieve_intake::SERVICE, &intake_url)
                 .with_peer(sieve_bad_debt_check::SERVICE, &pre_check_url)
+                .with_peer(sieve_preservation::SERVICE, &preservation_url)
                 .any_port(),
         )
         .await
@@ -354,6 +371,11 @@ impl Suite {
             serve(|rx| {
                 Box::pin(async move {
                     let _ = pre_check.run_until(async { drop(rx.await) }).await;
+                })
+            }),
+            serve(|rx| {
+                Box::pin(async move {
+                    let _ = preservation.run_until(async { drop(rx.await) }).await;
                 })
             }),
             serve(|rx| {

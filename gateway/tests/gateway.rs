@@ -2,7 +2,7 @@
 //! per test): tokens, roles, tenancy between banks, streaming batches and rulings,
 //! certificates, the public door and rate limits.
 
-use sieve_e2e::{GATEWAY, INTAKE, PRE_CHECK, Spawn, Spawned};
+use sieve_e2e::{GATEWAY, INTAKE, PRE_CHECK, PRESERVATION, Spawn, Spawned};
 use std::net::SocketAddr;
 
 use sieve_gateway::token::{self, Claims, Role, SigningKey};
@@ -819,6 +819,7 @@ async fn the_development_key_is_used_when_none_is_configured() {
     let gateway = Spawn::new(&[GATEWAY])
         .peer(INTAKE, "http://127.0.0.1:1")
         .peer(PRE_CHECK, "http://127.0.0.1:1")
+        .peer(PRESERVATION, "http://127.0.0.1:1")
         .start()
         .await;
     let addr = gateway.addr(GATEWAY);

@@ -3,7 +3,7 @@
 //! rate limit. One test in its own binary: the captured subscriber is the process's global
 //! one, and the floods run one after the other so each reads only its own lines.
 
-use sieve_e2e::{GATEWAY, INTAKE, PRE_CHECK, Spawn};
+use sieve_e2e::{GATEWAY, INTAKE, PRE_CHECK, PRESERVATION, Spawn};
 use sieve_gateway::token::SigningKey;
 use sieve_kernel::error::reason;
 use sieve_kernel::internal::{self, testing};
@@ -84,6 +84,7 @@ async fn gateway_doors(captured: &Captured) {
     let gateway = Spawn::new(&[GATEWAY])
         .peer(INTAKE, "http://127.0.0.1:1")
         .peer(PRE_CHECK, "http://127.0.0.1:1")
+        .peer(PRESERVATION, "http://127.0.0.1:1")
         .configure(|s| {
             s.set_service(
                 "gateway",

@@ -976,10 +976,18 @@ async fn a_calendar_loaded_late_moves_a_running_deadline_and_says_so_on_the_time
     let answer = sieve_cli::calendar::load(&run.gateway, &court, text.clone())
         .await
         .unwrap_or_else(|e| panic!("calendar load failed: {e}"));
-    let [load] = answer.loads.as_slice() else {
-        panic!("one service keeps the calendar: {answer:?}")
-    };
-    assert_eq!(load.service, sieve_bad_debt_check::SERVICE);
+    // Every service that counts periods takes it; the pre-check's deadline moves.
+    let services: Vec<&str> = answer.loads.iter().map(|l| l.service.as_str()).collect();
+    assert_eq!(
+        services,
+        [sieve_bad_debt_check::SERVICE, sieve_preservation::SERVICE],
+        "{answer:?}"
+    );
+    assert!(
+        answer.loads.iter().all(|l| l.error.is_empty()),
+        "{answer:?}"
+    );
+    let load = &answer.loads[0];
     let r = load.response.as_ref().expect("loaded");
     assert!(r.changed);
     assert_eq!((r.recounted, r.moved_count), (1, 1));
