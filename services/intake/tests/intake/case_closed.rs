@@ -80,6 +80,12 @@ impl PreservationService for Preservation {
     ) -> Answer<pres::GetPreservationResponse> {
         not_asked()
     }
+    async fn batch_get_preservations(
+        &self,
+        _: Request<pres::BatchGetPreservationsRequest>,
+    ) -> Answer<pres::BatchGetPreservationsResponse> {
+        not_asked()
+    }
     async fn list_preservations(
         &self,
         _: Request<pres::ListPreservationsRequest>,
