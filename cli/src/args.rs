@@ -4,6 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod preservation;
+
+pub use preservation::{
+    PreservationApplyArgs, PreservationCommand, PreservationListArgs, PreservationRuleArgs,
+    PreservationShowArgs, PreservationStatusArg,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sieve",
@@ -22,7 +29,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run every service in this process, each on its own port, until Ctrl-C.
+    /// Run every service in this process, each on its own port, and the simulators of the
+    /// payment platforms and the document service, until Ctrl-C.
     Up(UpArgs),
     /// Run one service alone (what a container runs).
     Serve {
@@ -34,8 +42,9 @@ pub enum Command {
     /// Show a case and its timeline.
     Status(StatusArgs),
     /// Generate synthetic cases (and registry rulings for some of their debtors), submit them
-    /// through the gateway, wait for the pre-check, apply for the matched cases' certificates
-    /// and show where the cases went.
+    /// through the gateway, wait for the pre-check, apply for the matched cases' certificates,
+    /// then take the others through preservation (simulated platforms and debtors) and show
+    /// where the cases went.
     Demo(DemoArgs),
     /// The registry of terminated-enforcement rulings (终本) that the pre-check matches.
     Registry {
@@ -46,6 +55,12 @@ pub enum Command {
     Certificates {
         #[command(subcommand)]
         command: CertificatesCommand,
+    },
+    /// Pre-litigation preservation (以保促调): a bank applies with security, the court rules,
+    /// the freezes and the notice follow.
+    Preservation {
+        #[command(subcommand)]
+        command: PreservationCommand,
     },
     /// Print a development token for grpcurl and other clients.
     Token(TokenArgs),
@@ -266,6 +281,13 @@ pub struct DemoArgs {
     /// Apply for no certificates: the matched cases stay CERTIFIABLE.
     #[arg(long = "no-certify")]
     pub no_certify: bool,
+    /// Stop after the pre-check: the other cases stay in PRESERVATION.
+    #[arg(long = "no-preserve")]
+    pub no_preserve: bool,
+    /// The share of served debtors who call the bank back, in percent.
+    #[arg(long = "callback-percent", value_name = "P", default_value_t = 33,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub callback_percent: u32,
 }
 
 // Not an argument group: derive puts every field of a grouped struct in the group, so

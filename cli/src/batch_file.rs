@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 use sieve_proto::intake::v1::CaseInput;
 
 pub use cell::parse_amount_fen;
+pub(crate) use cell::parse_date;
 pub use csv_file::read_csv_bytes;
-pub(crate) use csv_file::read_table;
+pub(crate) use csv_file::read_rows;
 use workbook::read_workbook;
 
 /// A batch file read into rows, in file order.
@@ -52,13 +53,17 @@ impl BatchFile {
     }
 }
 
-/// One data row of the file.
+/// One data row of a file read into `T` (a case, a ruling, an application), or why it
+/// could not be.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FileRow {
+pub struct Row<T> {
     /// 1-based data row: the first row after the header is row 1.
     pub row: u64,
-    pub result: Result<CaseInput, RowError>,
+    pub result: Result<T, RowError>,
 }
+
+/// One data row of a batch file.
+pub type FileRow = Row<CaseInput>;
 
 /// Why one row could not be read. The rest of the file is unaffected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +173,23 @@ impl std::error::Error for FileError {
             _ => None,
         }
     }
+}
+
+/// The bytes of a `.csv` file (the rulings export, preservation applications: CSV only).
+pub(crate) fn read_csv_file(path: &Path) -> Result<Vec<u8>, FileError> {
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if !is_csv {
+        return Err(FileError::UnsupportedFormat {
+            path: path.to_path_buf(),
+        });
+    }
+    std::fs::read(path).map_err(|source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads a batch file, CSV or workbook by extension.

@@ -24,6 +24,8 @@ use crate::error::CliError;
 
 /// How long tokens minted for one command's own calls live.
 const CALL_TOKEN_TTL: Duration = Duration::from_secs(3600);
+/// Calls refused for the gateway's rate limit are made again, this many times at most.
+const RATE_LIMIT_RETRIES: u32 = 50;
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
@@ -243,6 +245,37 @@ impl Credentials {
             ))
         })?;
         self.mint_bank(&bank.bank_id, Some(CALL_TOKEN_TTL))
+    }
+}
+
+/// `call(client, request)`, made again (with a fresh clone of each) while the gateway's rate
+/// limit refuses it (RESOURCE_EXHAUSTED), after the delay its `RetryInfo` asks: a command that
+/// makes many calls (pages of a large batch, a demo's callbacks) can only wait the limit out.
+pub async fn patiently<C, R, T, Fut>(
+    client: &C,
+    request: &R,
+    call: impl Fn(C, R) -> Fut,
+) -> Result<T, tonic::Status>
+where
+    C: Clone,
+    R: Clone,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    let mut retries = 0;
+    loop {
+        match call(client.clone(), request.clone()).await {
+            Err(s)
+                if s.code() == tonic::Code::ResourceExhausted && retries < RATE_LIMIT_RETRIES =>
+            {
+                retries += 1;
+                let delay = tonic_types::StatusExt::get_details_retry_info(&s)
+                    .and_then(|r| r.retry_delay)
+                    .unwrap_or(Duration::from_millis(100))
+                    .clamp(Duration::from_millis(10), Duration::from_secs(2));
+                tokio::time::sleep(delay).await;
+            }
+            answer => return answer,
+        }
     }
 }
 

@@ -231,7 +231,7 @@ const ORG_CODE_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 
 /// A unified social credit code (GB 32100) for a company registered in `division`, with an
 /// 8-digit organisation code body, its GB 11714 check character and the GB 32100 one.
-fn unified_social_credit_code(division: &str, body: u32) -> String {
+pub(crate) fn unified_social_credit_code(division: &str, body: u32) -> String {
     let body = format!("{:08}", body % 100_000_000);
     let sum: u32 = body
         .bytes()

@@ -23,6 +23,18 @@ pub enum CliError {
         service: &'static str,
         source: tonic::transport::Error,
     },
+    #[error(
+        "the {name} cannot listen on {addr} (where services.preservation.{key} says the \
+         preservation service finds it): {source}; stop what holds the port, or configure \
+         services.preservation.{key} elsewhere"
+    )]
+    Simulator {
+        name: &'static str,
+        addr: std::net::SocketAddr,
+        /// The preservation setting naming its address.
+        key: &'static str,
+        source: std::io::Error,
+    },
     #[error("{0} stopped on its own")]
     Stopped(&'static str),
     #[error("a service failed: {0}")]

@@ -16,7 +16,6 @@ use sieve_proto::common::v1::{PageRequest, Stage};
 use sieve_proto::gateway::v1::BankApiServiceListCasesRequest;
 use sieve_proto::intake::v1::{Case, ListCasesRequest, ListCasesResponse};
 use tokio::time::Instant;
-use tonic_types::StatusExt;
 
 use crate::certificates::{self, Applied, ApplyReport};
 use crate::client::{BankClient, Credentials, Gateway};
@@ -30,8 +29,6 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
 /// Where `sieve demo` writes certificate pages, as `sieve certificates apply` does.
 pub const CERTIFICATES_DIR: &str = "certificates";
 const PAGE_SIZE: i32 = 1_000;
-/// Pages refused for the gateway's rate limit are asked for again, this many times at most.
-const RATE_LIMIT_RETRIES: u32 = 50;
 
 /// How to follow a batch.
 #[derive(Debug, Clone)]
@@ -60,7 +57,7 @@ impl Default for FollowOptions {
 }
 
 /// How a wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Waited {
     /// Cases not yet where they were awaited when the wait ended: 0 when it finished.
     pub remaining: usize,
@@ -110,7 +107,7 @@ impl Funnel {
         self.examples.get(&(stage as i32)).map(String::as_str)
     }
 
-    fn add(&mut self, case: Case) {
+    pub(crate) fn add(&mut self, case: Case) {
         *self.stages.entry(case.stage).or_default() += 1;
         self.examples.entry(case.stage).or_insert(case.case_id);
     }
@@ -289,7 +286,7 @@ where
 }
 
 /// How many cases of the batch are in `stage`.
-async fn count_cases(
+pub(crate) async fn count_cases(
     bank: &mut BankClient,
     stage: Stage,
     batch_id: &str,
@@ -300,7 +297,7 @@ async fn count_cases(
 }
 
 /// Every case of the batch in `stage` (`Unspecified`: in any), page by page.
-async fn visit_cases(
+pub async fn visit_cases(
     bank: &mut BankClient,
     stage: Stage,
     batch_id: &str,
@@ -317,48 +314,34 @@ async fn visit_cases(
 }
 
 /// One page, asked for again when the gateway's rate limit refuses it: a large batch takes
-/// many pages, and waiting out the limit is all there is to do.
+/// many pages.
 async fn cases_page(
     bank: &mut BankClient,
     stage: Stage,
     batch_id: &str,
     page_token: &str,
 ) -> Result<ListCasesResponse, CliError> {
-    let mut retries = 0;
-    loop {
-        let answer = bank
-            .list_cases(BankApiServiceListCasesRequest {
-                request: Some(ListCasesRequest {
-                    bank_id: String::new(),
-                    stage: stage as i32,
-                    batch_id: batch_id.to_owned(),
-                    page: Some(PageRequest {
-                        page_size: PAGE_SIZE,
-                        page_token: page_token.to_owned(),
-                    }),
-                }),
-            })
-            .await;
-        match answer {
-            Ok(r) => return Ok(r.into_inner().response.unwrap_or_default()),
-            Err(s)
-                if s.code() == tonic::Code::ResourceExhausted && retries < RATE_LIMIT_RETRIES =>
-            {
-                retries += 1;
-                let delay = s
-                    .get_details_retry_info()
-                    .and_then(|r| r.retry_delay)
-                    .unwrap_or(Duration::from_millis(100))
-                    .clamp(Duration::from_millis(10), Duration::from_secs(2));
-                tokio::time::sleep(delay).await;
-            }
-            Err(s) => return Err(CliError::grpc("BankApiService.ListCases", s)),
-        }
-    }
+    let request = BankApiServiceListCasesRequest {
+        request: Some(ListCasesRequest {
+            bank_id: String::new(),
+            stage: stage as i32,
+            batch_id: batch_id.to_owned(),
+            page: Some(PageRequest {
+                page_size: PAGE_SIZE,
+                page_token: page_token.to_owned(),
+            }),
+        }),
+    };
+    crate::client::patiently(bank, &request, |mut bank, r| async move {
+        bank.list_cases(r).await
+    })
+    .await
+    .map(|r| r.into_inner().response.unwrap_or_default())
+    .map_err(|s| CliError::grpc("BankApiService.ListCases", s))
 }
 
 /// A spinner with a message (on stdout, and only when it is a terminal and `wanted`).
-fn spinner(wanted: bool) -> ProgressBar {
+pub(crate) fn spinner(wanted: bool) -> ProgressBar {
     if !wanted || !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -370,7 +353,7 @@ fn spinner(wanted: bool) -> ProgressBar {
     bar
 }
 
-fn seconds(d: Duration) -> String {
+pub(crate) fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
@@ -381,7 +364,31 @@ fn gloss(stage: i32) -> &'static str {
         Ok(Stage::Certifiable) => "matched a standing ruling; no certificate applied for yet",
         Ok(Stage::Certified) => "matched a standing ruling; certificate issued, case closed",
         Ok(Stage::Preservation) => "no standing ruling: moved on to pre-litigation preservation",
+        Ok(Stage::Mediation) => "preserved, and the debtor called the bank back",
+        Ok(Stage::Litigation) => "preserved, no callback, no suit in 30 days: freezes lifted",
         _ => "",
+    }
+}
+
+/// A line per stage: its name, its count and what it means for a demo case.
+pub(crate) fn render_stages(out: &mut String, stages: &BTreeMap<i32, usize>) {
+    let width = stages
+        .keys()
+        .map(|s| format::stage(*s).len())
+        .max()
+        .unwrap_or(0);
+    let digits = stages
+        .values()
+        .map(|n| n.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (stage, n) in stages {
+        let line = format!(
+            "  {:<width$}  {n:>digits$}  {}",
+            format::stage(*stage),
+            gloss(*stage)
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
 }
 
@@ -442,24 +449,7 @@ pub fn render_flow(out: &mut String, flow: &DemoFlow, bank_code: &str, rerun: &s
     if !w.finished() {
         shown.entry(Stage::BadDebtCheck as i32).or_insert(0);
     }
-    let width = shown
-        .keys()
-        .map(|s| format::stage(*s).len())
-        .max()
-        .unwrap_or(0);
-    let digits = shown
-        .values()
-        .map(|n| n.to_string().len())
-        .max()
-        .unwrap_or(1);
-    for (stage, n) in &shown {
-        let line = format!(
-            "  {:<width$}  {n:>digits$}  {}",
-            format::stage(*stage),
-            gloss(*stage)
-        );
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
+    render_stages(out, &shown);
 
     let matched = f
         .example(Stage::Certified)

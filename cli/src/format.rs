@@ -17,6 +17,16 @@ pub fn shanghai_time(ts: Option<&prost_types::Timestamp>) -> String {
     }
 }
 
+/// The Asia/Shanghai date of a protobuf timestamp (1970-01-01 for one out of range).
+pub fn shanghai_date(ts: &prost_types::Timestamp) -> chrono::NaiveDate {
+    DateTime::from_timestamp(ts.seconds, 0)
+        .map(|t| {
+            t.with_timezone(&sieve_kernel::clock::shanghai())
+                .date_naive()
+        })
+        .unwrap_or_default()
+}
+
 /// `STAGE_BAD_DEBT_CHECK` → `BAD_DEBT_CHECK`; unknown numbers are shown as numbers.
 pub fn stage(value: i32) -> String {
     enum_name(
@@ -50,7 +60,8 @@ pub fn debtor_kind(value: i32) -> &'static str {
     }
 }
 
-fn enum_name<E>(name: Result<&'static str, E>, prefix: &str, value: i32) -> String {
+/// An enum's protobuf name without its prefix; unknown numbers as numbers.
+pub(crate) fn enum_name<E>(name: Result<&'static str, E>, prefix: &str, value: i32) -> String {
     match name {
         Ok(n) => n.strip_prefix(prefix).unwrap_or(n).to_owned(),
         Err(_) => value.to_string(),

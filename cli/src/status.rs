@@ -1,4 +1,5 @@
-//! `sieve status CASE_ID`: the case as the court sees it, and its timeline.
+//! `sieve status CASE_ID`: the case as the court sees it, its preservation when it has one,
+//! and its timeline.
 
 use std::fmt::Write as _;
 
@@ -84,6 +85,12 @@ pub fn render_status(status: &CaseStatus) -> String {
             format::stage(c.stage),
             format::shanghai_time(c.stage_changed_at.as_ref())
         );
+    }
+    if let Some(p) = d.records.as_ref().and_then(|r| r.preservation.as_ref()) {
+        let _ = writeln!(out, "preservation (Asia/Shanghai):");
+        for line in crate::preservation::render_preservation(p).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     let _ = writeln!(out, "timeline (Asia/Shanghai):");
     if d.timeline.is_empty() {
@@ -182,5 +189,63 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(!text.contains("preservation"), "none yet: {text}");
+    }
+
+    #[test]
+    fn a_preserved_case_shows_its_preservation_step() {
+        use sieve_proto::common::v1::{Date, Deadline};
+        use sieve_proto::gateway::v1::StageRecords;
+        use sieve_proto::preservation::v1 as pv;
+        let status = CaseStatus {
+            dossier: CaseDossier {
+                case: Some(Case {
+                    case_id: "c1".into(),
+                    stage: Stage::Mediation as i32,
+                    ..Default::default()
+                }),
+                records: Some(StageRecords {
+                    preservation: Some(pv::Preservation {
+                        preservation_id: "p1".into(),
+                        status: pv::PreservationStatus::InForce as i32,
+                        amount_fen: 500_000,
+                        suit_due: Some(Deadline {
+                            due_on: Some(Date {
+                                year: 2026,
+                                month: 10,
+                                day: 8,
+                            }),
+                            rule: "cpl_104.suit_30_days".into(),
+                            ..Default::default()
+                        }),
+                        freeze_orders: vec![pv::FreezeOrder {
+                            platform: pv::PaymentPlatform::Alipay as i32,
+                            status: pv::FreezeStatus::Frozen as i32,
+                            requested_fen: 500_000,
+                            frozen_fen: 300_000,
+                            ..Default::default()
+                        }],
+                        callbacks: vec![pv::Callback {
+                            caller_phone: "13917784483".into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            bank: None,
+        };
+        let text = render_status(&status);
+        for needle in [
+            "preservation (Asia/Shanghai):\n  preservation  p1  IN_FORCE",
+            "  suit due      2026-10-08 (cpl_104.suit_30_days)",
+            "    ALIPAY      asked 5,000.00 yuan, frozen 3,000.00 yuan  FROZEN",
+            "  callbacks:\n    -  from 139****4483",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+        }
+        assert!(text.find("preservation (").unwrap_or(0) < text.find("timeline").unwrap_or(0));
     }
 }

@@ -5,6 +5,8 @@
 //! is given their actual addresses; calls back to a service built later (intake announcing
 //! cases to bad-debt-check) are wired once every service is bound, then all start serving.
 //! All stop together, each draining its calls. Adding a service is one line in [`registry`].
+//! With [`Launch::simulators`] (`sieve up`) the outside systems' simulators start first and
+//! stop last ([`crate::simulators`]).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -17,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::error::CliError;
+use crate::simulators::Simulators;
 
 /// The suite: every service, in build order (a service after those it calls).
 pub fn registry() -> Vec<Registration> {
@@ -61,6 +64,10 @@ pub struct Launch {
     /// Where the services not started here answer. `None`: as configured (`sieve up`,
     /// `sieve serve`); `Some`: only these, so that a test reaches nothing it did not start.
     pub peers: Option<Peers>,
+    /// Run the payment platforms' and the document service's simulators too, where the
+    /// preservation settings look for them (`sieve up`; with `any_port`, on free ports the
+    /// services are pointed at).
+    pub simulators: bool,
 }
 
 /// Services running in this process.
@@ -70,6 +77,8 @@ pub struct Suite {
     stop: watch::Sender<bool>,
     /// [`Launch::peers`].
     others: Option<Peers>,
+    /// Started before the services and stopped after them.
+    simulators: Simulators,
 }
 
 impl Suite {
@@ -101,12 +110,26 @@ impl Suite {
                 source,
             })?;
         }
+        let mut settings = settings.clone();
+        let simulators = if launch.simulators {
+            let clock = launch
+                .clock
+                .clone()
+                .unwrap_or_else(sieve_kernel::clock::system);
+            let sims = Simulators::start(&settings, clock, launch.any_port).await?;
+            sims.point(&mut settings);
+            sims
+        } else {
+            Simulators::default()
+        };
+        let settings = &settings;
         let (stop, _) = watch::channel(false);
         let mut suite = Suite {
             addrs: Vec::new(),
             tasks: JoinSet::new(),
             stop,
             others: launch.peers.clone(),
+            simulators,
         };
         let mut built = Vec::with_capacity(ordered.len());
         for r in &ordered {
@@ -179,6 +202,11 @@ impl Suite {
         peers
     }
 
+    /// The simulators running with the services ([`Launch::simulators`]).
+    pub fn simulators(&self) -> &[crate::simulators::Simulator] {
+        self.simulators.running()
+    }
+
     /// The services and the addresses they are bound to, in start order.
     pub fn addrs(&self) -> &[(&'static str, SocketAddr)] {
         &self.addrs
@@ -225,7 +253,8 @@ impl Suite {
         first.and(rest)
     }
 
-    /// Stops every service and waits for each to drain.
+    /// Stops every service and waits for each to drain, then the simulators (a service
+    /// draining may still call them).
     pub async fn shutdown(mut self) -> Result<(), CliError> {
         self.stop.send_replace(true);
         let mut first = Ok(());
@@ -236,6 +265,7 @@ impl Suite {
                 first = Err(CliError::Serve { service, source });
             }
         }
+        self.simulators.stop();
         first
     }
 }
@@ -250,7 +280,7 @@ impl Drop for Suite {
 }
 
 /// `http://ip:port`, with a wildcard bind address replaced by loopback for calls from here.
-fn url(addr: SocketAddr) -> String {
+pub(crate) fn url(addr: SocketAddr) -> String {
     let ip = if addr.ip().is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
@@ -284,6 +314,12 @@ pub fn render_started(
         out,
         "each serves grpc.health.v1.Health and server reflection (grpcurl -plaintext ADDRESS list)"
     );
+    if !suite.simulators().is_empty() {
+        let _ = writeln!(out, "{:<16} address", "simulator");
+        for sim in suite.simulators() {
+            let _ = writeln!(out, "{:<16} {}  {}", sim.name, sim.addr, sim.what);
+        }
+    }
     match court_dev_token {
         Some(DevToken::Shown(token)) => {
             let _ = writeln!(
@@ -310,6 +346,18 @@ pub fn render_started(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A suite of these addresses, running nothing, for what is printed.
+    fn listening(addrs: Vec<(&'static str, SocketAddr)>, simulators: Simulators) -> Suite {
+        let (stop, _) = watch::channel(false);
+        Suite {
+            addrs,
+            tasks: JoinSet::new(),
+            stop,
+            others: None,
+            simulators,
+        }
+    }
 
     #[test]
     fn wildcard_binds_are_called_on_loopback() {
@@ -362,13 +410,7 @@ mod tests {
     #[test]
     fn services_alone_reach_the_others_by_configuration_or_this_hosts_port() {
         let mut settings = Settings::defaults().expect("defaults");
-        let (stop, _) = watch::channel(false);
-        let suite = Suite {
-            addrs: Vec::new(),
-            tasks: JoinSet::new(),
-            stop,
-            others: None,
-        };
+        let suite = listening(Vec::new(), Simulators::default());
         let url = |settings: &Settings, name| suite.url_of(name, settings).expect("known");
         assert_eq!(url(&settings, "bad-debt-check"), "http://127.0.0.1:50052");
         assert_eq!(url(&settings, "intake"), "http://127.0.0.1:50051");
@@ -384,13 +426,8 @@ mod tests {
 
     #[test]
     fn the_banner_says_when_the_clock_is_manual_and_its_time() {
-        let (stop, _) = watch::channel(false);
-        let suite = Suite {
-            addrs: vec![("gateway", "127.0.0.1:50050".parse().expect("addr"))],
-            tasks: JoinSet::new(),
-            stop,
-            others: None,
-        };
+        let gateway = ("gateway", "127.0.0.1:50050".parse().expect("addr"));
+        let suite = listening(vec![gateway], Simulators::default());
         let system = render_started(&suite, None, &sieve_kernel::SystemClock);
         assert!(!system.contains("clock"), "{system}");
         let start = crate::clock::parse_start("2026-09-07T09:00:00+08:00").expect("start");
@@ -400,6 +437,27 @@ mod tests {
             "{manual}"
         );
         assert!(manual.contains("sieve clock advance"), "{manual}");
+    }
+
+    #[tokio::test]
+    async fn the_banner_lists_the_simulators_when_they_run() {
+        let settings = Settings::defaults().expect("defaults");
+        let sims = Simulators::start(&settings, sieve_kernel::clock::system(), true)
+            .await
+            .expect("simulators start");
+        let payment = sims.running()[0].addr;
+        let gateway = ("gateway", "127.0.0.1:50050".parse().expect("addr"));
+        let suite = listening(vec![gateway], sims);
+        let text = render_started(&suite, None, &sieve_kernel::SystemClock);
+        assert!(text.contains("simulator        address"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "payment-sim      {payment}  Alipay and WeChat Pay"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("delivery-sim "), "{text}");
+        suite.shutdown().await.expect("stops");
     }
 
     #[tokio::test]

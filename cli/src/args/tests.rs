@@ -176,7 +176,156 @@ fn demo_needs_a_case_count() {
         panic!("not demo")
     };
     assert_eq!((d.wait_secs, d.no_certify), (5, true));
+    assert_eq!((d.no_preserve, d.callback_percent), (false, 33));
     assert!(parse(&["demo", "--cases", "10", "--wait-secs", "-1"]).is_err());
+    let cli = parse(&[
+        "demo",
+        "--cases",
+        "10",
+        "--no-preserve",
+        "--callback-percent",
+        "50",
+    ])
+    .expect("parses");
+    let Command::Demo(d) = cli.command else {
+        panic!("not demo")
+    };
+    assert_eq!((d.no_preserve, d.callback_percent), (true, 50));
+    assert!(parse(&["demo", "--cases", "10", "--callback-percent", "101"]).is_err());
+}
+
+fn preservation(args: &[&str]) -> Result<PreservationCommand, clap::Error> {
+    let all: Vec<&str> = std::iter::once("preservation")
+        .chain(args.iter().copied())
+        .collect();
+    match parse(&all)?.command {
+        Command::Preservation { command } => Ok(command),
+        other => panic!("not preservation: {other:?}"),
+    }
+}
+
+#[test]
+fn preservation_apply_takes_a_file_a_bank_and_a_request_id_base() {
+    let PreservationCommand::Apply(a) = preservation(&["apply", "a.csv"]).expect("parses") else {
+        panic!("not apply")
+    };
+    assert_eq!(
+        (a.file, a.bank.as_str(), a.request_id),
+        (PathBuf::from("a.csv"), "DEV-BANK", None)
+    );
+    let PreservationCommand::Apply(a) =
+        preservation(&["apply", "a.csv", "--bank", "JYRCB", "--request-id", "r"]).expect("parses")
+    else {
+        panic!("not apply")
+    };
+    assert_eq!(
+        (a.bank.as_str(), a.request_id.as_deref()),
+        ("JYRCB", Some("r"))
+    );
+    assert!(preservation(&["apply"]).is_err());
+}
+
+#[test]
+fn preservation_rule_takes_ids_or_all_applied_and_a_judge() {
+    let PreservationCommand::Rule(a) = preservation(&[
+        "rule",
+        "--approve",
+        "p1",
+        "p2",
+        "--reject",
+        "p3",
+        "--reason",
+        "担保不足",
+        "--judge",
+        "李法官",
+    ])
+    .expect("parses") else {
+        panic!("not rule")
+    };
+    assert_eq!(
+        (a.approve, a.reject),
+        (
+            vec!["p1".to_owned(), "p2".to_owned()],
+            vec!["p3".to_owned()]
+        )
+    );
+    assert_eq!(
+        (a.reason.as_deref(), a.judge.as_str()),
+        (Some("担保不足"), "李法官")
+    );
+    assert!(!a.all_applied);
+    let PreservationCommand::Rule(a) = preservation(&[
+        "rule",
+        "--all-applied",
+        "--judge",
+        "J",
+        "--first-number",
+        "40",
+    ])
+    .expect("parses") else {
+        panic!("not rule")
+    };
+    assert!(a.all_applied && a.approve.is_empty());
+    assert_eq!(a.first_number, Some(40));
+    let PreservationCommand::Rule(a) = preservation(&[
+        "rule",
+        "--approve",
+        "p1",
+        "--ruling-number",
+        "(2026)黑0722财保9号",
+        "--judge",
+        "J",
+    ])
+    .expect("parses") else {
+        panic!("not rule")
+    };
+    assert_eq!(a.ruling_numbers, ["(2026)黑0722财保9号"]);
+    // A judge; something to rule on; a reason for a rejection; not both ways.
+    assert!(preservation(&["rule", "--approve", "p1"]).is_err());
+    assert!(preservation(&["rule", "--judge", "J"]).is_err());
+    assert!(preservation(&["rule", "--reject", "p1", "--judge", "J"]).is_err());
+    assert!(preservation(&["rule", "--all-applied", "--approve", "p1", "--judge", "J"]).is_err());
+    assert!(
+        preservation(&[
+            "rule",
+            "--all-applied",
+            "--ruling-number",
+            "x",
+            "--judge",
+            "J"
+        ])
+        .is_err()
+    );
+}
+
+#[test]
+fn preservation_list_and_show() {
+    let PreservationCommand::List(a) =
+        preservation(&["list", "--status", "in_force"]).expect("parses")
+    else {
+        panic!("not list")
+    };
+    assert_eq!(a.status, Some(PreservationStatusArg::InForce));
+    for word in ["applied", "rejected", "in-force", "lifted"] {
+        assert!(preservation(&["list", "--status", word]).is_ok(), "{word}");
+    }
+    assert!(preservation(&["list", "--status", "frozen"]).is_err());
+    let PreservationCommand::List(a) = preservation(&["list"]).expect("parses") else {
+        panic!("not list")
+    };
+    assert_eq!((a.status, a.bank), (None, None));
+    let PreservationCommand::Show(a) = preservation(&["show", "p1"]).expect("parses") else {
+        panic!("not show")
+    };
+    assert_eq!((a.id.as_deref(), a.case), (Some("p1"), None));
+    let PreservationCommand::Show(a) = preservation(&["show", "--case", "c1"]).expect("parses")
+    else {
+        panic!("not show")
+    };
+    assert_eq!((a.id, a.case.as_deref()), (None, Some("c1")));
+    assert!(preservation(&["show"]).is_err());
+    assert!(preservation(&["show", "p1", "--case", "c1"]).is_err());
+    assert!(!cli_is_server(&["preservation", "list"]));
 }
 
 #[test]

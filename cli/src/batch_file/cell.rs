@@ -1,7 +1,9 @@
 //! One cell's value as a field needs it: text, an exact amount in fen, or yes/no.
 
 use calamine::Data;
+use sieve_kernel::rules::dates::{date_pb, parse_iso};
 use sieve_kernel::rules::money::{Sign, parse_yuan};
+use sieve_proto::common::v1::Date;
 
 /// One cell as read: CSV cells are always text; workbook cells keep their type.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,4 +108,19 @@ impl Cell {
 /// kernel's parser, no sign (a claim's parts are not negative).
 pub fn parse_amount_fen(text: &str) -> Result<i64, String> {
     parse_yuan(text, Sign::Refused).map_err(|e| e.to_string())
+}
+
+/// A `YYYY-MM-DD` date; empty is no date (the server then says whether the field is
+/// required).
+pub(crate) fn parse_date(text: &str) -> Result<Option<Date>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let date = parse_iso(text).ok_or_else(|| {
+        format!(
+            "expected a date YYYY-MM-DD, found {:?}",
+            text.chars().take(24).collect::<String>()
+        )
+    })?;
+    Ok(Some(date_pb(date)))
 }

@@ -27,46 +27,32 @@ enum Field {
     ContractNamesCourt,
 }
 
-const fn spec(
-    field: Field,
-    chinese: &'static [&'static str],
-    english: &'static str,
-    required: bool,
-) -> Heading<Field> {
-    Heading {
-        field,
-        chinese,
-        english,
-        required,
-    }
-}
-
 static FIELDS: [Heading<Field>; 15] = [
-    spec(Field::BankCaseRef, &["银行案件编号"], "bank_case_ref", true),
-    spec(Field::Product, &["产品类型"], "product", true),
-    spec(Field::DebtorKind, &["债务人类型"], "debtor_kind", true),
-    spec(Field::Name, &["姓名"], "name", true),
-    spec(Field::IdNumber, &["身份证号"], "id_number", true),
-    spec(Field::Phone, &["手机号"], "phone", true),
-    spec(Field::Address, &["住址"], "address", true),
-    spec(
+    Heading::new(Field::BankCaseRef, &["银行案件编号"], "bank_case_ref", true),
+    Heading::new(Field::Product, &["产品类型"], "product", true),
+    Heading::new(Field::DebtorKind, &["债务人类型"], "debtor_kind", true),
+    Heading::new(Field::Name, &["姓名"], "name", true),
+    Heading::new(Field::IdNumber, &["身份证号"], "id_number", true),
+    Heading::new(Field::Phone, &["手机号"], "phone", true),
+    Heading::new(Field::Address, &["住址"], "address", true),
+    Heading::new(
         Field::DivisionCode,
         &["行政区划代码"],
         "division_code",
         true,
     ),
-    spec(
+    Heading::new(
         Field::ContractAmount,
         &["借款金额"],
         "contract_amount",
         true,
     ),
-    spec(Field::Principal, &["本金"], "principal", true),
-    spec(Field::Interest, &["利息"], "interest", true),
-    spec(Field::Penalty, &["罚息"], "penalty", true),
-    spec(Field::Fees, &["费用"], "fees", true),
-    spec(Field::ContractRef, &["合同编号"], "contract_ref", true),
-    spec(
+    Heading::new(Field::Principal, &["本金"], "principal", true),
+    Heading::new(Field::Interest, &["利息"], "interest", true),
+    Heading::new(Field::Penalty, &["罚息"], "penalty", true),
+    Heading::new(Field::Fees, &["费用"], "fees", true),
+    Heading::new(Field::ContractRef, &["合同编号"], "contract_ref", true),
+    Heading::new(
         Field::ContractNamesCourt,
         &["约定本院管辖"],
         "contract_names_court",

@@ -3,7 +3,7 @@
 
 use super::cell::Cell;
 use super::columns::Columns;
-use super::{BatchFile, FileError, FileRow};
+use super::{BatchFile, FileError, FileRow, Row, RowError};
 
 /// Reads a CSV held in memory (UTF-8, optional BOM, header row).
 pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
@@ -21,6 +21,25 @@ pub fn read_csv_bytes(bytes: &[u8]) -> Result<BatchFile, FileError> {
         })
         .collect();
     Ok(BatchFile { rows })
+}
+
+/// A CSV's data rows, each read by `read` with the columns `columns` makes of the header:
+/// what the rulings export and the preservation applications share.
+pub(crate) fn read_rows<C, T>(
+    bytes: &[u8],
+    columns: impl FnOnce(&[String]) -> Result<C, FileError>,
+    read: impl Fn(&C, u64, &[String]) -> Result<T, RowError>,
+) -> Result<Vec<Row<T>>, FileError> {
+    let table = read_table(bytes)?;
+    let columns = columns(&table.header)?;
+    Ok(table
+        .records
+        .into_iter()
+        .map(|(row, cells)| Row {
+            row,
+            result: read(&columns, row, &cells),
+        })
+        .collect())
 }
 
 /// A CSV file's header and its records that are not blank, each with its row number: its

@@ -13,6 +13,20 @@ pub(crate) struct Heading<F: 'static> {
 }
 
 impl<F> Heading<F> {
+    pub(crate) const fn new(
+        field: F,
+        chinese: &'static [&'static str],
+        english: &'static str,
+        required: bool,
+    ) -> Self {
+        Heading {
+            field,
+            chinese,
+            english,
+            required,
+        }
+    }
+
     fn matches(&self, header: &str) -> bool {
         self.chinese.contains(&header) || self.english.eq_ignore_ascii_case(header)
     }
@@ -94,6 +108,14 @@ impl<F: Copy + PartialEq> Header<F> {
             .and_then(Option::as_ref)
     }
 
+    /// The trimmed text cell of `field` in `cells`: empty when the column is absent or the row
+    /// short (CSV rows, whose cells are all text).
+    pub(crate) fn text<'a>(&self, cells: &'a [String], field: F) -> &'a str {
+        self.slot(field)
+            .and_then(|(col, _)| cells.get(*col))
+            .map_or("", |s| s.trim())
+    }
+
     /// The header of `field` as written, or its canonical name when the file has none.
     pub(crate) fn name(&self, field: F) -> String {
         match self.slot(field) {
@@ -105,6 +127,20 @@ impl<F: Copy + PartialEq> Header<F> {
                 .map_or("", canonical)
                 .to_owned(),
         }
+    }
+
+    /// Why `row` could not be read: `message`, under the header of `field` as written.
+    pub(crate) fn error(&self, row: u64, field: F, message: String) -> RowError {
+        RowError {
+            row,
+            column: self.name(field),
+            message,
+        }
+    }
+
+    /// [`Header::within`] for a row of text cells (a CSV's).
+    pub(crate) fn within_text(&self, row: u64, cells: &[String]) -> Result<(), RowError> {
+        self.within(row, cells.iter().map(|c| c.trim().is_empty()))
     }
 
     /// Refuses a row with a value beyond the header's columns (a trailing comma is fine):

@@ -4,14 +4,13 @@
 use std::path::Path;
 
 use sieve_bad_debt_check::domain::ruling::parse_status;
-use sieve_kernel::rules::dates::{date_pb, parse_iso};
 use sieve_kernel::rules::money::{Sign, parse_yuan};
 use sieve_proto::bad_debt_check::v1::{RulingInput, RulingStatus};
 use sieve_proto::common::v1::Date;
 
 use super::CourtSpec;
 use crate::batch_file::header::{Header, Heading};
-use crate::batch_file::{FileError, RowError, read_table};
+use crate::batch_file::{FileError, Row, RowError, parse_date, read_csv_file, read_rows};
 
 /// A rulings file read into rows, in file order.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,12 +19,7 @@ pub struct RulingsFile {
 }
 
 /// One data row of the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RulingRow {
-    /// 1-based data row: the first row after the header is row 1.
-    pub row: u64,
-    pub result: Result<RulingInput, RowError>,
-}
+pub type RulingRow = Row<RulingInput>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -41,54 +35,24 @@ enum Field {
 
 /// Chinese names are those the enforcement system's exports use; the first is canonical.
 static FIELDS: [Heading<Field>; 8] = [
-    Heading {
-        field: Field::RulingNumber,
-        chinese: &["终本裁定文书号", "文书号"],
-        english: "ruling_number",
-        required: true,
-    },
-    Heading {
-        field: Field::Court,
-        chinese: &["法院"],
-        english: "court",
-        required: true,
-    },
-    Heading {
-        field: Field::DebtorName,
-        chinese: &["被执行人姓名"],
-        english: "debtor_name",
-        required: true,
-    },
-    Heading {
-        field: Field::DebtorIdNumber,
-        chinese: &["被执行人身份证号"],
-        english: "debtor_id_number",
-        required: true,
-    },
-    Heading {
-        field: Field::FiledOn,
-        chinese: &["执行立案日期"],
-        english: "filed_on",
-        required: true,
-    },
-    Heading {
-        field: Field::TerminatedOn,
-        chinese: &["终本日期"],
-        english: "terminated_on",
-        required: true,
-    },
-    Heading {
-        field: Field::UnpaidAmount,
-        chinese: &["未履行金额"],
-        english: "unpaid_amount",
-        required: true,
-    },
-    Heading {
-        field: Field::Status,
-        chinese: &["状态"],
-        english: "status",
-        required: false,
-    },
+    Heading::new(
+        Field::RulingNumber,
+        &["终本裁定文书号", "文书号"],
+        "ruling_number",
+        true,
+    ),
+    Heading::new(Field::Court, &["法院"], "court", true),
+    Heading::new(Field::DebtorName, &["被执行人姓名"], "debtor_name", true),
+    Heading::new(
+        Field::DebtorIdNumber,
+        &["被执行人身份证号"],
+        "debtor_id_number",
+        true,
+    ),
+    Heading::new(Field::FiledOn, &["执行立案日期"], "filed_on", true),
+    Heading::new(Field::TerminatedOn, &["终本日期"], "terminated_on", true),
+    Heading::new(Field::UnpaidAmount, &["未履行金额"], "unpaid_amount", true),
+    Heading::new(Field::Status, &["状态"], "status", false),
 ];
 
 /// Which column holds which field of a ruling.
@@ -99,12 +63,8 @@ impl Columns {
         Header::read(header, &FIELDS).map(Columns)
     }
 
-    /// The trimmed cell of `field` (empty when the column is absent or the row short).
     fn text<'a>(&self, cells: &'a [String], field: Field) -> &'a str {
-        self.0
-            .slot(field)
-            .and_then(|(col, _)| cells.get(*col))
-            .map_or("", |s| s.trim())
+        self.0.text(cells, field)
     }
 
     fn ruling_from_cells(
@@ -113,13 +73,8 @@ impl Columns {
         cells: &[String],
         court: &CourtSpec,
     ) -> Result<RulingInput, RowError> {
-        let error = |field: Field, message: String| RowError {
-            row,
-            column: self.0.name(field),
-            message,
-        };
-        self.0
-            .within(row, cells.iter().map(|c| c.trim().is_empty()))?;
+        let error = |field, message| self.0.error(row, field, message);
+        self.0.within_text(row, cells)?;
         let date = |field: Field| -> Result<Option<Date>, RowError> {
             parse_date(self.text(cells, field)).map_err(|m| error(field, m))
         };
@@ -158,50 +113,17 @@ impl Columns {
     }
 }
 
-/// A `YYYY-MM-DD` date; empty is no date (the registry then says the field is required).
-fn parse_date(text: &str) -> Result<Option<Date>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let date = parse_iso(text).ok_or_else(|| {
-        format!(
-            "expected a date YYYY-MM-DD, found {:?}",
-            text.chars().take(24).collect::<String>()
-        )
-    })?;
-    Ok(Some(date_pb(date)))
-}
-
 /// Reads a rulings CSV held in memory (UTF-8, optional BOM, header row).
 pub fn read_rulings_csv(bytes: &[u8], court: &CourtSpec) -> Result<RulingsFile, FileError> {
-    let table = read_table(bytes)?;
-    let columns = Columns::from_header(&table.header)?;
-    let rows = table
-        .records
-        .into_iter()
-        .map(|(row, cells)| RulingRow {
-            row,
-            result: columns.ruling_from_cells(row, &cells, court),
-        })
-        .collect();
+    let rows = read_rows(bytes, Columns::from_header, |columns, row, cells| {
+        columns.ruling_from_cells(row, cells, court)
+    })?;
     Ok(RulingsFile { rows })
 }
 
 /// Reads a rulings file (`.csv`).
 pub fn read_rulings(path: &Path, court: &CourtSpec) -> Result<(RulingsFile, Vec<u8>), FileError> {
-    let is_csv = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if !is_csv {
-        return Err(FileError::UnsupportedFormat {
-            path: path.to_path_buf(),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_csv_file(path)?;
     let file = read_rulings_csv(&bytes, court)?;
     Ok((file, bytes))
 }
