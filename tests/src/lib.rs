@@ -13,8 +13,8 @@ mod spawn;
 pub mod wait;
 
 pub use sieve_cli::suite::names as services;
-pub use spawn::{Crashable, Reach, Spawn, Spawned};
 pub use sims::Simulators;
+pub use spawn::{Crashable, Reach, Spawn, Spawned};
 pub use wait::{eventually, wait_for_stage};
 
 /// The services by their registry names.
