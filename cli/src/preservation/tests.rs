@@ -1,6 +1,6 @@
+#![cfg(test)]
 //! Reading applications, making ruling numbers and showing preservations: compiled only
 //! under `cargo test`.
-#![cfg(test)]
 
 use sieve_proto::common::v1::{
     CaseRef, CaseSummary, Date, Deadline, Debtor, RowOutcome, RowRefusal,
