@@ -74,6 +74,29 @@ pub fn case_lookup(intake: &IntakeClient) -> CaseLookup {
     })
 }
 
+/// Stage records keyed by their case. A record that does not name its case answers no
+/// lookup: the service broke its contract, which fails the call rather than passing as "no
+/// record".
+fn by_case<T>(
+    records: Vec<T>,
+    summary: impl Fn(&T) -> Option<&sieve_proto::common::v1::CaseSummary>,
+    service: &str,
+) -> Result<Vec<(String, T)>, Status> {
+    records
+        .into_iter()
+        .map(|r| {
+            let case_id = summary(&r)
+                .and_then(|s| s.case_ref.as_ref())
+                .map(|c| c.case_id.clone())
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| {
+                    Status::internal(format!("{service} answered a record without its case"))
+                })?;
+            Ok((case_id, r))
+        })
+        .collect()
+}
+
 /// Spawns the gateway's check lookup on the pre-check.
 pub fn check_lookup(pre_check: &PreCheckClient) -> CheckLookup {
     let client = pre_check.clone();
@@ -85,23 +108,7 @@ pub fn check_lookup(pre_check: &PreCheckClient) -> CheckLookup {
                 .await?
                 .into_inner()
                 .checks;
-            // A check that does not name its case answers no lookup: the pre-check broke
-            // its contract, which fails the call rather than passing as "no check".
-            checks
-                .into_iter()
-                .map(|c| {
-                    let case_id = c
-                        .case_summary
-                        .as_ref()
-                        .and_then(|s| s.case_ref.as_ref())
-                        .map(|r| r.case_id.clone())
-                        .filter(|id| !id.is_empty())
-                        .ok_or_else(|| {
-                            Status::internal("the pre-check answered a check without its case")
-                        })?;
-                    Ok((case_id, c))
-                })
-                .collect()
+            by_case(checks, |c| c.case_summary.as_ref(), "the pre-check")
         }
     })
 }
@@ -117,21 +124,7 @@ pub fn preservation_lookup(client: &PreservationClient) -> PreservationLookup {
                 .await?
                 .into_inner()
                 .preservations;
-            found
-                .into_iter()
-                .map(|p| {
-                    let case_id = p
-                        .case_summary
-                        .as_ref()
-                        .and_then(|s| s.case_ref.as_ref())
-                        .map(|r| r.case_id.clone())
-                        .filter(|id| !id.is_empty())
-                        .ok_or_else(|| {
-                            Status::internal("preservation answered a record without its case")
-                        })?;
-                    Ok((case_id, p))
-                })
-                .collect()
+            by_case(found, |p| p.case_summary.as_ref(), "preservation")
         }
     })
 }

@@ -10,3 +10,4 @@
 
 pub mod delivery;
 pub mod payment;
+pub mod serving;

@@ -14,9 +14,7 @@ use sieve_proto::sim::payment::v1::payment_platform_service_server::{
 use sieve_proto::sim::payment::v1::payment_simulator_service_server::{
     PaymentSimulatorService, PaymentSimulatorServiceServer,
 };
-use tokio::net::TcpListener;
 use tonic::transport::Channel;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,20 +41,11 @@ impl PaymentSimulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Serves both services on `listener` until `shutdown`.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<(), tonic::transport::Error> {
+    /// Both services, for a server.
+    fn router(self) -> tonic::transport::server::Router {
         tonic::transport::Server::builder()
             .add_service(PaymentPlatformServiceServer::new(self.clone()))
             .add_service(PaymentSimulatorServiceServer::new(self))
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                shutdown,
-            )
-            .await
     }
 
     /// Binds `addr` (port 0: any) and serves in the background; the address it answers on
@@ -64,31 +53,15 @@ impl PaymentSimulator {
     pub async fn spawn(
         self,
         addr: SocketAddr,
-    ) -> std::io::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
-        let listener = TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(e) = self.serve(listener, shutdown).await {
-                tracing::error!(error = %e, "the payment simulator stopped");
-            }
-        });
-        Ok((local, stop))
+    ) -> std::io::Result<(SocketAddr, crate::serving::Stop)> {
+        crate::serving::spawn(self.router(), addr, "payment").await
     }
 
     /// Serves on a free port of this host: a channel to it, and the sender that stops it.
     pub async fn start_local(
         self,
-    ) -> Result<(Channel, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error + Send + Sync>>
-    {
-        let (addr, stop) = self.spawn(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let channel = Channel::from_shared(format!("http://{addr}"))?
-            .connect()
-            .await?;
-        Ok((channel, stop))
+    ) -> Result<(Channel, crate::serving::Stop), Box<dyn std::error::Error + Send + Sync>> {
+        crate::serving::start_local(self.router(), "payment").await
     }
 }
 
