@@ -39,6 +39,7 @@ lint:
 bench:
 	$(CARGO) bench -p sieve-intake --bench submit_batch
 	$(CARGO) bench -p sieve-bad-debt-check --bench match_cases
+	$(CARGO) bench -p sieve-preservation --bench apply_rule_freeze
 	$(CARGO) bench -p sieve-gateway --bench read_path
 
 demo:

@@ -14,7 +14,7 @@ pub mod wait;
 
 pub use sieve_cli::suite::names as services;
 pub use sims::Simulators;
-pub use spawn::{Crashable, Reach, Spawn, Spawned};
+pub use spawn::{Crashable, Database, Reach, Spawn, Spawned};
 pub use wait::{eventually, wait_for_stage};
 
 /// The services by their registry names.

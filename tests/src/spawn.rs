@@ -33,6 +33,12 @@ impl Spawn {
     /// short shutdown grace. A service not started here is not reachable unless
     /// [`Spawn::peer`] says where it is.
     pub fn new(services: &[&'static str]) -> Self {
+        Self::on(services, &Database::from_env())
+    }
+
+    /// As [`Spawn::new`], on `database` whatever the environment says (a benchmark measures
+    /// both in one run).
+    pub fn on(services: &[&'static str], database: &Database) -> Self {
         sieve_kernel::telemetry::init_for_tests();
         let dir = fresh_dir();
         let mut settings = internal::testing::settings();
@@ -40,7 +46,7 @@ impl Spawn {
         settings.database.data_dir = dir.clone();
         let targets: HashMap<&'static str, Target> = services
             .iter()
-            .map(|name| (*name, fresh_target(&dir, name)))
+            .map(|name| (*name, fresh_target(&dir, name, database)))
             .collect();
         Self {
             services: services.to_vec(),
@@ -339,13 +345,37 @@ fn fresh_dir() -> PathBuf {
     dir
 }
 
-/// A fresh PostgreSQL schema when the tests run on PostgreSQL, else a SQLite file in `dir`.
-fn fresh_target(dir: &Path, service: &str) -> Target {
-    match sieve_kernel::db::testing::fresh_target(service) {
-        Target::Sqlite(_) => Target::Sqlite(format!(
+/// Where a [`Spawn`] keeps its services' tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A file per service in the test's directory.
+    Sqlite,
+    /// A fresh schema per service on this server.
+    Postgres(String),
+}
+
+impl Database {
+    /// PostgreSQL when `SIEVE_TEST_DATABASE=postgres`, else SQLite.
+    pub fn from_env() -> Self {
+        match sieve_kernel::db::testing::postgres_url() {
+            Some(url) => Database::Postgres(url),
+            None => Database::Sqlite,
+        }
+    }
+}
+
+fn fresh_target(dir: &Path, service: &str, database: &Database) -> Target {
+    match database {
+        Database::Sqlite => Target::Sqlite(format!(
             "sqlite://{}?mode=rwc",
             dir.join(format!("{service}.db")).display()
         )),
-        postgres => postgres,
+        Database::Postgres(url) => {
+            let unique = uuid::Uuid::new_v4().simple().to_string();
+            Target::Postgres {
+                url: url.clone(),
+                schema: format!("t_{}_{}", service.replace('-', "_"), &unique[..12]),
+            }
+        }
     }
 }

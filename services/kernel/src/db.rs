@@ -292,6 +292,42 @@ where
     Ok(())
 }
 
+/// Writes every column of `models` (rows that exist) back, in multi-row statements
+/// (`INSERT … ON CONFLICT (primary key) DO UPDATE`) inside the caller's transaction: a
+/// thousand rows changed in memory cost a few statements instead of a thousand UPDATEs.
+pub async fn update_all<A, C>(conn: &C, models: Vec<A>) -> Result<(), DbErr>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    use sea_orm::sea_query::OnConflict;
+    use sea_orm::{IdenStatic, PrimaryKeyToColumn};
+    type Col<A> = <<A as sea_orm::ActiveModelTrait>::Entity as EntityTrait>::Column;
+    if models.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<Col<A>> = <<A::Entity as EntityTrait>::PrimaryKey as Iterable>::iter()
+        .map(|k| k.into_column())
+        .collect();
+    let others: Vec<Col<A>> = <Col<A> as Iterable>::iter()
+        .filter(|c| !keys.iter().any(|k| k.as_str() == c.as_str()))
+        .collect();
+    let per = rows_per_insert::<A::Entity>(conn.get_database_backend());
+    let mut it = models.into_iter().peekable();
+    while it.peek().is_some() {
+        let part: Vec<A> = it.by_ref().take(per).collect();
+        <A::Entity as EntityTrait>::insert_many(part)
+            .on_conflict(
+                OnConflict::columns(keys.clone())
+                    .update_columns(others.clone())
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Drops a PostgreSQL schema (tests create one per test). Sessions still holding locks in it
 /// (a service whose test ended without stopping it, a transaction left open) are ended first,
 /// or the drop would wait for them forever.

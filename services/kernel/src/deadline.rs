@@ -219,31 +219,62 @@ pub async fn schedule<C: ConnectionTrait>(
     deadline: &calendar::Deadline,
     now_ms: i64,
 ) -> Result<(), DbErr> {
-    let row = ActiveModel {
-        id: Set(uuid::Uuid::now_v7().simple().to_string()),
-        kind: Set(kind.to_string()),
-        subject: Set(subject.to_string()),
-        case_id: Set(case_id.to_string()),
-        rule: Set(deadline.rule.to_string()),
-        period: Set(deadline.period.text()),
-        start_date: Set(deadline.start.to_string()),
-        nominal_end: Set(deadline.nominal_end.to_string()),
-        end_date: Set(deadline.end.to_string()),
-        moved_off: Set(moved_off_text(&deadline.moved_off)),
-        holiday_calendar_missing: Set(deadline.holiday_calendar_missing),
-        due_at_ms: Set(deadline.ends_at.timestamp_millis()),
-        status: Set(PENDING),
-        created_at_ms: Set(now_ms),
-        closed_at_ms: Set(None),
-        attempts: Set(0),
-        next_try_at_ms: Set(0),
-        last_error: Set(None),
-        revision: Set(0),
-    };
-    Entity::insert(row)
-        .on_conflict_do_nothing_on([Column::Kind, Column::Subject])
-        .exec_without_returning(db)
-        .await?;
+    schedule_many(
+        db,
+        &[Scheduled {
+            kind,
+            subject,
+            case_id,
+            deadline,
+        }],
+        now_ms,
+    )
+    .await
+}
+
+/// One clock to start: what runs out, for which record of which case, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheduled<'a> {
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub case_id: &'a str,
+    pub deadline: &'a calendar::Deadline,
+}
+
+/// [`schedule`] for many at once, in multi-row statements (a batch ruling starts thousands).
+pub async fn schedule_many<C: ConnectionTrait>(
+    db: &C,
+    clocks: &[Scheduled<'_>],
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    let per = crate::db::rows_per_insert::<Entity>(db.get_database_backend());
+    for part in clocks.chunks(per) {
+        let rows = part.iter().map(|c| ActiveModel {
+            id: Set(uuid::Uuid::now_v7().simple().to_string()),
+            kind: Set(c.kind.to_string()),
+            subject: Set(c.subject.to_string()),
+            case_id: Set(c.case_id.to_string()),
+            rule: Set(c.deadline.rule.to_string()),
+            period: Set(c.deadline.period.text()),
+            start_date: Set(c.deadline.start.to_string()),
+            nominal_end: Set(c.deadline.nominal_end.to_string()),
+            end_date: Set(c.deadline.end.to_string()),
+            moved_off: Set(moved_off_text(&c.deadline.moved_off)),
+            holiday_calendar_missing: Set(c.deadline.holiday_calendar_missing),
+            due_at_ms: Set(c.deadline.ends_at.timestamp_millis()),
+            status: Set(PENDING),
+            created_at_ms: Set(now_ms),
+            closed_at_ms: Set(None),
+            attempts: Set(0),
+            next_try_at_ms: Set(0),
+            last_error: Set(None),
+            revision: Set(0),
+        });
+        Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([Column::Kind, Column::Subject])
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -255,15 +286,33 @@ pub async fn cancel<C: ConnectionTrait>(
     subject: &str,
     now_ms: i64,
 ) -> Result<bool, DbErr> {
-    let done = Entity::update_many()
-        .filter(Column::Kind.eq(kind))
-        .filter(Column::Subject.eq(subject))
-        .filter(Column::Status.eq(PENDING))
-        .col_expr(Column::Status, Expr::value(CANCELLED))
-        .col_expr(Column::ClosedAtMs, Expr::value(now_ms))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected == 1)
+    Ok(cancel_many(db, kind, &[subject.to_string()], now_ms).await? == 1)
+}
+
+/// [`cancel`] for many subjects of one kind; how many pending deadlines it cancelled.
+pub async fn cancel_many<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    subjects: &[String],
+    now_ms: i64,
+) -> Result<u64, DbErr> {
+    let mut cancelled = 0;
+    for part in subjects.chunks(500) {
+        let done = Entity::update_many()
+            .filter(Column::Kind.eq(kind))
+            .filter(crate::lookup::key_in(
+                Column::Subject,
+                part.to_vec(),
+                db.get_database_backend(),
+            ))
+            .filter(Column::Status.eq(PENDING))
+            .col_expr(Column::Status, Expr::value(CANCELLED))
+            .col_expr(Column::ClosedAtMs, Expr::value(now_ms))
+            .exec(db)
+            .await?;
+        cancelled += done.rows_affected;
+    }
+    Ok(cancelled)
 }
 
 /// The deadline of `kind` for `subject`, whatever its state.

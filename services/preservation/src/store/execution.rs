@@ -7,20 +7,18 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use sieve_kernel::calendar::Calendar;
-use sieve_kernel::db::Db;
-use sieve_kernel::deadline;
+use sieve_kernel::db::{Db, insert_all, update_all};
+use sieve_kernel::deadline::{self, Scheduled};
 use sieve_kernel::rules::dates;
 
-use super::rulings::{new_order, update};
+use super::rulings::new_order;
 use super::{expiry_subject, freeze_order, kind, preservation, shanghai_date};
 use crate::domain::clocks;
 use crate::domain::freezes::{self, Next, Order, OrderState, parse_platforms};
-
-pub use sieve_kernel::db::insert_all;
 
 /// How long an unanswered order or notice waits before it goes again (doubling, capped).
 pub fn retry_after_ms(attempts: i32) -> i64 {
@@ -143,6 +141,8 @@ pub async fn record_answers(
     }
     let today = shanghai_date(now_ms);
     let expiry = clocks::freeze_expiry(calendar, today);
+    let mut changed = Vec::new();
+    let mut expiring = Vec::new();
     let mut touched = HashSet::new();
     for a in answers {
         let Some(o) = orders.get_mut(a.order_id()) else {
@@ -159,15 +159,8 @@ pub async fn record_answers(
                 o.expires_on = Some(dates::iso(expiry.end));
                 o.next_try_at_ms = 0;
                 o.last_error = None;
-                deadline::schedule(
-                    &txn,
-                    kind::FREEZE_EXPIRY,
-                    &expiry_subject(&o.id, o.renewals),
-                    &o.case_id,
-                    &expiry,
-                    now_ms,
-                )
-                .await?;
+                // The freeze holds a year (Interp. 485): its expiry is a deadline.
+                expiring.push((expiry_subject(&o.id, o.renewals), o.case_id.clone()));
             }
             Answered::NoAccount { .. } if awaiting_freeze => {
                 o.status = freeze_order::Status::Failed;
@@ -195,24 +188,54 @@ pub async fn record_answers(
             }
             _ => continue,
         }
-        o.clone()
-            .into_active_model()
-            .reset_all()
-            .update(&txn)
-            .await?;
+        changed.push(o.clone().into_active_model());
         touched.insert(o.preservation_id.clone());
     }
+    update_all(&txn, changed).await?;
+    let clocks: Vec<Scheduled> = expiring
+        .iter()
+        .map(|(subject, case_id)| Scheduled {
+            kind: kind::FREEZE_EXPIRY,
+            subject,
+            case_id,
+            deadline: &expiry,
+        })
+        .collect();
+    deadline::schedule_many(&txn, &clocks, now_ms).await?;
+
     let touched: Vec<String> = touched.into_iter().collect();
+    let mut of_preservation: HashMap<String, Vec<freeze_order::Model>> = HashMap::new();
+    for part in touched.chunks(500) {
+        for o in freeze_order::Entity::find()
+            .filter(freeze_order::Column::PreservationId.is_in(part.to_vec()))
+            .all(&txn)
+            .await?
+        {
+            of_preservation
+                .entry(o.preservation_id.clone())
+                .or_default()
+                .push(o);
+        }
+    }
+    let mut preservations = Vec::new();
+    let mut next_orders = Vec::new();
+    let mut events = Vec::new();
     for mut p in super::by_ids_for_update(&txn, &touched)
         .await?
         .into_values()
     {
-        let all = freeze_order::Entity::find()
-            .filter(freeze_order::Column::PreservationId.eq(p.id.clone()))
-            .all(&txn)
-            .await?;
-        after_answers(&txn, &mut p, &all, now_ms).await?;
+        let all = of_preservation.remove(&p.id).unwrap_or_default();
+        match after_answers(&mut p, &all, now_ms) {
+            After::Nothing => continue,
+            After::Order(o) => next_orders.push(o.into_active_model()),
+            After::Notice => {}
+            After::Lifted(e) => events.push(e),
+        }
+        preservations.push(p.into_active_model());
     }
+    update_all(&txn, preservations).await?;
+    insert_all(&txn, next_orders).await?;
+    sieve_kernel::stage::note(&txn, now_ms, "preservation.freezes_lifted", &events).await?;
     txn.commit().await
 }
 
@@ -225,13 +248,24 @@ fn lifted_status(o: &freeze_order::Model) -> freeze_order::Status {
     }
 }
 
-/// What follows the answers of `p`'s orders: the next order, the notice, or the end.
-pub(super) async fn after_answers<C: ConnectionTrait>(
-    txn: &C,
+/// What follows the answers of a preservation's orders.
+pub(super) enum After {
+    Nothing,
+    /// The next platform's order, for what the others did not hold.
+    Order(freeze_order::Model),
+    /// Every platform answered: the notice is due (the preservation changed).
+    Notice,
+    /// Every freeze lifted or lapsed: the preservation ends (it changed), on the timeline.
+    Lifted(sieve_kernel::stage::CaseEvent),
+}
+
+/// What follows the answers of `p`'s orders (`all` of them): the next order, the notice, or
+/// the end. Changes `p` where its row must be written back.
+pub(super) fn after_answers(
     p: &mut preservation::Model,
     all: &[freeze_order::Model],
     now_ms: i64,
-) -> Result<(), DbErr> {
+) -> After {
     let live = all.iter().any(|o| {
         matches!(
             o.status,
@@ -247,26 +281,23 @@ pub(super) async fn after_answers<C: ConnectionTrait>(
         p.lift_reason = Some(super::lift_reason::EXPIRED.into());
     }
     if p.lift_reason.is_some() {
-        if !live && p.status == preservation::Status::InForce {
-            p.status = preservation::Status::Lifted;
-            p.lifted_at_ms = Some(now_ms);
-            p.open_case_id = None;
-            update(txn, p).await?;
-            let released: i64 = all.iter().map(|o| o.frozen_fen).sum();
-            let e = super::clocks::case_event(
-                p,
-                "preservation.freezes_lifted",
-                format!("{}/lifted", p.id),
-                format!(
-                    "各平台已解除冻结（{} 元） / every platform released its freeze ({} yuan)",
-                    sieve_kernel::rules::money::format_yuan(released),
-                    sieve_kernel::rules::money::format_yuan(released)
-                ),
-                now_ms,
-            );
-            sieve_kernel::stage::note(txn, now_ms, &p.case_id, &[e]).await?;
+        if live || p.status != preservation::Status::InForce {
+            return After::Nothing;
         }
-        return Ok(());
+        p.status = preservation::Status::Lifted;
+        p.lifted_at_ms = Some(now_ms);
+        p.open_case_id = None;
+        let released: i64 = all.iter().map(|o| o.frozen_fen).sum();
+        let yuan = sieve_kernel::rules::money::format_yuan(released);
+        return After::Lifted(super::clocks::case_event(
+            p,
+            "preservation.freezes_lifted",
+            format!("{}/lifted", p.id),
+            format!(
+                "各平台已解除冻结（{yuan} 元） / every platform released its freeze ({yuan} yuan)"
+            ),
+            now_ms,
+        ));
     }
     let plan: Vec<Order> = all
         .iter()
@@ -282,20 +313,13 @@ pub(super) async fn after_answers<C: ConnectionTrait>(
         Next::Send {
             platform,
             amount_fen,
-        } => {
-            freeze_order::Entity::insert(
-                new_order(p, platform, amount_fen, now_ms).into_active_model(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-        }
+        } => After::Order(new_order(p, platform, amount_fen, now_ms)),
         Next::Done if p.notice_status.is_empty() => {
             p.notice_status = "pending".into();
-            update(txn, p).await?;
+            After::Notice
         }
-        _ => {}
+        _ => After::Nothing,
     }
-    Ok(())
 }
 
 /// Preservations whose notice is due to be sent (again).
@@ -337,6 +361,7 @@ pub async fn record_notice(db: &Db, sent: Vec<NoticeSent>, now_ms: i64) -> Resul
     let ids: Vec<String> = sent.iter().map(|s| s.preservation_id.clone()).collect();
     let mut found = super::by_ids_for_update(&txn, &ids).await?;
     let mut events = Vec::new();
+    let mut changed = Vec::new();
     for s in sent {
         let Some(p) = found.get_mut(&s.preservation_id) else {
             continue;
@@ -372,8 +397,9 @@ pub async fn record_notice(db: &Db, sent: Vec<NoticeSent>, now_ms: i64) -> Resul
             p.notice_status = s.status;
             p.notice_delivered_at_ms = s.delivered_at_ms;
         }
-        update(&txn, p).await?;
+        changed.push(p.clone().into_active_model());
     }
+    update_all(&txn, changed).await?;
     sieve_kernel::stage::note(&txn, now_ms, "notices", &events).await?;
     txn.commit().await
 }

@@ -8,7 +8,8 @@ use sea_orm::{
     QueryFilter,
 };
 use sieve_kernel::calendar::Calendar;
-use sieve_kernel::deadline;
+use sieve_kernel::db::{insert_all, update_all};
+use sieve_kernel::deadline::{self, Scheduled};
 use sieve_kernel::stage::{self, Stage, StageOutcome};
 use sieve_proto::common::v1::Actor;
 
@@ -40,11 +41,21 @@ pub async fn apply(
             out.push(Err(existing.clone()));
             continue;
         }
-        deadline::schedule(txn, kind::RULING, &p.id, &p.case_id, &due, now_ms).await?;
         new.push(p.clone().into_active_model());
         out.push(Ok(p));
     }
-    crate::store::execution::insert_all(txn, new).await?;
+    let clocks: Vec<Scheduled> = out
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .map(|p| Scheduled {
+            kind: kind::RULING,
+            subject: &p.id,
+            case_id: &p.case_id,
+            deadline: &due,
+        })
+        .collect();
+    deadline::schedule_many(txn, &clocks, now_ms).await?;
+    insert_all(txn, new).await?;
     Ok(out)
 }
 
@@ -81,6 +92,7 @@ pub async fn rule(
     let reminder = clocks::suit_reminder(calendar, today);
     let mut orders = Vec::new();
     let mut out = Vec::with_capacity(rulings.len());
+    let mut ruled = Vec::new();
     for r in rulings {
         let Some(p) = found.get_mut(&r.preservation_id) else {
             out.push(Err(NotRuled::Unknown));
@@ -90,7 +102,7 @@ pub async fn rule(
             out.push(Err(NotRuled::NotAwaiting(p.status)));
             continue;
         }
-        deadline::cancel(txn, kind::RULING, &p.id, now_ms).await?;
+        ruled.push(p.id.clone());
         p.judge = judge.to_string();
         p.ruled_at_ms = Some(now_ms);
         p.ruling_number = Some(r.ruling_number.clone());
@@ -105,26 +117,42 @@ pub async fn rule(
             {
                 orders.push(new_order(p, platform, amount_fen, now_ms).into_active_model());
             }
-            deadline::schedule(txn, kind::SUIT, &p.id, &p.case_id, &suit, now_ms).await?;
-            deadline::schedule(
-                txn,
-                kind::SUIT_REMINDER,
-                &p.id,
-                &p.case_id,
-                &reminder,
-                now_ms,
-            )
-            .await?;
         } else {
             p.status = preservation::Status::Rejected;
             p.decision = Some("REJECT".into());
             p.ruling_reason = r.reason.clone();
             p.open_case_id = None;
         }
-        update(txn, p).await?;
         out.push(Ok(p.clone()));
     }
-    crate::store::execution::insert_all(txn, orders).await?;
+    deadline::cancel_many(txn, kind::RULING, &ruled, now_ms).await?;
+    let approved: Vec<&preservation::Model> = out
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .filter(|p| p.status == preservation::Status::InForce)
+        .collect();
+    // The suit clock (CPL 104 para 3) and its reminder start with the measure.
+    let clocks: Vec<Scheduled> = approved
+        .iter()
+        .flat_map(|p| {
+            [(kind::SUIT, &suit), (kind::SUIT_REMINDER, &reminder)].map(|(kind, deadline)| {
+                Scheduled {
+                    kind,
+                    subject: &p.id,
+                    case_id: &p.case_id,
+                    deadline,
+                }
+            })
+        })
+        .collect();
+    deadline::schedule_many(txn, &clocks, now_ms).await?;
+    let changed = out
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .map(|p| p.clone().into_active_model())
+        .collect();
+    update_all(txn, changed).await?;
+    insert_all(txn, orders).await?;
     Ok(out)
 }
 
@@ -258,7 +286,7 @@ pub async fn forgo(
         });
         out.push(Ok(Forgone { to, rule }));
     }
-    crate::store::execution::insert_all(txn, rows).await?;
+    insert_all(txn, rows).await?;
     stage::report_many(txn, now_ms, "forgone", &outcomes).await?;
     Ok(out)
 }
