@@ -101,7 +101,7 @@ async fn until_count(db: &Db, sql: &str, n: i64, what: &str) {
 fn accounts(i: usize) -> Vec<pay::Account> {
     let id_number = fixtures::resident_id(i);
     let mut out = Vec::new();
-    if i % 10 != 0 {
+    if !i.is_multiple_of(10) {
         out.push(pay::Account {
             platform: pay::Platform::Alipay as i32,
             id_number: id_number.clone(),
@@ -109,7 +109,7 @@ fn accounts(i: usize) -> Vec<pay::Account> {
             frozen_fen: 0,
         });
     }
-    if i % 7 != 0 {
+    if !i.is_multiple_of(7) {
         out.push(pay::Account {
             platform: pay::Platform::WechatPay as i32,
             id_number,

@@ -230,13 +230,13 @@ impl Work for Executor {
 
     async fn pass(&mut self) -> Result<Pass, DbErr> {
         let (orders, notices) = self.run_once().await?;
-        Ok(
-            if orders as u64 >= self.batch || notices as u64 >= self.batch {
-                Pass::Busy
-            } else {
-                Pass::Idle
-            },
-        )
+        // Answers write the next platform's orders and ready notices: a pass that did
+        // anything may have left work for the next one, so it runs at once.
+        Ok(if orders + notices > 0 {
+            Pass::Busy
+        } else {
+            Pass::Idle
+        })
     }
 
     fn failed(&self, _: &DbErr) -> &'static str {

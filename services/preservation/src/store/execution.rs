@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use sieve_kernel::calendar::Calendar;
 use sieve_kernel::db::{Db, insert_all, update_all};
@@ -33,22 +33,29 @@ pub async fn due_orders<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<(freeze_order::Model, preservation::Model)>, DbErr> {
     use freeze_order::Column as F;
-    let orders = freeze_order::Entity::find()
+    // Two queries, each along an index (status and retry time; lift wanted), rather than one
+    // whose OR makes the database read every order there is.
+    let mut orders = freeze_order::Entity::find()
+        .filter(F::Status.eq(freeze_order::Status::Requested))
         .filter(F::NextTryAtMs.lte(now_ms))
-        .filter(
-            Condition::any()
-                .add(F::Status.eq(freeze_order::Status::Requested))
-                .add(
-                    Condition::all()
-                        .add(F::Status.eq(freeze_order::Status::Frozen))
-                        .add(F::LiftWanted.is_not_null()),
-                ),
-        )
         .order_by_asc(F::NextTryAtMs)
         .order_by_asc(F::Id)
         .limit(limit)
         .all(conn)
         .await?;
+    orders.extend(
+        freeze_order::Entity::find()
+            .filter(F::LiftWanted.is_not_null())
+            .filter(F::Status.eq(freeze_order::Status::Frozen))
+            .filter(F::NextTryAtMs.lte(now_ms))
+            .order_by_asc(F::NextTryAtMs)
+            .order_by_asc(F::Id)
+            .limit(limit)
+            .all(conn)
+            .await?,
+    );
+    orders.sort_by(|a, b| (a.next_try_at_ms, &a.id).cmp(&(b.next_try_at_ms, &b.id)));
+    orders.truncate(limit as usize);
     let ids: Vec<String> = orders
         .iter()
         .map(|o| o.preservation_id.clone())

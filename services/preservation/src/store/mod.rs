@@ -36,6 +36,7 @@ pub mod kind {
     pub const SUIT_REMINDER: &str = "preservation.suit_reminder";
     /// A freeze's year (Interp. 485); subject: `<order id>/<renewals>`.
     pub const FREEZE_EXPIRY: &str = "preservation.freeze_expiry";
+    pub const ALL: [&str; 4] = [RULING, SUIT, SUIT_REMINDER, FREEZE_EXPIRY];
 }
 
 pub fn new_id() -> String {
@@ -218,10 +219,9 @@ pub async fn records<C: ConnectionTrait>(
     }
     for part in subjects.chunks(500) {
         for d in deadline::entity::Entity::find()
+            // Both columns of the unique index: a lookup, not a scan of every deadline.
+            .filter(deadline::entity::Column::Kind.is_in(kind::ALL))
             .filter(deadline::entity::Column::Subject.is_in(part.to_vec()))
-            .filter(
-                Condition::any().add(deadline::entity::Column::Kind.starts_with("preservation.")),
-            )
             .all(conn)
             .await?
         {
