@@ -1,7 +1,7 @@
 //! Preservation is told when a case the bank applied for preservation on is done with: it
 //! closed (settled, withdrawn, certified, ...) or its agreement was performed, so the freezes
 //! lift (DESIGN.md: intake tells the stages that subscribe when a case closes). The message is
-//! written in the transaction that moves the case (`store::apply_transition`), so the two
+//! written in the transaction that moves the case (`store::apply_transitions`), so the two
 //! commit together; the relay delivers it to preservation's `RecordCaseClosed`, which is
 //! idempotent by the closing event's id. Without a preservation service the messages wait in
 //! intake's outbox.

@@ -174,6 +174,7 @@ async fn connect_writer(
                     .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
             }
             let busy = Duration::from_millis(settings.busy_timeout_ms);
+            let (cache, mmap) = sqlite_memory(settings);
             let mut opts = ConnectOptions::new(url.clone());
             opts.max_connections(1)
                 .min_connections(1)
@@ -185,6 +186,8 @@ async fn connect_writer(
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(busy)
                         .foreign_keys(true)
+                        .pragma("cache_size", cache.clone())
+                        .pragma("mmap_size", mmap.clone())
                 });
             Database::connect(opts).await
         }
@@ -216,6 +219,14 @@ async fn connect_writer(
     }
 }
 
+/// The `cache_size` (negative: KiB) and `mmap_size` (bytes) pragmas of the settings.
+fn sqlite_memory(settings: &DatabaseSettings) -> (String, String) {
+    (
+        format!("-{}", u64::from(settings.cache_mib) * 1024),
+        (u64::from(settings.mmap_mib) << 20).to_string(),
+    )
+}
+
 /// The readers beside `writer`: on a SQLite file a pool of `read_connections` connections
 /// that may only read; otherwise the writer's own pool.
 async fn with_readers(
@@ -240,6 +251,7 @@ async fn with_readers(
         }
     };
     let busy = Duration::from_millis(settings.busy_timeout_ms);
+    let (cache, mmap) = sqlite_memory(settings);
     let mut opts = ConnectOptions::new(url.clone());
     opts.max_connections(settings.read_connections)
         .min_connections(1)
@@ -250,6 +262,8 @@ async fn with_readers(
             o.create_if_missing(false)
                 .busy_timeout(busy)
                 .foreign_keys(true)
+                .pragma("cache_size", cache.clone())
+                .pragma("mmap_size", mmap.clone())
                 .pragma("query_only", "ON")
         });
     let reader = Database::connect(opts).await?;
@@ -324,6 +338,81 @@ where
             )
             .exec_without_returning(conn)
             .await?;
+    }
+    Ok(())
+}
+
+/// Writes `columns` of each of `models` back to its row, found by its primary key (one
+/// column): `UPDATE … FROM (VALUES …)` in multi-row statements under the bind limit, on
+/// SQLite (3.33+) and PostgreSQL alike. For rows whose other columns did not change, this
+/// binds and writes only what did — [`update_all`] rewrites every column, index entries
+/// included, and makes each row's full content travel. Each model must hold a value for
+/// its key and for every column named.
+pub async fn update_columns<A, C>(
+    conn: &C,
+    models: Vec<A>,
+    columns: &[<A::Entity as EntityTrait>::Column],
+) -> Result<(), DbErr>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    use sea_orm::{EntityName, IdenStatic, PrimaryKeyToColumn};
+    if models.is_empty() || columns.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<_> = <<A::Entity as EntityTrait>::PrimaryKey as Iterable>::iter()
+        .map(|k| k.into_column())
+        .collect();
+    let [key] = keys.as_slice() else {
+        return Err(DbErr::Custom(
+            "update_columns: the entity's primary key must be one column".into(),
+        ));
+    };
+    let backend = conn.get_database_backend();
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let table = quote(A::Entity::default().table_name());
+    // `column1` of the VALUES list is the key, `column2`… the columns in order: both
+    // databases name a VALUES list's columns so.
+    let set: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{} = \"v\".\"column{}\"", quote(c.as_str()), i + 2))
+        .collect();
+    let set = set.join(", ");
+    let width = columns.len() + 1;
+    let limit = match backend {
+        DatabaseBackend::Postgres => 65_535,
+        _ => 32_766,
+    };
+    let per = (limit / width).clamp(1, 4_000);
+    let mut it = models.into_iter().peekable();
+    while it.peek().is_some() {
+        let mut values = Vec::new();
+        let mut rows = Vec::new();
+        for m in it.by_ref().take(per) {
+            let mut marks = Vec::with_capacity(width);
+            for c in std::iter::once(key).chain(columns) {
+                let value = m.get(*c).into_value().ok_or_else(|| {
+                    DbErr::Custom(format!("update_columns: no value for {}", c.as_str()))
+                })?;
+                values.push(value);
+                marks.push(match backend {
+                    DatabaseBackend::Postgres => format!("${}", values.len()),
+                    _ => "?".to_string(),
+                });
+            }
+            rows.push(format!("({})", marks.join(", ")));
+        }
+        let sql = format!(
+            "UPDATE {table} SET {set} FROM (VALUES {}) AS \"v\" WHERE {table}.{} = \"v\".\"column1\"",
+            rows.join(", "),
+            quote(key.as_str()),
+        );
+        conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
     }
     Ok(())
 }
@@ -521,6 +610,93 @@ mod tests {
             32_766 / 12
         );
         assert_eq!(rows_per_insert::<Outbox>(DatabaseBackend::Postgres), 4_000);
+    }
+
+    #[tokio::test]
+    async fn update_columns_writes_the_named_columns_only() {
+        use crate::outbox::entity::{ActiveModel, Column, Entity, Model};
+        use sea_orm::{ActiveValue::Set, IntoActiveModel, QueryOrder};
+        struct OutboxOnly;
+        impl MigratorTrait for OutboxOnly {
+            fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+                vec![Box::new(crate::outbox::migration::Migration)]
+            }
+        }
+        let settings = crate::config::Settings::defaults().expect("defaults");
+        let target = testing::fresh_target("kernel-db-columns");
+        let db = connect_and_migrate::<OutboxOnly>(&target, &settings.database)
+            .await
+            .expect("database");
+        let row = |k: i64| Model {
+            id: format!("m{k:05}"),
+            topic: "t".into(),
+            key: format!("k{k}"),
+            payload: vec![1, 2, 3],
+            created_at_ms: k,
+            attempts: 0,
+            next_attempt_at_ms: 0,
+            lease_until_ms: Some(7),
+            leased_by: None,
+            delivered_at_ms: None,
+            failed_at_ms: None,
+            last_error: None,
+        };
+        // More rows than one statement holds (4,000), so the chunks are tried too.
+        let n = 4_100;
+        let txn = begin_write(&db).await.expect("begin");
+        insert_all(&txn, (0..n).map(|k| row(k).into_active_model()).collect())
+            .await
+            .expect("insert");
+        txn.commit().await.expect("commit");
+
+        let changed: Vec<ActiveModel> = (0..n)
+            .filter(|k| k % 2 == 0)
+            .map(|k| {
+                let mut m = row(k).into_active_model();
+                m.attempts = Set(k as i32);
+                m.leased_by = Set(Some(format!("by-{k}")));
+                m.lease_until_ms = Set(None);
+                // Not among the columns written: left as it was.
+                m.topic = Set("ignored".into());
+                m
+            })
+            .collect();
+        let txn = begin_write(&db).await.expect("begin");
+        update_columns(
+            &txn,
+            changed,
+            &[Column::Attempts, Column::LeasedBy, Column::LeaseUntilMs],
+        )
+        .await
+        .expect("update");
+        txn.commit().await.expect("commit");
+
+        let rows = Entity::find()
+            .order_by_asc(Column::Id)
+            .all(db.read())
+            .await
+            .expect("read");
+        assert_eq!(rows.len(), n as usize);
+        for (k, r) in rows.iter().enumerate() {
+            let k = k as i64;
+            assert_eq!(r.topic, "t", "row {k}: a column not named is untouched");
+            assert_eq!(r.payload, vec![1, 2, 3]);
+            if k % 2 == 0 {
+                assert_eq!(
+                    (r.attempts, r.leased_by.clone(), r.lease_until_ms),
+                    (k as i32, Some(format!("by-{k}")), None),
+                    "row {k}"
+                );
+            } else {
+                assert_eq!(
+                    (r.attempts, r.leased_by.clone(), r.lease_until_ms),
+                    (0, None, Some(7)),
+                    "row {k}"
+                );
+            }
+        }
+        db.close().await.expect("close");
+        drop_target(&target).await;
     }
 
     #[tokio::test]

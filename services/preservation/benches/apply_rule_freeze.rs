@@ -164,6 +164,25 @@ struct Measured {
     notices: f64,
     frozen_fen: i64,
     raw: f64,
+    /// CPU seconds the process spent (every service and simulator in it) over the timed
+    /// phases: near twice the wall time means both cores were busy.
+    cpu: f64,
+}
+
+/// This process's user and system CPU seconds so far (Linux `/proc`; 0 elsewhere).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime (stat(5) fields 14 and 15) in ticks of 1/100 s.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 async fn measure(database: &Database, n: usize) -> Measured {
@@ -264,6 +283,7 @@ async fn measure(database: &Database, n: usize) -> Measured {
 
     eprintln!("{n} cases in PRESERVATION, their accounts open: measuring");
     // 1. apply
+    let cpu_before = cpu_secs();
     let started = Instant::now();
     let calls: Vec<(usize, Vec<pb::PreservationInput>)> = cases
         .chunks(PER_CALL)
@@ -360,6 +380,7 @@ async fn measure(database: &Database, n: usize) -> Measured {
     )
     .await;
     let freeze = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
     let frozen_fen = count(
         &store,
         "SELECT CAST(COALESCE(SUM(frozen_fen), 0) AS BIGINT) FROM freeze_order",
@@ -408,6 +429,7 @@ async fn measure(database: &Database, n: usize) -> Measured {
         notices,
         frozen_fen,
         raw,
+        cpu,
     }
 }
 
@@ -494,12 +516,13 @@ fn main() {
         let raw_rate = n as f64 / m.raw;
         println!(
             "{name:<10}  whole {rate:>7.0} cases/s ({whole:.1} s: apply {:.1}, rule {:.1}, freeze {:.1})   \
-             raw insert {raw_rate:>7.0} cases/s ({:.2} s)   ratio {:.2}   notices after {:.1} s   frozen {:.2} yuan",
+             raw insert {raw_rate:>7.0} cases/s ({:.2} s)   ratio {:.2}   cpu {:.1} s   notices after {:.1} s   frozen {:.2} yuan",
             m.apply,
             m.rule,
             m.freeze,
             m.raw,
             rate / raw_rate,
+            m.cpu,
             m.notices,
             m.frozen_fen as f64 / 100.0,
         );

@@ -20,9 +20,9 @@ use sieve_kernel::worker::{Pass, Work, Worker};
 use tokio::sync::Notify;
 
 use crate::channel::{Answer, ChannelError, FreezeChannel, FreezeOrder};
-use crate::domain::freezes::Platform;
+use crate::domain::freezes::{ALL_PLATFORMS, Platform};
 use crate::domain::notice::{self, Notice};
-use crate::store::{self, Answered, NoticeSent, Record, freeze_order};
+use crate::store::{self, Answered, NoticeDue, NoticeSent, OrderParty, freeze_order};
 
 /// Calls to the platforms or the document service in flight at once.
 const IN_FLIGHT: usize = 32;
@@ -77,13 +77,26 @@ impl Executor {
             .await;
     }
 
-    /// One pass: the orders due, then the notices due. Returns how many of each it handled.
+    /// One pass: each platform's orders due and, beside them, the notices due. Returns how
+    /// many orders and notices it handled. Each lane reads again, inside its own write
+    /// transaction, the rows it changes, so the lanes run at once: one waits on a platform
+    /// or the database while another works, and one platform's outage holds up only its own.
     pub async fn run_once(&self) -> Result<(usize, usize), DbErr> {
         let now_ms = self.clock.now().timestamp_millis();
-        let due = store::due_orders(self.db.read(), now_ms, self.batch).await?;
-        let orders = due.len();
+        let lanes = futures::future::join_all(ALL_PLATFORMS.map(|p| self.orders(p, now_ms)));
+        let (lanes, notices) = tokio::join!(lanes, self.notices(now_ms));
+        let mut orders = 0;
+        for lane in lanes {
+            orders += lane?;
+        }
+        Ok((orders, notices?))
+    }
+
+    async fn orders(&self, platform: Platform, now_ms: i64) -> Result<usize, DbErr> {
+        let due = store::due_orders(self.db.read(), platform, now_ms, self.batch).await?;
+        let count = due.len();
         let answers: Vec<Answered> = futures::stream::iter(due)
-            .map(|(o, p)| self.send(o, p))
+            .map(|(o, party)| self.send(o, party))
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
@@ -92,18 +105,22 @@ impl Executor {
             store::record_answers(&self.db, answers, &calendar, now_ms).await?;
             self.relay.notify_one();
         }
-        let notices = store::due_notices(self.db.read(), now_ms, self.batch).await?;
-        let count = notices.len();
-        let sent: Vec<NoticeSent> = futures::stream::iter(notices)
-            .map(|r| self.serve(r))
+        Ok(count)
+    }
+
+    async fn notices(&self, now_ms: i64) -> Result<usize, DbErr> {
+        let due = store::due_notices(self.db.read(), now_ms, self.batch).await?;
+        let count = due.len();
+        let sent: Vec<NoticeSent> = futures::stream::iter(due)
+            .map(|n| self.serve(n))
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
         store::record_notice(&self.db, sent, now_ms).await?;
-        Ok((orders, count))
+        Ok(count)
     }
 
-    async fn send(&self, o: freeze_order::Model, p: store::preservation::Model) -> Answered {
+    async fn send(&self, o: freeze_order::Model, party: OrderParty) -> Answered {
         let order_id = o.id.clone();
         let Some(platform) = Platform::parse(&o.platform) else {
             return Answered::Refused {
@@ -119,9 +136,9 @@ impl Executor {
                 .freeze(&FreezeOrder {
                     order_id: o.id.clone(),
                     platform,
-                    id_number: p.debtor_id_number.clone(),
+                    id_number: party.id_number,
                     amount_fen: o.requested_fen,
-                    ruling_number: p.ruling_number.clone().unwrap_or_default(),
+                    ruling_number: party.ruling_number,
                 })
                 .await
         };
@@ -145,17 +162,18 @@ impl Executor {
     }
 
     /// Renders and sends one notice; its fate, for the record.
-    async fn serve(&self, r: Record) -> NoticeSent {
-        let p = &r.preservation;
-        let frozen = r
-            .orders
+    async fn serve(&self, due: NoticeDue) -> NoticeSent {
+        let p = &due.preservation;
+        let frozen = due
+            .frozen
             .iter()
-            .filter(|o| o.frozen_fen > 0)
-            .filter_map(|o| Some((Platform::parse(&o.platform)?, o.frozen_fen)))
+            .filter(|(_, fen)| *fen > 0)
+            .filter_map(|(platform, fen)| Some((Platform::parse(platform)?, *fen)))
             .collect();
-        let suit_due = r
-            .deadline(store::kind::SUIT)
-            .and_then(|d| dates::parse_iso(&d.end_date))
+        let suit_due = due
+            .suit_due
+            .as_deref()
+            .and_then(dates::parse_iso)
             .unwrap_or_default();
         let html = notice::render_html(&Notice {
             court_name: self.court_name.clone(),

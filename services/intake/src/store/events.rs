@@ -3,14 +3,16 @@
 //! a case it was applied for writes, in its transaction, the message telling preservation.
 
 use sea_orm::sea_query::Expr;
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder,
 };
 use sieve_kernel::db::Db;
 use sieve_kernel::stage::Stage;
 
-use super::{case, case_event, get_case};
+use super::{case, case_event};
 use crate::domain::chain;
 
 pub async fn events(
@@ -58,10 +60,15 @@ pub async fn record_transition<E>(
     now_ms: i64,
     check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
 ) -> Result<Result<Recorded, E>, DbErr> {
-    let txn = sieve_kernel::db::begin_write(db).await?;
-    let recorded = apply_transition(&txn, t, now_ms, check).await?;
-    txn.commit().await?;
-    Ok(recorded)
+    let mut check = Some(check);
+    let mut recorded = record_transitions(db, vec![t], now_ms, |_, c, p| match check.take() {
+        Some(check) => check(c, p),
+        None => Ok(()),
+    })
+    .await?;
+    recorded
+        .pop()
+        .ok_or_else(|| DbErr::Custom("a transition recorded nothing".into()))
 }
 
 /// Records many transitions in one transaction: a million outcomes are a thousand commits, not
@@ -71,83 +78,93 @@ pub async fn record_transitions<E>(
     db: &Db,
     items: Vec<Transition>,
     now_ms: i64,
-    mut check: impl FnMut(usize, Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
+    check: impl FnMut(usize, Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
 ) -> Result<Vec<Result<Recorded, E>>, DbErr> {
     let txn = sieve_kernel::db::begin_write(db).await?;
-    let mut recorded = Vec::with_capacity(items.len());
-    for (i, t) in items.into_iter().enumerate() {
-        recorded.push(apply_transition(&txn, t, now_ms, |c, p| check(i, c, p)).await?);
-    }
+    let recorded = apply_transitions(&txn, items, now_ms, check).await?;
     txn.commit().await?;
     Ok(recorded)
 }
 
-/// Records a transition inside the caller's transaction. Nothing is written unless `check`
-/// passes and the event is new.
-pub async fn apply_transition<C: ConnectionTrait, E>(
+/// Records transitions inside the caller's transaction, in order: each is checked against
+/// its case as the ones before it left it. Nothing is written for one unless `check` passes
+/// and its event is new. The cases and the events already recorded are read in a few
+/// queries, and what changed written at the end: one UPDATE per case, the events and
+/// messages in multi-row INSERTs (a statement per event made the timeline the slowest part
+/// of every stage's batch).
+pub async fn apply_transitions<C: ConnectionTrait, E>(
     conn: &C,
-    t: Transition,
+    items: Vec<Transition>,
     now_ms: i64,
-    check: impl FnOnce(Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
-) -> Result<Result<Recorded, E>, DbErr> {
-    let current = get_case(conn, &t.case_id).await?;
-    let previous =
-        sieve_kernel::db::by_key(case_event::Entity::find_by_id(t.event_id.clone()), conn).await?;
-    if let Err(e) = check(current.as_ref(), previous.as_ref()) {
-        return Ok(Err(e));
+    mut check: impl FnMut(usize, Option<&case::Model>, Option<&case_event::Model>) -> Result<(), E>,
+) -> Result<Vec<Result<Recorded, E>>, DbErr> {
+    let mut case_ids: Vec<String> = items.iter().map(|t| t.case_id.clone()).collect();
+    case_ids.sort_unstable();
+    case_ids.dedup();
+    let completed = super::CompletedBatches::default();
+    let mut cases: HashMap<String, case::Model> = HashMap::with_capacity(case_ids.len());
+    for part in case_ids.chunks(500) {
+        cases.extend(super::cases_by_id(conn, part.to_vec(), &completed).await?);
     }
-    let Some(mut current) = current else {
-        return Err(DbErr::RecordNotFound(format!("case {}", t.case_id)));
-    };
-    if previous.is_some() {
-        return Ok(Ok(Recorded::Duplicate(current)));
+    let event_ids: Vec<String> = items.iter().map(|t| t.event_id.clone()).collect();
+    let mut previous: HashMap<String, case_event::Model> = HashMap::new();
+    for part in event_ids.chunks(500) {
+        for e in case_event::Entity::find()
+            .filter(case_event::Column::EventId.is_in(part.to_vec()))
+            .all(conn)
+            .await?
+        {
+            previous.insert(e.event_id.clone(), e);
+        }
     }
-    let seq = current.version + 1;
-    // The version check makes a concurrent transition of the same case fail instead of
-    // silently overwriting it (PostgreSQL replicas; SQLite has one writer anyway). It runs
-    // before the event is written, so a failure leaves nothing behind.
-    let mut update = case::Entity::update_many()
-        .filter(case::Column::Id.eq(t.case_id.clone()))
-        .filter(case::Column::Version.eq(current.version))
-        .col_expr(case::Column::Version, Expr::value(seq));
-    let from_stage = t.from_stage.unwrap_or(current.stage);
-    let to_stage = t.to_stage.unwrap_or(from_stage);
-    // An event within a stage (a deadline moved) leaves the stage and its time alone.
-    let moves = from_stage != to_stage;
-    if moves {
-        update = update
-            .col_expr(case::Column::Stage, Expr::value(to_stage))
-            .col_expr(case::Column::StageChangedAtMs, Expr::value(now_ms));
-    }
-    // Set once: the first application is when the case became one with preservation.
-    let marks = t.preservation_applied && current.preservation_applied_at_ms.is_none();
-    if marks {
-        update = update.col_expr(
-            case::Column::PreservationAppliedAtMs,
-            Expr::value(t.occurred_at_ms),
-        );
-    }
-    let updated = update.exec(conn).await?;
-    if updated.rows_affected != 1 {
-        return Err(DbErr::RecordNotUpdated);
-    }
-    if moves {
-        current.stage = to_stage;
-        current.stage_changed_at_ms = now_ms;
-    }
-    if marks {
-        current.preservation_applied_at_ms = Some(t.occurred_at_ms);
-    }
-    current.version = seq;
-    if moves
-        && current.preservation_applied_at_ms.is_some()
-        && chain::ends_preservation(from_stage, to_stage)
-    {
-        let closed = crate::closed::message(&t.event_id, &t.case_id, to_stage, t.occurred_at_ms);
-        sieve_kernel::outbox::enqueue(conn, now_ms, vec![closed]).await?;
-    }
-    case_event::Entity::insert(
-        case_event::Model {
+    // Each changed case's version as read: its UPDATE holds only if nobody moved it since.
+    let mut read_version: HashMap<String, i64> = HashMap::new();
+    let mut events = Vec::new();
+    let mut messages = Vec::new();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, t) in items.into_iter().enumerate() {
+        let current = cases.get(&t.case_id);
+        let before = previous.get(&t.event_id);
+        if let Err(e) = check(i, current, before) {
+            out.push(Err(e));
+            continue;
+        }
+        let Some(current) = cases.get_mut(&t.case_id) else {
+            return Err(DbErr::RecordNotFound(format!("case {}", t.case_id)));
+        };
+        if before.is_some() {
+            out.push(Ok(Recorded::Duplicate(current.clone())));
+            continue;
+        }
+        read_version
+            .entry(t.case_id.clone())
+            .or_insert(current.version);
+        let seq = current.version + 1;
+        let from_stage = t.from_stage.unwrap_or(current.stage);
+        let to_stage = t.to_stage.unwrap_or(from_stage);
+        // An event within a stage (a deadline moved) leaves the stage and its time alone.
+        let moves = from_stage != to_stage;
+        if moves {
+            current.stage = to_stage;
+            current.stage_changed_at_ms = now_ms;
+        }
+        // Set once: the first application is when the case became one with preservation.
+        if t.preservation_applied && current.preservation_applied_at_ms.is_none() {
+            current.preservation_applied_at_ms = Some(t.occurred_at_ms);
+        }
+        current.version = seq;
+        if moves
+            && current.preservation_applied_at_ms.is_some()
+            && chain::ends_preservation(from_stage, to_stage)
+        {
+            messages.push(crate::closed::message(
+                &t.event_id,
+                &t.case_id,
+                to_stage,
+                t.occurred_at_ms,
+            ));
+        }
+        let event = case_event::Model {
             event_id: t.event_id,
             case_id: t.case_id,
             seq,
@@ -158,11 +175,41 @@ pub async fn apply_transition<C: ConnectionTrait, E>(
             source_record_id: t.source_record_id,
             occurred_at_ms: t.occurred_at_ms,
             recorded_at_ms: now_ms,
+        };
+        // The same event id again later in this call is a duplicate of this one.
+        previous.insert(event.event_id.clone(), event.clone());
+        events.push(event.into_active_model());
+        out.push(Ok(Recorded::Applied(current.clone())));
+    }
+    // The version check makes a concurrent transition of the same case fail instead of
+    // silently overwriting it (PostgreSQL replicas; SQLite has one writer anyway). The
+    // updates run before the events are written, so a failure leaves nothing behind.
+    let mut changed: Vec<(&String, &i64)> = read_version.iter().collect();
+    changed.sort_unstable();
+    for (case_id, version) in changed {
+        let Some(c) = cases.get(case_id) else {
+            continue;
+        };
+        let updated = case::Entity::update_many()
+            .filter(case::Column::Id.eq(case_id.clone()))
+            .filter(case::Column::Version.eq(*version))
+            .col_expr(case::Column::Version, Expr::value(c.version))
+            .col_expr(case::Column::Stage, Expr::value(c.stage))
+            .col_expr(
+                case::Column::StageChangedAtMs,
+                Expr::value(c.stage_changed_at_ms),
+            )
+            .col_expr(
+                case::Column::PreservationAppliedAtMs,
+                Expr::value(c.preservation_applied_at_ms),
+            )
+            .exec(conn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(DbErr::RecordNotUpdated);
         }
-        .into_active_model()
-        .reset_all(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    Ok(Ok(Recorded::Applied(current)))
+    }
+    sieve_kernel::outbox::enqueue(conn, now_ms, messages).await?;
+    sieve_kernel::db::insert_all(conn, events).await?;
+    Ok(out)
 }

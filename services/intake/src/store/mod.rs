@@ -22,7 +22,7 @@ pub use chunks::{
 };
 pub use entities::{bank, batch, batch_row, case, case_event};
 pub use events::{
-    Recorded, Transition, apply_transition, events, record_transition, record_transitions,
+    Recorded, Transition, apply_transitions, events, record_transition, record_transitions,
 };
 
 pub use entities::batch_row::Outcome as RowOutcome;

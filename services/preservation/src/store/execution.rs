@@ -6,36 +6,47 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use sieve_kernel::calendar::Calendar;
-use sieve_kernel::db::{Db, insert_all, update_all};
+use sieve_kernel::db::{Db, insert_all, update_all, update_columns};
 use sieve_kernel::deadline::{self, Scheduled};
 use sieve_kernel::rules::dates;
 
 use super::rulings::new_order;
 use super::{expiry_subject, freeze_order, kind, preservation, shanghai_date};
 use crate::domain::clocks;
-use crate::domain::freezes::{self, Next, Order, OrderState, parse_platforms};
+use crate::domain::freezes::{self, Next, Order, OrderState, Platform, parse_platforms};
 
 /// How long an unanswered order or notice waits before it goes again (doubling, capped).
 pub fn retry_after_ms(attempts: i32) -> i64 {
     (1_000_i64 << attempts.clamp(0, 9)).min(300_000)
 }
 
-/// Orders due at the platforms now, with their preservations: unanswered ones to send (again)
-/// and frozen ones whose lift was asked.
+/// What an order tells the platform besides itself: whose account, under which ruling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderParty {
+    pub id_number: String,
+    pub ruling_number: String,
+}
+
+/// Orders due at `platform` now, with what the platform must be told: unanswered ones to
+/// send (again) and frozen ones whose lift was asked.
 pub async fn due_orders<C: ConnectionTrait>(
     conn: &C,
+    platform: Platform,
     now_ms: i64,
     limit: u64,
-) -> Result<Vec<(freeze_order::Model, preservation::Model)>, DbErr> {
+) -> Result<Vec<(freeze_order::Model, OrderParty)>, DbErr> {
     use freeze_order::Column as F;
-    // Two queries, each along an index (status and retry time; lift wanted), rather than one
-    // whose OR makes the database read every order there is.
+    use preservation::Column as P;
+    // Two queries, each along an index (platform, status and retry time; lift wanted),
+    // rather than one whose OR makes the database read every order there is.
     let mut orders = freeze_order::Entity::find()
+        .filter(F::Platform.eq(platform.word()))
         .filter(F::Status.eq(freeze_order::Status::Requested))
         .filter(F::NextTryAtMs.lte(now_ms))
         .order_by_asc(F::NextTryAtMs)
@@ -46,6 +57,7 @@ pub async fn due_orders<C: ConnectionTrait>(
     orders.extend(
         freeze_order::Entity::find()
             .filter(F::LiftWanted.is_not_null())
+            .filter(F::Platform.eq(platform.word()))
             .filter(F::Status.eq(freeze_order::Status::Frozen))
             .filter(F::NextTryAtMs.lte(now_ms))
             .order_by_asc(F::NextTryAtMs)
@@ -62,12 +74,34 @@ pub async fn due_orders<C: ConnectionTrait>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let found = super::by_ids(conn, &ids).await?;
+    // Two columns of the preservation, not its every column: this runs for every order.
+    let mut parties: HashMap<String, OrderParty> = HashMap::with_capacity(ids.len());
+    for part in ids.chunks(500) {
+        let found: Vec<(String, String, Option<String>)> = preservation::Entity::find()
+            .select_only()
+            .column(P::Id)
+            .column(P::DebtorIdNumber)
+            .column(P::RulingNumber)
+            .filter(P::Id.is_in(part.to_vec()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (id, id_number, ruling_number) in found {
+            let ruling_number = ruling_number.unwrap_or_default();
+            parties.insert(
+                id,
+                OrderParty {
+                    id_number,
+                    ruling_number,
+                },
+            );
+        }
+    }
     Ok(orders
         .into_iter()
         .filter_map(|o| {
-            let p = found.get(&o.preservation_id)?.clone();
-            Some((o, p))
+            let party = parties.get(&o.preservation_id)?.clone();
+            Some((o, party))
         })
         .collect())
 }
@@ -198,7 +232,26 @@ pub async fn record_answers(
         changed.push(o.clone().into_active_model());
         touched.insert(o.preservation_id.clone());
     }
-    update_all(&txn, changed).await?;
+    // What an answer changes of an order; the rest of it stays as written.
+    {
+        use freeze_order::Column as F;
+        update_columns(
+            &txn,
+            changed,
+            &[
+                F::Status,
+                F::FrozenFen,
+                F::FrozenAtMs,
+                F::ExpiresOn,
+                F::NextTryAtMs,
+                F::LastError,
+                F::FailureReason,
+                F::Attempts,
+                F::LiftedAtMs,
+            ],
+        )
+        .await?;
+    }
     let clocks: Vec<Scheduled> = expiring
         .iter()
         .map(|(subject, case_id)| Scheduled {
@@ -211,6 +264,11 @@ pub async fn record_answers(
     deadline::schedule_many(&txn, &clocks, now_ms).await?;
 
     let touched: Vec<String> = touched.into_iter().collect();
+    // The preservations first, locked on PostgreSQL, then their orders: two lanes answering
+    // the two orders of one preservation at once then take turns, and the second reads the
+    // order the first recorded (else each would see the other's freeze still held, and
+    // neither end the preservation when both were lifted).
+    let locked = super::by_ids_for_update(&txn, &touched).await?;
     let mut of_preservation: HashMap<String, Vec<freeze_order::Model>> = HashMap::new();
     for part in touched.chunks(500) {
         for o in freeze_order::Entity::find()
@@ -224,23 +282,32 @@ pub async fn record_answers(
                 .push(o);
         }
     }
-    let mut preservations = Vec::new();
+    let mut lifted = Vec::new();
+    let mut notices_due = Vec::new();
     let mut next_orders = Vec::new();
     let mut events = Vec::new();
-    for mut p in super::by_ids_for_update(&txn, &touched)
-        .await?
-        .into_values()
-    {
+    for mut p in locked.into_values() {
         let all = of_preservation.remove(&p.id).unwrap_or_default();
         match after_answers(&mut p, &all, now_ms) {
-            After::Nothing => continue,
+            After::Nothing => {}
+            // The preservation itself is as it was.
             After::Order(o) => next_orders.push(o.into_active_model()),
-            After::Notice => {}
-            After::Lifted(e) => events.push(e),
+            After::Notice => notices_due.push(p.id),
+            After::Lifted(e) => {
+                events.push(e);
+                lifted.push(p.into_active_model());
+            }
         }
-        preservations.push(p.into_active_model());
     }
-    update_all(&txn, preservations).await?;
+    update_all(&txn, lifted).await?;
+    // Only the notice's status changed: one narrow UPDATE, not every column of every row.
+    for part in notices_due.chunks(500) {
+        preservation::Entity::update_many()
+            .col_expr(preservation::Column::NoticeStatus, Expr::value("pending"))
+            .filter(preservation::Column::Id.is_in(part.to_vec()))
+            .exec(&txn)
+            .await?;
+    }
     insert_all(&txn, next_orders).await?;
     sieve_kernel::stage::note(&txn, now_ms, "preservation.freezes_lifted", &events).await?;
     txn.commit().await
@@ -329,12 +396,24 @@ pub(super) fn after_answers(
     }
 }
 
-/// Preservations whose notice is due to be sent (again).
+/// A notice due, with what it states: the preservation, what each platform froze, and the
+/// last day to sue (CPL 104 para 3).
+#[derive(Debug, Clone)]
+pub struct NoticeDue {
+    pub preservation: preservation::Model,
+    /// `(platform word, fen frozen)` in the order the platforms were asked.
+    pub frozen: Vec<(String, i64)>,
+    pub suit_due: Option<String>,
+}
+
+/// Preservations whose notice is due to be sent (again), read in three queries that take
+/// only what the notice states (not the callbacks and every deadline `records` reads).
 pub async fn due_notices<C: ConnectionTrait>(
     conn: &C,
     now_ms: i64,
     limit: u64,
-) -> Result<Vec<super::Record>, DbErr> {
+) -> Result<Vec<NoticeDue>, DbErr> {
+    use freeze_order::Column as F;
     use preservation::Column as P;
     let found = preservation::Entity::find()
         .filter(P::NoticeStatus.eq("pending"))
@@ -344,7 +423,47 @@ pub async fn due_notices<C: ConnectionTrait>(
         .limit(limit)
         .all(conn)
         .await?;
-    super::records(conn, found).await
+    let ids: Vec<String> = found.iter().map(|p| p.id.clone()).collect();
+    let mut frozen: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    let mut suit: HashMap<String, String> = HashMap::new();
+    for part in ids.chunks(500) {
+        let orders: Vec<(String, String, i64)> = freeze_order::Entity::find()
+            .select_only()
+            .column(F::PreservationId)
+            .column(F::Platform)
+            .column(F::FrozenFen)
+            .filter(F::PreservationId.is_in(part.to_vec()))
+            .order_by_asc(F::RequestedAtMs)
+            .order_by_asc(F::Id)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (preservation_id, platform, fen) in orders {
+            frozen
+                .entry(preservation_id)
+                .or_default()
+                .push((platform, fen));
+        }
+        let due: Vec<(String, String)> = deadline::entity::Entity::find()
+            .select_only()
+            .column(deadline::entity::Column::Subject)
+            .column(deadline::entity::Column::EndDate)
+            // Both columns of the unique index: a lookup.
+            .filter(deadline::entity::Column::Kind.eq(kind::SUIT))
+            .filter(deadline::entity::Column::Subject.is_in(part.to_vec()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        suit.extend(due);
+    }
+    Ok(found
+        .into_iter()
+        .map(|p| NoticeDue {
+            frozen: frozen.remove(&p.id).unwrap_or_default(),
+            suit_due: suit.remove(&p.id),
+            preservation: p,
+        })
+        .collect())
 }
 
 /// What became of one notice.
@@ -406,7 +525,24 @@ pub async fn record_notice(db: &Db, sent: Vec<NoticeSent>, now_ms: i64) -> Resul
         }
         changed.push(p.clone().into_active_model());
     }
-    update_all(&txn, changed).await?;
+    {
+        use preservation::Column as P;
+        update_columns(
+            &txn,
+            changed,
+            &[
+                P::NoticeDeliveryId,
+                P::NoticeChannel,
+                P::NoticeHtml,
+                P::NoticeFailure,
+                P::NoticeAttempts,
+                P::NoticeNextTryAtMs,
+                P::NoticeStatus,
+                P::NoticeDeliveredAtMs,
+            ],
+        )
+        .await?;
+    }
     sieve_kernel::stage::note(&txn, now_ms, "notices", &events).await?;
     txn.commit().await
 }

@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(sieve_kernel::calendar::stored::migration::Migration),
             Box::new(sieve_kernel::replay::migration::Migration),
             Box::new(M0001Preservation),
+            Box::new(M0002OrderLanes),
         ]
     }
 }
@@ -330,5 +331,59 @@ impl MigrationTrait for M0001Preservation {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// The executor works each platform's orders on its own (a lane per platform, so one
+/// platform's outage or backlog never holds up the other's): its work index leads with the
+/// platform.
+struct M0002OrderLanes;
+
+impl MigrationName for M0002OrderLanes {
+    fn name(&self) -> &str {
+        "m0002_order_lanes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002OrderLanes {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        use FreezeOrder as F;
+        m.drop_index(
+            Index::drop()
+                .name("idx_freeze_order_work")
+                .table(F::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_freeze_order_lane",
+            F::Table,
+            vec![
+                F::Platform.into_iden(),
+                F::Status.into_iden(),
+                F::NextTryAtMs.into_iden(),
+            ],
+            false,
+        ))
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        use FreezeOrder as F;
+        m.drop_index(
+            Index::drop()
+                .name("idx_freeze_order_lane")
+                .table(F::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_freeze_order_work",
+            F::Table,
+            vec![F::Status.into_iden(), F::NextTryAtMs.into_iden()],
+            false,
+        ))
+        .await
     }
 }

@@ -21,7 +21,10 @@ pub use clocks::{
     NotRenewed, OnDueDeadline, callback, case_event, lift, lift_reason, renew, suit_filed,
 };
 pub use entities::{callback as callback_row, forgone, freeze_order, preservation};
-pub use execution::{Answered, NoticeSent, due_notices, due_orders, record_answers, record_notice};
+pub use execution::{
+    Answered, NoticeDue, NoticeSent, OrderParty, due_notices, due_orders, record_answers,
+    record_notice,
+};
 pub use rulings::{
     Forgone, NotRuled, RULE_APPLIED_BEFORE, RULE_NEVER_APPLIED, Ruling, apply, forgo, rule,
 };

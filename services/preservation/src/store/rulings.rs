@@ -8,7 +8,7 @@ use sea_orm::{
     QueryFilter,
 };
 use sieve_kernel::calendar::Calendar;
-use sieve_kernel::db::{insert_all, update_all};
+use sieve_kernel::db::{insert_all, update_columns};
 use sieve_kernel::deadline::{self, Scheduled};
 use sieve_kernel::stage::{self, Stage, StageOutcome};
 use sieve_proto::common::v1::Actor;
@@ -151,7 +151,25 @@ pub async fn rule(
         .filter_map(|p| p.as_ref().ok())
         .map(|p| p.clone().into_active_model())
         .collect();
-    update_all(txn, changed).await?;
+    // What a ruling changes of an application.
+    {
+        use preservation::Column as P;
+        update_columns(
+            txn,
+            changed,
+            &[
+                P::Judge,
+                P::RuledAtMs,
+                P::RulingNumber,
+                P::Status,
+                P::Decision,
+                P::MeasureTakenAtMs,
+                P::RulingReason,
+                P::OpenCaseId,
+            ],
+        )
+        .await?;
+    }
     insert_all(txn, orders).await?;
     Ok(out)
 }
