@@ -81,8 +81,8 @@ pub struct DatabaseSettings {
     /// SQLite: connections that only read, beside the one writer (0: reads use the writer).
     pub read_connections: u32,
     pub busy_timeout_ms: u64,
-    /// SQLite: page cache per connection, MiB. The default 2 MiB makes a table of a few
-    /// hundred thousand rows come from the kernel page by page.
+    /// SQLite: page cache per connection, MiB (SQLite's own default is 2 MiB, small for
+    /// tables of a few hundred thousand rows; no gain measured at 30,000 cases).
     pub cache_mib: u32,
     /// SQLite: how much of the file each connection maps into memory, MiB (0: none), so
     /// reads take pages in place instead of copying them through `read`.

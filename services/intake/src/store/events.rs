@@ -2,9 +2,9 @@
 //! stage, one event each, recorded once per event id. A transition that ends preservation for
 //! a case it was applied for writes, in its transaction, the message telling preservation.
 
-use sea_orm::sea_query::Expr;
 use std::collections::HashMap;
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder,
@@ -184,6 +184,7 @@ pub async fn apply_transitions<C: ConnectionTrait, E>(
     // The version check makes a concurrent transition of the same case fail instead of
     // silently overwriting it (PostgreSQL replicas; SQLite has one writer anyway). The
     // updates run before the events are written, so a failure leaves nothing behind.
+    // In key order, so two calls on PostgreSQL take their cases' row locks in one order.
     let mut changed: Vec<(&String, &i64)> = read_version.iter().collect();
     changed.sort_unstable();
     for (case_id, version) in changed {
